@@ -1,0 +1,113 @@
+"""``scrapy export TARGET -O FILE``: a target's stored backlinks as JSON Lines, best first."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from pymongo import DESCENDING
+from pymongo.errors import PyMongoError
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+from scrapy.exporters import JsonLinesItemExporter
+
+from backlink_spider.commands.crawl import fail
+from backlink_spider.items import Backlink
+from pipelines.normalize import get_resolver
+from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
+from pipelines.urls import UrlError, parse_target
+
+FEED_FIELDS = [f for f in Backlink.__dataclass_fields__ if f not in {"discovered_at", "crawl_id"}]
+STORE_FIELDS = ["first_seen", "last_seen", "seen_count", "lost_at", "first_crawl_id",
+                "last_crawl_id", "scores"]  # fmt: skip
+
+
+def export_record(doc: dict[str, Any]) -> dict[str, Any]:
+    """A stored backlink under the feed's field names, plus what only the store knows."""
+    record = {name: doc.get(name) for name in FEED_FIELDS}
+    record["discovered_at"] = doc.get("last_seen")
+    record["crawl_id"] = doc.get("last_crawl_id")
+    for name in STORE_FIELDS:
+        if name in doc:
+            record[name] = doc[name]
+    return record
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}
+
+    def syntax(self) -> str:
+        return "TARGET [-O FILE | -o FILE]"
+
+    def short_desc(self) -> str:
+        return "Write a target's stored backlinks as JSON Lines, best first"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument("-O", "--overwrite-output", metavar="FILE",
+                            help="write to FILE, replacing it ('-' for standard output)")
+        parser.add_argument("-o", "--output", metavar="FILE", help="append to FILE")
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give one target, e.g. scrapy export site.com -O backlinks.jsonl",
+                             print_help=False)
+        if opts.overwrite_output and opts.output:
+            raise UsageError("-O and -o cannot be combined", print_help=False)
+        assert self.settings is not None
+        try:
+            _, domain = parse_target(args[0], get_resolver())
+        except UrlError as exc:
+            fail(f"bad target {args[0]!r}: {exc}")
+        config = StoreConfig.from_settings(self.settings)
+        if config.embedded and not (config.data_dir / "db").exists():
+            fail(f"nothing stored yet in {config.data_dir}: crawl first "
+                 f"(scrapy crawl niche -a target={domain} -a seeds=...)", code=1)
+        try:
+            store = acquire_store(self.settings)
+        except StoreError as exc:
+            fail(str(exc), code=1)
+        try:
+            count = self._export(store.db, domain, opts)
+        except PyMongoError as exc:
+            fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
+        except OSError as exc:
+            fail(f"cannot write the output: {exc}", code=1)
+        finally:
+            release_store(store)
+        if count == 0:
+            fail(f"no stored backlinks for {domain} (crawl it first: "
+                 f"scrapy crawl niche -a target={domain} -a seeds=...)", code=1)
+        destination = opts.overwrite_output or opts.output
+        if destination and destination != "-":
+            print(f"{count} backlinks of {domain} written to {destination}", file=sys.stderr)
+
+    def _export(self, db: Any, domain: str, opts: argparse.Namespace) -> int:
+        query = {"matched_domain": domain}
+        if db.backlinks.count_documents(query, limit=1) == 0:
+            return 0
+        cursor = db.backlinks.find(query).sort(
+            [("scores.quality", DESCENDING), ("last_seen", DESCENDING), ("_id", 1)]
+        )
+        with ExitStack() as stack:
+            out: BinaryIO
+            destination = opts.overwrite_output or opts.output
+            if not destination or destination == "-":
+                out = sys.stdout.buffer
+            else:
+                out = stack.enter_context(Path(destination).open("wb" if opts.overwrite_output
+                                                                 else "ab"))
+            exporter = JsonLinesItemExporter(out, encoding="utf-8")
+            exporter.start_exporting()
+            count = 0
+            for doc in cursor:
+                exporter.export_item(export_record(doc))
+                count += 1
+            exporter.finish_exporting()
+            out.flush()
+        return count

@@ -1,0 +1,186 @@
+"""The niche crawl's arguments, validated before the first request.
+
+Every mistake a user can make on the command line (or in a Scrapyd ``schedule.json``) ends here
+as an ``ArgumentError`` with one line that says what to do, never as a traceback mid-crawl.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from backlink_spider.extract import PositionRules
+from pipelines.normalize import get_resolver, tracking_params
+from pipelines.urls import UrlError, parse_seed, parse_target, url_host
+
+ARGUMENTS = ("target", "seeds", "keywords", "competitors", "depth", "max_pages")
+MAX_DEPTH = 5
+
+
+class ArgumentError(ValueError):
+    """A bad crawl argument or setting; the message is the whole story, on one line."""
+
+
+@dataclass(frozen=True)
+class CrawlConfig:
+    target_url: str
+    target_host: str
+    target_domain: str
+    seeds: tuple[str, ...]
+    seed_domains: frozenset[str]
+    keywords: tuple[str, ...] = ()
+    competitors: tuple[str, ...] = ()  # registered domains
+    depth: int = 1
+    max_pages: int = 5000
+    max_pages_per_host: int = 200
+    target_pages: int = 10
+    max_page_bytes: int = 4 * 1024 * 1024
+    trap_pattern_pages: int = 25
+    trap_query_variants: int = 10
+    trap_segment_repeats: int = 2
+    context_chars: int = 240
+    text_chars: int = 20000
+    drop_params: tuple[str, ...] = ()
+    position_rules: PositionRules = field(default_factory=lambda: PositionRules.from_mapping(None))
+
+    @property
+    def watched_domains(self) -> frozenset[str]:
+        """Domains whose inbound links are recorded: the target's and the competitors'."""
+        return frozenset((self.target_domain, *self.competitors))
+
+    @classmethod
+    def from_args(cls, settings: Any, args: dict[str, Any]) -> CrawlConfig:
+        unknown = sorted(k for k in args if k not in ARGUMENTS and not k.startswith("_"))
+        if unknown:
+            raise ArgumentError(
+                f"unknown argument {unknown[0]!r}; the niche spider takes: {', '.join(ARGUMENTS)}"
+            )
+        resolver = get_resolver()
+        raw_target = str(args.get("target") or "").strip()
+        if not raw_target:
+            raise ArgumentError("missing target: give the site to check, e.g. -a target=site.com")
+        try:
+            target_url, target_domain = parse_target(raw_target, resolver)
+        except UrlError as exc:
+            raise ArgumentError(f"bad target {raw_target!r}: {exc}") from None
+
+        seeds = _seed_list(args.get("seeds"), settings)
+        if not seeds:
+            raise ArgumentError(
+                "no seed sites: give -a seeds=a.com,b.org (or a file with one per line), "
+                "or set BACKLINKS_SEEDS"
+            )
+        seed_urls: list[str] = []
+        for seed in seeds:
+            try:
+                seed_urls.append(parse_seed(seed))
+            except UrlError as exc:
+                raise ArgumentError(f"bad seed {seed!r}: {exc}") from None
+
+        competitors: list[str] = []
+        for value in _split(args.get("competitors")):
+            try:
+                _, domain = parse_target(value, resolver)
+            except UrlError as exc:
+                raise ArgumentError(f"bad competitor {value!r}: {exc}") from None
+            if domain == target_domain:
+                raise ArgumentError(f"competitor {value!r} is the target's own site")
+            if domain not in competitors:
+                competitors.append(domain)
+
+        try:
+            rules = PositionRules.from_mapping(settings.getdict("BACKLINKS_POSITION_PATTERNS"))
+        except (ValueError, TypeError) as exc:
+            raise ArgumentError(f"bad BACKLINKS_POSITION_PATTERNS: {exc}") from None
+
+        return cls(
+            target_url=target_url,
+            target_host=url_host(target_url),
+            target_domain=target_domain,
+            seeds=tuple(dict.fromkeys(seed_urls)),
+            seed_domains=frozenset(
+                resolver.registered_domain(url_host(url)) for url in seed_urls
+            ),
+            keywords=tuple(dict.fromkeys(k.lower() for k in _split(args.get("keywords")))),
+            competitors=tuple(competitors),
+            depth=_int_arg(args, "depth", settings.getint("BACKLINKS_DEPTH", 1), 0, MAX_DEPTH),
+            max_pages=_int_arg(
+                args, "max_pages", settings.getint("BACKLINKS_MAX_PAGES", 5000), 1, 10**8
+            ),
+            max_pages_per_host=_positive(settings, "BACKLINKS_MAX_PAGES_PER_HOST", 200),
+            target_pages=max(0, settings.getint("BACKLINKS_TARGET_PAGES", 10)),
+            max_page_bytes=_positive(settings, "BACKLINKS_MAX_PAGE_BYTES", 4 * 1024 * 1024),
+            trap_pattern_pages=_positive(settings, "BACKLINKS_TRAP_PATTERN_PAGES", 25),
+            trap_query_variants=_positive(settings, "BACKLINKS_TRAP_QUERY_VARIANTS", 10),
+            trap_segment_repeats=_positive(settings, "BACKLINKS_TRAP_SEGMENT_REPEATS", 2),
+            context_chars=max(0, settings.getint("BACKLINKS_CONTEXT_CHARS", 240)),
+            text_chars=max(0, settings.getint("BACKLINKS_PAGE_TEXT_CHARS", 20000)),
+            drop_params=tracking_params(settings),
+            position_rules=rules,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The arguments as stored with the crawl (and shown by ``scrapy crawls``)."""
+        return {
+            "target": self.target_domain,
+            "target_url": self.target_url,
+            "seeds": list(self.seeds),
+            "keywords": list(self.keywords),
+            "competitors": list(self.competitors),
+            "depth": self.depth,
+            "max_pages": self.max_pages,
+        }
+
+
+def _split(value: Any) -> list[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, (list, tuple)) else str(value).split(",")
+    return [s.strip() for s in items if s and s.strip()]
+
+
+def _seed_list(value: Any, settings: Any) -> list[str]:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return _split(settings.getlist("BACKLINKS_SEEDS"))
+    text = str(value).strip()
+    path = Path(text).expanduser()
+    looks_like_file = path.suffix.lower() in {".txt", ".csv", ".lst", ".list"} or text.startswith(
+        (".", "/", "~")
+    )
+    if path.is_file():
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ArgumentError(f"cannot read seeds file {text!r}: {exc}") from None
+        seeds = [ln.split("#", 1)[0].strip() for ln in lines]
+        seeds = [s for s in seeds if s]
+        if not seeds:
+            raise ArgumentError(f"seeds file {text!r} lists no sites")
+        return seeds
+    if looks_like_file and "," not in text:
+        raise ArgumentError(f"seeds file {text!r} not found")
+    return _split(text)
+
+
+def _int_arg(args: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
+    raw = args.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return default
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ArgumentError(f"{name} must be a whole number, not {raw!r}") from None
+    if not low <= value <= high:
+        raise ArgumentError(f"{name} must be between {low} and {high}, not {value}")
+    return value
+
+
+def _positive(settings: Any, name: str, default: int) -> int:
+    try:
+        value = settings.getint(name, default)
+    except ValueError:
+        raise ArgumentError(f"{name} must be a whole number") from None
+    if value < 1:
+        raise ArgumentError(f"{name} must be at least 1, not {value}")
+    return value

@@ -1,0 +1,307 @@
+"""The niche crawl: seed sites, the sites they link to (within ``depth``), and the target itself.
+
+Every page's links are read once; links into the target (or a competitor) become ``Backlink``
+items, the page becomes a ``PageRecord`` (text and outlinks, for scoring), and the rest are
+candidates to follow under the page budget and the spider-trap guards.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any
+from urllib.parse import urlsplit
+
+import scrapy
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import StopDownload
+from scrapy.http import Request, Response, TextResponse
+from scrapy.linkextractors import IGNORED_EXTENSIONS
+from twisted.python.failure import Failure
+
+from backlink_spider.config import CrawlConfig
+from backlink_spider.extract import PROMINENCE, Link, extract_page
+from backlink_spider.items import Backlink, OutHost, PageRecord
+from pipelines.normalize import get_resolver
+from pipelines.urls import has_repeated_segments, path_signature, try_canonical_url, url_host
+
+logger = logging.getLogger(__name__)
+
+_SKIP_EXTENSIONS = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
+_HTML_TYPES = (b"text/html", b"application/xhtml+xml")
+_NOFOLLOW_RELS = frozenset({"nofollow", "ugc", "sponsored"})
+MAX_OUT_HOSTS = 1000  # per page record: a page linking 100k hosts must stay a small document
+
+ROLE_TARGET = "target"
+ROLE_SEED = "seed"
+ROLE_SITE = "site"
+
+
+@lru_cache(maxsize=65536)
+def _netloc_host(netloc: str) -> tuple[str, str]:
+    """(host, registered domain) of a netloc; links repeat hosts, so this is cached."""
+    host = url_host(f"http://{netloc}/")
+    return host, get_resolver().registered_domain(host)
+
+
+def _host_domain(url: str) -> tuple[str, str]:
+    try:
+        netloc = urlsplit(url).netloc
+    except ValueError:
+        return "", ""
+    return _netloc_host(netloc.rsplit("@", 1)[-1])
+
+
+class NicheSpider(scrapy.Spider):
+    name = "niche"
+    # 4xx/5xx pages are recorded (their status matters); redirects are still followed.
+    handle_httpstatus_list = list(range(400, 600))
+
+    config: CrawlConfig
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NicheSpider:
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        spider.config = CrawlConfig.from_args(crawler.settings, kwargs)
+        spider._prepare(crawler)
+        return spider
+
+    def _prepare(self, crawler: Crawler) -> None:
+        cfg = self.config
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.crawl_id = f"{cfg.target_domain}-{stamp}-{secrets.token_hex(3)}"
+        self.resolver = get_resolver()
+        self.stats = crawler.stats
+        self.scheduled = 0
+        self.target_scheduled = 0
+        self.per_host: Counter[str] = Counter()
+        self.per_pattern: Counter[str] = Counter()
+        self.per_path_queries: Counter[str] = Counter()
+        # hash() of URLs already considered: as linked (cheap first check), and canonical.
+        self.raw_seen: set[int] = set()
+        self.seen: set[int] = set()
+        self.domain_hop: dict[str, int] = dict.fromkeys(cfg.seed_domains, 0)
+        self.referring_domains: set[str] = set()
+        crawler.signals.connect(self._headers_received, signal=signals.headers_received)
+        crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
+        crawler.signals.connect(self._closed, signal=signals.spider_closed)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.config.describe(), "crawl_id": self.crawl_id}
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def start(self) -> AsyncIterator[Any]:
+        cfg = self.config
+        logger.info("Crawl %s: backlinks of %s from %d seed site(s), depth %d, budget %d pages",
+                    self.crawl_id, cfg.target_domain, len(cfg.seeds), cfg.depth, cfg.max_pages)
+        if cfg.target_pages:
+            request = self._request(cfg.target_url, ROLE_TARGET, 0, priority=10)
+            if request is not None:
+                yield request
+        for seed in cfg.seeds:
+            request = self._request(seed, ROLE_SEED, 0, priority=5)
+            if request is not None:
+                yield request
+
+    def _skip(self, reason: str) -> None:
+        self.stats.inc_value(f"backlinks/spider/skipped/{reason}")
+
+    def _request(self, url: str, role: str, hop: int, priority: int = 0) -> Request | None:
+        """A request for url if the budget and the trap guards allow it, else None (counted)."""
+        cfg = self.config
+        if self.scheduled >= cfg.max_pages:
+            self._skip("budget")
+            return None
+        canonical = try_canonical_url(url, drop_params=cfg.drop_params)
+        if canonical is None:
+            self._skip("bad_url")
+            return None
+        key = hash(canonical)
+        if key in self.seen:
+            return None
+        self.seen.add(key)
+        parts = urlsplit(canonical)
+        if parts.path.lower().endswith(_SKIP_EXTENSIONS):
+            self._skip("not_html_extension")
+            return None
+        host = parts.hostname or ""
+        if role == ROLE_TARGET:
+            if self.target_scheduled >= cfg.target_pages:
+                self._skip("target_pages")
+                return None
+        elif self.per_host[host] >= cfg.max_pages_per_host:
+            self._skip("host_cap")
+            return None
+        if has_repeated_segments(canonical, cfg.trap_segment_repeats):
+            self._skip("trap_repeated_segments")
+            return None
+        signature = path_signature(canonical)
+        if self.per_pattern[signature] >= cfg.trap_pattern_pages:
+            self._skip("trap_url_pattern")
+            return None
+        if parts.query:
+            path_key = f"{host}{parts.path}"
+            if self.per_path_queries[path_key] >= cfg.trap_query_variants:
+                self._skip("trap_query_variants")
+                return None
+            self.per_path_queries[path_key] += 1
+        self.per_pattern[signature] += 1
+        self.per_host[host] += 1
+        self.scheduled += 1
+        if role == ROLE_TARGET:
+            self.target_scheduled += 1
+        if self.scheduled == cfg.max_pages:
+            logger.info("Page budget of %d reached; finishing what is queued", cfg.max_pages)
+        return Request(
+            canonical,
+            callback=self.parse,
+            errback=self.on_error,
+            priority=priority,
+            meta={"bl_role": role, "bl_hop": hop},
+        )
+
+    # -- download guards ------------------------------------------------------------------------
+
+    def _headers_received(self, headers: Any, body_length: int, request: Request,
+                          spider: Any = None) -> None:
+        """Skip non-HTML before its body is downloaded (a 200 MB video costs one header)."""
+        if "bl_role" not in request.meta:
+            return  # robots.txt and other framework requests
+        content_type = (headers.get(b"Content-Type") or b"").lower()
+        if content_type and not any(t in content_type for t in _HTML_TYPES):
+            self.stats.inc_value("backlinks/spider/not_html")
+            raise StopDownload(fail=False)
+
+    def _bytes_received(self, data: bytes, request: Request, spider: Any = None) -> None:
+        """Cut a page at BACKLINKS_MAX_PAGE_BYTES: its head is still worth reading."""
+        if "bl_role" not in request.meta:
+            return
+        received = request.meta.get("bl_bytes", 0) + len(data)
+        request.meta["bl_bytes"] = received
+        if received > self.config.max_page_bytes:
+            self.stats.inc_value("backlinks/spider/page_cut")
+            raise StopDownload(fail=False)
+
+    def on_error(self, failure: Failure) -> None:
+        reason = failure.type.__name__ if failure.type else "Error"
+        self.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
+        logger.debug("Fetch failed: %s (%s)", failure.request.url, failure.getErrorMessage())
+
+    # -- parsing --------------------------------------------------------------------------------
+
+    def parse(self, response: Response) -> Iterator[Any]:
+        cfg = self.config
+        now = datetime.now(UTC)
+        _, domain = _host_domain(response.url)
+        # A redirect may have carried the request to another site: the final URL decides.
+        role = response.meta.get("bl_role", ROLE_SITE)
+        if domain == cfg.target_domain:
+            role = ROLE_TARGET
+        elif role == ROLE_TARGET:
+            role = ROLE_SITE
+        hop = min(response.meta.get("bl_hop", 0), self.domain_hop.get(domain, 1 << 30))
+        record = PageRecord(
+            url=response.url, status=response.status, is_target=role == ROLE_TARGET,
+            is_seed=domain in cfg.seed_domains, hop=hop, fetched_at=now, crawl_id=self.crawl_id,
+        )
+        if response.status >= 400:
+            self.stats.inc_value("backlinks/spider/http_error")
+            yield record
+            return
+        content_type = (response.headers.get(b"Content-Type") or b"").lower()
+        if not isinstance(response, TextResponse) or (
+            content_type and not any(t in content_type for t in _HTML_TYPES)
+        ):
+            return  # counted when its headers arrived
+        robots = response.headers.get(b"X-Robots-Tag")
+        page = extract_page(
+            response.text, response.url,
+            robots_header=robots.decode("latin-1") if robots else None,
+            rules=cfg.position_rules, context_chars=cfg.context_chars, text_chars=cfg.text_chars,
+        )  # fmt: skip
+        self.stats.inc_value("backlinks/spider/pages")
+        record.title, record.lang, record.text = page.title, page.lang, page.text
+        record.nofollow, record.outlinks_total = page.nofollow, len(page.links)
+
+        found: dict[str, tuple[Link, int]] = {}  # canonical target URL -> (most prominent, count)
+        out_hosts: dict[str, list[int]] = {}
+        follow: list[tuple[str, str, int]] = []
+        watched = cfg.watched_domains
+        for link in page.links:
+            link_host, link_domain = _host_domain(link.url)
+            if not link_host:
+                continue
+            if link_domain == domain:
+                follow.append((link.url, role, hop))
+                continue
+            counts = out_hosts.setdefault(link_host, [0, 0])
+            counts[0] += 1
+            if not link.nofollow and not _NOFOLLOW_RELS.intersection(link.rel):
+                counts[1] += 1
+            if link_domain in watched:
+                if role != ROLE_TARGET:
+                    self._collect(found, link)
+            elif role != ROLE_TARGET and hop < cfg.depth:
+                follow.append((link.url, ROLE_SITE, hop + 1))
+
+        record.out_hosts = [
+            OutHost(host=h, links=n, followed=f)
+            for h, (n, f) in sorted(out_hosts.items(), key=lambda kv: -kv[1][0])[:MAX_OUT_HOSTS]
+        ]
+        for target_url, (link, count) in found.items():
+            _, matched = _host_domain(target_url)
+            self.referring_domains.add(domain)
+            self.stats.inc_value("backlinks/spider/backlinks")
+            yield Backlink(
+                source_url=response.url, target_url=target_url, anchor_text=link.anchor_text,
+                rel=list(link.rel), nofollow=link.nofollow, link_type=link.link_type,
+                position=link.position, context=link.context, occurrences=count,
+                source_title=page.title, source_status=response.status, discovered_at=now,
+                crawl_id=self.crawl_id, is_competitor_link=matched != cfg.target_domain,
+                matched_domain=matched,
+            )  # fmt: skip
+        yield record
+        yield from self._follow(follow)
+
+    def _collect(self, found: dict[str, tuple[Link, int]], link: Link) -> None:
+        """Merge repeats of one target URL on a page: keep the most prominent, count them."""
+        key = try_canonical_url(link.url, drop_params=self.config.drop_params)
+        if key is None:
+            self.stats.inc_value("backlinks/spider/unparseable_link")
+            return
+        kept = found.get(key)
+        if kept is None:
+            found[key] = (link, 1)
+        elif PROMINENCE[link.position] < PROMINENCE[kept[0].position]:
+            found[key] = (link, kept[1] + 1)
+        else:
+            found[key] = (kept[0], kept[1] + 1)
+
+    def _follow(self, candidates: list[tuple[str, str, int]]) -> Iterator[Request]:
+        for url, role, hop in candidates:
+            raw = hash(url)
+            if raw in self.raw_seen:
+                continue
+            self.raw_seen.add(raw)
+            if role == ROLE_SITE:
+                _, domain = _host_domain(url)
+                if self.domain_hop.get(domain, hop) < hop:
+                    hop = self.domain_hop[domain]
+                self.domain_hop.setdefault(domain, hop)
+            request = self._request(url, role, hop)
+            if request is not None:
+                yield request
+
+    def _closed(self, spider: Any, reason: str) -> None:
+        logger.info(
+            "Crawl %s %s: %d pages read, %d backlinks to %s from %d referring domains",
+            self.crawl_id, reason, self.stats.get_value("backlinks/spider/pages", 0),
+            self.stats.get_value("backlinks/spider/backlinks", 0), self.config.target_domain,
+            len(self.referring_domains),
+        )

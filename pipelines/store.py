@@ -1,0 +1,320 @@
+"""The MongoDB store: connection, the embedded default server, indexes.
+
+``MONGO_URI`` set: that server (real MongoDB is the production path). Unset: SecantusDB, a
+MongoDB wire-protocol server over WiredTiger, run as a separate process on a free loopback port
+with its files under ``BACKLINKS_DATA_DIR``. WiredTiger locks its directory, so one server serves
+one data directory: a process first looks for a live server of that directory (``server.json``
+that answers ``ping``) and shares it; each user holds a lease file, and the last one out stops it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pymongo
+from pymongo import ASCENDING, DESCENDING
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+logger = logging.getLogger(__name__)
+
+COLLECTIONS = ("backlinks", "pages", "hosts", "host_edges", "crawls")
+
+INDEXES: dict[str, list[list[tuple[str, int]]]] = {
+    "backlinks": [
+        [("matched_domain", ASCENDING), ("last_seen", DESCENDING)],
+        [("source_url", ASCENDING)],
+        [("source_domain", ASCENDING)],
+        [("last_crawl_id", ASCENDING)],
+    ],
+    "pages": [[("domain", ASCENDING)], [("host", ASCENDING)], [("crawl_id", ASCENDING)]],
+    "host_edges": [[("src", ASCENDING)], [("dst", ASCENDING)]],
+    "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],
+}
+
+_PASSWORD_RE = re.compile(r"(?<=://)([^:/@]+):([^@/]*)@")
+
+
+class StoreError(Exception):
+    """The store cannot be reached or started; the message is one line a user can act on."""
+
+
+def mask_uri(uri: str) -> str:
+    """The URI with its password replaced, for logs and error messages."""
+    return _PASSWORD_RE.sub(r"\1:***@", uri)
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    uri: str
+    database: str
+    data_dir: Path
+    command: str = "secantusd-py"
+    timeout: float = 5.0
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> StoreConfig:
+        data_dir = Path(settings.get("BACKLINKS_DATA_DIR") or ".backlinks").expanduser()
+        return cls(
+            uri=(settings.get("MONGO_URI") or "").strip(),
+            database=settings.get("MONGO_DATABASE") or "backlinks",
+            data_dir=data_dir.resolve(),
+            command=settings.get("BACKLINKS_EMBEDDED_COMMAND") or "secantusd-py",
+            timeout=settings.getfloat("BACKLINKS_MONGO_TIMEOUT", 5.0),
+        )
+
+    @property
+    def embedded(self) -> bool:
+        return not self.uri
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of ours still "exists"; reap it if it is ours.
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done == pid:
+            return False
+    return True
+
+
+def _ping(uri: str, timeout: float) -> bool:
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+        uri, serverSelectionTimeoutMS=int(timeout * 1000), connectTimeoutMS=int(timeout * 1000)
+    )
+    try:
+        client.admin.command("ping")
+        return True
+    except PyMongoError:
+        return False
+    finally:
+        client.close()
+
+
+class EmbeddedServer:
+    """One SecantusDB server per data directory, shared by every process that uses it."""
+
+    def __init__(self, data_dir: Path, command: str = "secantusd-py", timeout: float = 20.0):
+        self.data_dir = data_dir
+        self.command = command
+        self.timeout = timeout
+        self.state_file = data_dir / "server.json"
+        self.lease_dir = data_dir / "leases"
+        self.log_file = data_dir / "server.log"
+        self.uri = ""
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        with (self.data_dir / "server.lock").open("a+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
+
+    def _read_state(self) -> dict[str, Any] | None:
+        try:
+            state = json.loads(self.state_file.read_text())
+        except (OSError, ValueError):
+            return None
+        return state if isinstance(state, dict) and "port" in state else None
+
+    def acquire(self) -> str:
+        """Start or join the server of this data directory; returns its URI."""
+        with self._locked():
+            state = self._read_state()
+            if state and _pid_alive(int(state.get("pid", 0))):
+                uri = self._uri(int(state["port"]))
+                if _ping(uri, 2.0):
+                    self._add_lease()
+                    self.uri = uri
+                    return uri
+                # Alive but not answering: a wedged server would keep the directory locked.
+                self._terminate(int(state["pid"]))
+            self.uri = self._start()
+            self._add_lease()
+            return self.uri
+
+    def release(self) -> None:
+        """Drop our lease; the last user stops the server so nothing is left running."""
+        with self._locked():
+            with contextlib.suppress(FileNotFoundError):
+                (self.lease_dir / str(os.getpid())).unlink()
+            if self._live_leases():
+                return
+            state = self._read_state()
+            if state:
+                self._terminate(int(state.get("pid", 0)))
+            with contextlib.suppress(FileNotFoundError):
+                self.state_file.unlink()
+
+    def _uri(self, port: int) -> str:
+        return f"mongodb://127.0.0.1:{port}/?directConnection=true"
+
+    def _add_lease(self) -> None:
+        self.lease_dir.mkdir(parents=True, exist_ok=True)
+        (self.lease_dir / str(os.getpid())).write_text("")
+
+    def _live_leases(self) -> list[int]:
+        live = []
+        for lease in self.lease_dir.glob("*"):
+            pid = int(lease.name) if lease.name.isdigit() else 0
+            if pid and _pid_alive(pid):
+                live.append(pid)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    lease.unlink()
+        return live
+
+    def _start(self) -> str:
+        executable = shutil.which(self.command)
+        if executable is None:
+            raise StoreError(
+                f"the embedded MongoDB server '{self.command}' is not installed "
+                "(pip install SecantusDB), and MONGO_URI is not set"
+            )
+        storage = self.data_dir / "db"
+        storage.mkdir(parents=True, exist_ok=True)
+        last_error = ""
+        for _attempt in range(3):  # the free port can be taken between probe and bind
+            port = _free_port()
+            with self.log_file.open("ab") as log:
+                proc = subprocess.Popen(
+                    [executable, "--host", "127.0.0.1", "--port", str(port),
+                     "--storage-path", str(storage), "--log-level", "WARNING"],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,  # a Ctrl-C to the crawl must not kill the store
+                )
+            uri = self._uri(port)
+            deadline = time.monotonic() + self.timeout
+            while time.monotonic() < deadline:
+                if proc.poll() is not None:
+                    break
+                if _ping(uri, 0.5):
+                    self.state_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
+                    logger.info("Started the embedded MongoDB server (pid %d) on %s for %s",
+                                proc.pid, uri, self.data_dir)
+                    return uri
+                time.sleep(0.1)
+            self._terminate(proc.pid)
+            last_error = self._log_tail()
+        raise StoreError(
+            f"the embedded MongoDB server did not start in {self.data_dir}: "
+            f"{last_error or 'no answer'} (log: {self.log_file})"
+        )
+
+    def _log_tail(self) -> str:
+        try:
+            lines = self.log_file.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1][:200] if lines else ""
+
+    @staticmethod
+    def _terminate(pid: int) -> None:
+        if pid <= 0 or not _pid_alive(pid):
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and _pid_alive(pid):
+            time.sleep(0.05)
+        if _pid_alive(pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+class Store:
+    """A connected database with our indexes; one per process and configuration."""
+
+    def __init__(self, config: StoreConfig):
+        self.config = config
+        self.server: EmbeddedServer | None = None
+        uri = config.uri
+        if config.embedded:
+            self.server = EmbeddedServer(config.data_dir, config.command)
+            uri = self.server.acquire()
+        self.display_uri = mask_uri(uri)
+        try:
+            self.client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(
+                uri,
+                tz_aware=True,
+                serverSelectionTimeoutMS=int(config.timeout * 1000),
+                connectTimeoutMS=int(config.timeout * 1000),
+                appname="backlinks",
+            )
+            self.client.admin.command("ping")
+        except (PyMongoError, ValueError) as exc:
+            self._release_server()
+            reason = str(exc).split(",")[0].split("\n")[0][:160]
+            raise StoreError(f"cannot reach MongoDB at {self.display_uri}: {reason}") from exc
+        self.db: Database[dict[str, Any]] = self.client[config.database]
+        self._refs = 0
+
+    def ensure_indexes(self) -> None:
+        for name, indexes in INDEXES.items():
+            for keys in indexes:
+                self.db[name].create_index(keys)
+
+    def close(self) -> None:
+        self.client.close()
+        self._release_server()
+
+    def _release_server(self) -> None:
+        if self.server is not None:
+            self.server.release()
+            self.server = None
+
+
+_open: dict[StoreConfig, Store] = {}
+
+
+def acquire_store(settings: Any) -> Store:
+    """The process's store for these settings, connected, indexes made; pair with release."""
+    config = StoreConfig.from_settings(settings)
+    store = _open.get(config)
+    if store is None:
+        store = Store(config)
+        try:
+            store.ensure_indexes()
+        except PyMongoError as exc:
+            store.close()
+            raise StoreError(f"cannot prepare MongoDB at {store.display_uri}: {exc}") from exc
+        _open[config] = store
+    store._refs += 1
+    return store
+
+
+def release_store(store: Store) -> None:
+    store._refs -= 1
+    if store._refs <= 0:
+        _open.pop(store.config, None)
+        store.close()

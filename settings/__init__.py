@@ -1,0 +1,88 @@
+"""Scrapy settings of the backlink crawler.
+
+Scrapy's own settings first (politeness, limits, queues), then every option of ours, each with a
+``BACKLINKS_`` prefix, its unit and why it has its default. Any of them can be given with
+``-s NAME=VALUE`` or in Scrapyd's ``setting=NAME=VALUE``.
+"""
+
+from __future__ import annotations
+
+import os
+
+# tldextract (used by Scrapy's cookie middleware and by us) must never try to download the Public
+# Suffix List: this machine, and many servers, have no internet. Empty means "bundled snapshot".
+os.environ.setdefault("TLDEXTRACT_PUBLIC_SUFFIX_LIST_URLS", "")
+
+BOT_NAME = "backlinks"
+SPIDER_MODULES = ["backlink_spider.spiders"]
+NEWSPIDER_MODULE = "backlink_spider.spiders"
+COMMANDS_MODULE = "backlink_spider.commands"
+
+# --- Identity and politeness -------------------------------------------------------------------
+# Say who you are: add a contact URL or address for site owners, e.g. "…; +https://you.example/bot".
+USER_AGENT = "Mozilla/5.0 (compatible; BacklinksBot/0.1; backlink audit crawler)"
+ROBOTSTXT_OBEY = True
+ROBOTSTXT_USER_AGENT = "BacklinksBot"
+CONCURRENT_REQUESTS = 32
+CONCURRENT_REQUESTS_PER_DOMAIN = 4  # a download slot is one host name
+DOWNLOAD_DELAY = 0.25  # seconds between requests to one host, at least (AutoThrottle's floor)
+AUTOTHROTTLE_ENABLED = True
+AUTOTHROTTLE_START_DELAY = 1.0  # seconds
+AUTOTHROTTLE_MAX_DELAY = 30.0  # seconds
+AUTOTHROTTLE_TARGET_CONCURRENCY = 2.0
+DOWNLOAD_TIMEOUT = 30  # seconds
+RETRY_TIMES = 1
+COOKIES_ENABLED = False  # session cookies only multiply URL variants
+REDIRECT_MAX_TIMES = 10
+URLLENGTH_LIMIT = 2083  # longer URLs are trap-made, not linked by people
+DOWNLOAD_MAXSIZE = 64 * 1024 * 1024  # bytes: hard stop; pages are cut far earlier (below)
+DOWNLOAD_WARNSIZE = 0  # our own cut logs what matters
+TELNETCONSOLE_ENABLED = False
+
+# Breadth-first, and fair across hosts: a budget is better spent on many sites' shallow pages
+# than on one site's deep archive.
+DEPTH_PRIORITY = 1
+SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
+SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
+SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+
+LOG_LEVEL = "INFO"
+FEED_EXPORT_ENCODING = "utf-8"
+
+ADDONS = {"backlink_spider.addon.BacklinksAddon": 100}
+ITEM_PIPELINES = {
+    "pipelines.normalize.NormalizePipeline": 100,
+    "pipelines.dedupe.DedupePipeline": 200,
+    "pipelines.mongo.MongoPipeline": 300,
+}
+
+# --- The crawl ---------------------------------------------------------------------------------
+BACKLINKS_SEEDS: list[str] = []  # niche seed sites when -a seeds= is not given
+BACKLINKS_DEPTH = 1  # site hops beyond the seed sites whose pages are crawled
+BACKLINKS_MAX_PAGES = 5000  # total page budget of a crawl (-a max_pages=)
+BACKLINKS_MAX_PAGES_PER_HOST = 200  # pages of one host name
+BACKLINKS_TARGET_PAGES = 10  # pages of the target's own site: topic profile, reciprocal links
+BACKLINKS_MAX_PAGE_BYTES = 4 * 1024 * 1024  # a page body is cut (not dropped) past this size
+BACKLINKS_TRAP_PATTERN_PAGES = 25  # pages per URL shape (digits and query values blanked)
+BACKLINKS_TRAP_QUERY_VARIANTS = 10  # query-string variants of one path
+BACKLINKS_TRAP_SEGMENT_REPEATS = 2  # a path segment repeated more than this is a loop
+# Query parameters dropped from every URL (names; a trailing * is a prefix). Empty keeps them all.
+BACKLINKS_TRACKING_PARAMS: list[str] | None = None  # None: pipelines.urls.DEFAULT_TRACKING_PARAMS
+# Extra class/id tokens per link position, merged over extract.DEFAULT_POSITION_PATTERNS, e.g.
+# {"sidebar": ["related-posts"], "navigation": ["toc"]}.
+BACKLINKS_POSITION_PATTERNS: dict[str, list[str]] = {}
+BACKLINKS_CONTEXT_CHARS = 240  # characters of text kept around a link
+BACKLINKS_PAGE_TEXT_CHARS = 20000  # characters of page text kept for relevance
+
+# --- Storage -----------------------------------------------------------------------------------
+# MongoDB: MONGO_URI unset means the embedded SecantusDB server under BACKLINKS_DATA_DIR.
+MONGO_URI = os.environ.get("MONGO_URI", "")
+MONGO_DATABASE = os.environ.get("MONGO_DATABASE", "backlinks")
+BACKLINKS_DATA_DIR = os.environ.get("BACKLINKS_DATA_DIR", ".backlinks")
+BACKLINKS_EMBEDDED_COMMAND = "secantusd-py"  # the embedded server's executable
+BACKLINKS_MONGO_TIMEOUT = 5.0  # seconds to find the server before giving up
+BACKLINKS_MONGO_BATCH_SIZE = 500  # operations per bulk_write
+BACKLINKS_MONGO_FLUSH_INTERVAL = 2.0  # seconds: a partial batch is written at least this often
+BACKLINKS_MONGO_RETRIES = 4  # attempts after the first, with doubling backoff
+BACKLINKS_MONGO_RETRY_BACKOFF = 0.5  # seconds before the first retry
+BACKLINKS_DEDUPE_ENABLED = True
