@@ -46,6 +46,10 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],
 }
 
+# Servers this process started, kept so they can be reaped (and so Popen never warns that a
+# server it started outlives it: that is the design when another process still uses it).
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
 _PASSWORD_RE = re.compile(r"(?<=://)([^:/@]+):([^@/]*)@")
 
 
@@ -213,6 +217,7 @@ class EmbeddedServer:
                     stdin=subprocess.DEVNULL,
                     start_new_session=True,  # a Ctrl-C to the crawl must not kill the store
                 )
+            _children[proc.pid] = proc
             uri = self._uri(port)
             deadline = time.monotonic() + self.timeout
             while time.monotonic() < deadline:
@@ -250,6 +255,10 @@ class EmbeddedServer:
         if _pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
+        child = _children.pop(pid, None)
+        if child is not None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                child.wait(5)
 
 
 class Store:
