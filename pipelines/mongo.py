@@ -24,6 +24,7 @@ from pymongo import UpdateOne
 from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure, PyMongoError
 from scrapy import signals
 from scrapy.crawler import Crawler
+from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer, task, threads
 
 from backlink_spider.items import Backlink, PageRecord
@@ -240,7 +241,7 @@ class MongoPipeline:
         await self._flush()
         if self.store is not None and time.monotonic() >= self.degraded_until:
             try:
-                await threads.deferToThread(self._finish_crawl_writes)
+                await maybe_deferred_to_future(threads.deferToThread(self._finish_crawl_writes))
             except PyMongoError as exc:
                 logger.error("Could not update lost links and host edges: %s", exc)
 
@@ -274,14 +275,14 @@ class MongoPipeline:
     def _timed_flush(self) -> defer.Deferred[None] | None:
         if not self.buffer or self.lock.locked:
             return None
-        return defer.ensureDeferred(self._flush())
+        return deferred_from_coro(self._flush())
 
     async def _flush(self) -> None:
-        await self.lock.acquire()
+        await maybe_deferred_to_future(self.lock.acquire())
         try:
             batch, self.buffer = self.buffer, []
             if batch:
-                await threads.deferToThread(self._write, batch)
+                await maybe_deferred_to_future(threads.deferToThread(self._write, batch))
         finally:
             self.lock.release()
 

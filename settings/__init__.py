@@ -38,6 +38,8 @@ URLLENGTH_LIMIT = 2083  # longer URLs are trap-made, not linked by people
 DOWNLOAD_MAXSIZE = 64 * 1024 * 1024  # bytes: hard stop; pages are cut far earlier (below)
 DOWNLOAD_WARNSIZE = 0  # our own cut logs what matters
 TELNETCONSOLE_ENABLED = False
+# Scrapy 2.19's remote control runs Python sent over HTTP; a crawl server must not offer that.
+REMOTE_CONTROL_ENABLED = False
 
 # Breadth-first, and fair across hosts: a budget is better spent on many sites' shallow pages
 # than on one site's deep archive.

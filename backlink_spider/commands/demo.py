@@ -12,8 +12,6 @@ from pathlib import Path
 from scrapy.commands import ScrapyCommand
 
 from backlink_spider.commands.crawl import fail
-from backlink_spider.demoweb.server import WebServer
-from backlink_spider.demoweb.sites import demo_web
 from pipelines.store import StoreError, acquire_store, release_store
 
 
@@ -46,6 +44,9 @@ class Command(ScrapyCommand):
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None and self.crawler_process is not None
+        from backlink_spider.demoweb.server import WebServer
+        from backlink_spider.demoweb.sites import demo_web
+
         web = demo_web()
         try:
             store = acquire_store(self.settings)

@@ -76,7 +76,6 @@ class NicheSpider(scrapy.Spider):
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.crawl_id = f"{cfg.target_domain}-{stamp}-{secrets.token_hex(3)}"
         self.resolver = get_resolver()
-        self.stats = crawler.stats
         self.scheduled = 0
         self.target_scheduled = 0
         self.per_host: Counter[str] = Counter()
@@ -90,6 +89,10 @@ class NicheSpider(scrapy.Spider):
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
+
+    @property
+    def stats(self) -> Any:
+        return self.crawler.stats
 
     def describe(self) -> dict[str, Any]:
         return {**self.config.describe(), "crawl_id": self.crawl_id}
