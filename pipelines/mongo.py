@@ -194,7 +194,7 @@ class MongoPipeline:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open_spider(self) -> None:
-        spider = self.crawler.spider
+        spider = getattr(self.crawler, "spider", None)
         self.crawl_id = getattr(spider, "crawl_id", "") or datetime.now(UTC).strftime(
             "crawl-%Y%m%dT%H%M%S"
         )
@@ -218,8 +218,9 @@ class MongoPipeline:
         )
         logger.info("Storing in MongoDB at %s, database %s, crawl %s",
                     self.store.display_uri, self.store.config.database, self.crawl_id)
-        self.timer = task.LoopingCall(self._timed_flush)
-        self.timer.start(self.config.flush_interval, now=False)
+        if self.config.flush_interval > 0:
+            self.timer = task.LoopingCall(self._timed_flush)
+            self.timer.start(self.config.flush_interval, now=False)
 
     async def process_item(self, item: Any) -> Any:
         now = datetime.now(UTC)

@@ -1,0 +1,91 @@
+"""A database that fails: writes are retried, then spilled to a file the next run writes in."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from itemadapter import ItemAdapter
+from scrapy.utils.test import get_crawler
+
+from backlink_spider.items import Backlink
+from pipelines.mongo import MongoPipeline, backlink_op, replay_spills
+from pipelines.normalize import backlink_id
+
+
+def pipeline(uri: str, database: str, data_dir: Path, crawl_id: str = "c1") -> MongoPipeline:
+    crawler = get_crawler(settings_dict={
+        "MONGO_URI": uri, "MONGO_DATABASE": database, "BACKLINKS_DATA_DIR": str(data_dir),
+        "BACKLINKS_MONGO_RETRIES": 3, "BACKLINKS_MONGO_RETRY_BACKOFF": 0.05,
+        "BACKLINKS_MONGO_TIMEOUT": 2, "BACKLINKS_MONGO_FLUSH_INTERVAL": 0,
+    })  # fmt: skip
+    crawler.stats.open_spider()
+    pipe = MongoPipeline.from_crawler(crawler)
+    pipe.open_spider()
+    pipe.crawl_id = crawl_id
+    return pipe
+
+
+def ops(n: int, crawl_id: str = "c1") -> list:
+    now = datetime.now(UTC)
+    return [
+        backlink_op(ItemAdapter(Backlink(
+            source_url=f"https://blog.test/post-{i}", target_url="https://site.test/",
+            anchor_text=f"$pecial anchor {i}", matched_domain="site.test",
+        )), crawl_id, now)
+        for i in range(n)
+    ]  # fmt: skip
+
+
+def fail_updates(client, mode) -> None:
+    client.admin.command("configureFailPoint", "failCommand", mode=mode,
+                         data={"failCommands": ["update"], "closeConnection": True})
+
+
+def test_transient_failures_are_retried(mongo_server, mongo_db, tmp_path: Path) -> None:
+    name, db = mongo_db
+    pipe = pipeline(mongo_server.uri, name, tmp_path)
+    client = mongo_server.client()
+    try:
+        fail_updates(client, {"times": 3})
+        pipe._write(ops(20))
+    finally:
+        fail_updates(client, "off")
+        client.close()
+    pipe.spider_closed(None, "finished")
+    stats = pipe.crawler.stats
+    assert stats.get_value("backlinks/mongo/retries", 0) >= 1
+    assert not stats.get_value("backlinks/mongo/spilled")
+    assert db.backlinks.count_documents({}) == 20
+    assert db.backlinks.find_one({"_id": backlink_id("https://blog.test/post-3",
+                                                     "https://site.test/")})["anchor_text"] \
+        == "$pecial anchor 3"  # page text that looks like an operator stays text
+
+
+def test_an_outage_spills_and_the_next_run_writes_it_in(mongo_server, mongo_db,
+                                                        tmp_path: Path) -> None:
+    name, db = mongo_db
+    pipe = pipeline(mongo_server.uri, name, tmp_path)
+    client = mongo_server.client()
+    try:
+        fail_updates(client, "alwaysOn")
+        pipe._write(ops(30))  # must not raise: the crawl goes on
+    finally:
+        fail_updates(client, "off")
+        client.close()
+    pipe.spider_closed(None, "finished")
+    assert pipe.crawler.stats.get_value("backlinks/mongo/spilled") == 30
+    spilled = list((tmp_path / "spill").glob("*.jsonl"))
+    assert len(spilled) == 1 and len(spilled[0].read_text().splitlines()) == 30
+    assert db.backlinks.count_documents({}) == 0
+
+    # The next run (same data directory, same database) writes the spill in, once.
+    nxt = pipeline(mongo_server.uri, name, tmp_path, crawl_id="c2")
+    assert nxt.crawler.stats.get_value("backlinks/mongo/replayed") == 30
+    assert not list((tmp_path / "spill").glob("*.jsonl"))
+    assert db.backlinks.count_documents({}) == 30
+    doc = db.backlinks.find_one({"_id": backlink_id("https://blog.test/post-0",
+                                                    "https://site.test/")})
+    assert doc["first_crawl_id"] == "c1" and doc["seen_count"] == 1
+    assert replay_spills(nxt.store, tmp_path) == 0
+    nxt.spider_closed(None, "finished")
