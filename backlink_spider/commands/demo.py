@@ -37,10 +37,10 @@ class Command(ScrapyCommand):
         self.settings.set("FEEDS", {opts.overwrite_output: {"format": "jsonlines",
                                                            "overwrite": True}}, "cmdline")
         # The demo web answers in microseconds; politeness delays would only make it slow.
-        self.settings.set("DOWNLOAD_DELAY", 0, "command")
-        self.settings.set("AUTOTHROTTLE_START_DELAY", 0.05, "command")
+        self.settings.set("DOWNLOAD_DELAY", 0, "cmdline")
+        self.settings.set("AUTOTHROTTLE_START_DELAY", 0.05, "cmdline")
         if not opts.loglevel:
-            self.settings.set("LOG_LEVEL", "WARNING", "command")
+            self.settings.set("LOG_LEVEL", "WARNING", "cmdline")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         assert self.settings is not None and self.crawler_process is not None
@@ -58,7 +58,7 @@ class Command(ScrapyCommand):
                     os.environ[name] = server.proxy_url
                 for name in ("no_proxy", "NO_PROXY"):
                     os.environ.pop(name, None)
-                print(f"Demo web of {len(web.sites)} sites on {server.proxy_url}; crawling for "
+                print(f"Demo web of {len(web)} sites on {server.proxy_url}; crawling for "
                       f"backlinks of {web.target} from {len(web.seeds)} seeds …", file=sys.stderr)
                 self.crawler_process.crawl(
                     "niche", target=web.target, seeds=",".join(web.seeds),
