@@ -150,8 +150,9 @@ def test_spider_traps_do_not_eat_the_budget(first_crawl: Crawl) -> None:
 
 def test_non_html_is_skipped_before_its_body(first_crawl: Crawl) -> None:
     stats = first_crawl.db.crawls.find_one()["stats"]
-    assert stats.get("backlinks/spider/skipped/not_html_extension", 0) >= 1
-    # The big binary was cut short: far fewer bytes received than it weighs.
+    assert stats.get("backlinks/spider/skipped/not_html_extension", 0) >= 1  # .pdf, .jpg
+    assert stats.get("backlinks/spider/not_html", 0) >= 1  # /download?file=…: by its header
+    # The 3 MB binaries were never downloaded: the whole crawl received less than one.
     assert stats["downloader/response_bytes"] < 2_000_000
 
 
