@@ -1,4 +1,4 @@
-"""The embedded default: one SecantusDB server per data directory, shared, stopped by the last user."""
+"""The embedded default: one SecantusDB server per data directory, shared, stopped by the last."""
 
 from __future__ import annotations
 
@@ -94,5 +94,6 @@ def test_a_killed_user_does_not_keep_the_server_forever(tmp_path: Path) -> None:
 
 
 def test_passwords_never_reach_logs() -> None:
-    assert mask_uri("mongodb://bob:s3cret@db.example:27017/x") == "mongodb://bob:***@db.example:27017/x"
+    masked = mask_uri("mongodb://bob:s3cret@db.example:27017/x")
+    assert masked == "mongodb://bob:***@db.example:27017/x"
     assert mask_uri("mongodb+srv://db.example/") == "mongodb+srv://db.example/"
