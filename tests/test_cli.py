@@ -82,3 +82,11 @@ def test_export_of_unknown_target_and_empty_store(tmp_path: Path, mongo_server, 
     run = run_scrapy(["export", "site.test", "-O", str(tmp_path / "out.jsonl")], env)
     assert_one_line_error(run, 1, "no stored backlinks for site.test")
     assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_wrong_credentials_are_one_line_and_masked(mongo_server, tmp_path: Path) -> None:
+    uri = mongo_server.uri.replace("mongodb://", "mongodb://crawler:s3cret@")
+    run = run_scrapy(["crawl", "niche", "-a", "target=site.test", "-a", "seeds=a.test"],
+                     scrapy_env(MONGO_URI=uri, BACKLINKS_DATA_DIR=str(tmp_path / "data")))
+    assert_one_line_error(run, 1, "cannot reach MongoDB", "crawler:***@", "authentication")
+    assert "s3cret" not in run.stderr + run.stdout
