@@ -25,6 +25,8 @@ ROBOTSTXT_OBEY = True
 ROBOTSTXT_USER_AGENT = "BacklinksBot"
 CONCURRENT_REQUESTS = 32
 CONCURRENT_REQUESTS_PER_DOMAIN = 4  # a download slot is one host name
+# A page yields a handful of items; Scrapy starts this many tasks per response whatever the count.
+CONCURRENT_ITEMS = 16
 DOWNLOAD_DELAY = 0.25  # seconds between requests to one host, at least (AutoThrottle's floor)
 AUTOTHROTTLE_ENABLED = True
 AUTOTHROTTLE_START_DELAY = 1.0  # seconds
