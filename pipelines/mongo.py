@@ -231,7 +231,14 @@ class MongoPipeline:
             if 200 <= adapter["status"] < 300:
                 self.fetched_ok.add(adapter["url"])
         if len(self.buffer) >= self.config.batch_size:
-            await self._flush()
+            if not self.lock.locked:
+                # Written in the background: the crawl goes on while a batch is stored.
+                deferred_from_coro(self._flush())
+            elif len(self.buffer) >= 4 * self.config.batch_size:
+                # The database is not keeping up: hold this item until the batch in flight is
+                # written, which slows the crawl (Scrapy's scraper backpressure) instead of
+                # letting the buffer grow without bound.
+                await self._flush()
         return item
 
     async def close_spider(self) -> None:
