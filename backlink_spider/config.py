@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from backlink_spider.extract import PositionRules
+from backlink_spider.extract import DEFAULT_POSITION_PATTERNS, PositionRules
 from pipelines.normalize import get_resolver, tracking_params
 from pipelines.urls import UrlError, parse_seed, parse_target, url_host
 
@@ -90,7 +90,7 @@ class CrawlConfig:
                 competitors.append(domain)
 
         try:
-            rules = PositionRules.from_mapping(settings.getdict("BACKLINKS_POSITION_PATTERNS"))
+            rules = _position_rules(settings.getdict("BACKLINKS_POSITION_PATTERNS"))
         except (ValueError, TypeError) as exc:
             raise ArgumentError(f"bad BACKLINKS_POSITION_PATTERNS: {exc}") from None
 
@@ -131,6 +131,16 @@ class CrawlConfig:
             "depth": self.depth,
             "max_pages": self.max_pages,
         }
+
+
+def _position_rules(extra: dict[str, Any]) -> PositionRules:
+    """The setting adds tokens to a position's defaults (a theme's own class names)."""
+    merged: dict[str, list[str]] = {}
+    for position, tokens in extra.items():
+        if isinstance(tokens, str):
+            tokens = [tokens]
+        merged[position] = [*DEFAULT_POSITION_PATTERNS.get(position, ()), *tokens]
+    return PositionRules.from_mapping(merged or None)
 
 
 def _split(value: Any) -> list[str]:
