@@ -14,7 +14,7 @@ from backlink_spider.extract import DEFAULT_POSITION_PATTERNS, PositionRules
 from pipelines.normalize import get_resolver, tracking_params
 from pipelines.urls import UrlError, parse_seed, parse_target, url_host
 
-ARGUMENTS = ("target", "seeds", "keywords", "competitors", "depth", "max_pages")
+ARGUMENTS = ("target", "seeds", "keywords", "competitors", "distrust", "depth", "max_pages")
 MAX_DEPTH = 5
 
 
@@ -31,6 +31,7 @@ class CrawlConfig:
     seed_domains: frozenset[str]
     keywords: tuple[str, ...] = ()
     competitors: tuple[str, ...] = ()  # registered domains
+    distrust: tuple[str, ...] = ()  # known-bad hosts for scoring (Anti-TrustRank seeds)
     depth: int = 1
     max_pages: int = 5000
     max_pages_per_host: int = 200
@@ -104,6 +105,7 @@ class CrawlConfig:
             ),
             keywords=tuple(dict.fromkeys(k.lower() for k in _split(args.get("keywords")))),
             competitors=tuple(competitors),
+            distrust=_hosts(args.get("distrust"), settings),
             depth=_int_arg(args, "depth", settings.getint("BACKLINKS_DEPTH", 1), 0, MAX_DEPTH),
             max_pages=_int_arg(
                 args, "max_pages", settings.getint("BACKLINKS_MAX_PAGES", 5000), 1, 10**8
@@ -128,6 +130,7 @@ class CrawlConfig:
             "seeds": list(self.seeds),
             "keywords": list(self.keywords),
             "competitors": list(self.competitors),
+            "distrust": list(self.distrust),
             "depth": self.depth,
             "max_pages": self.max_pages,
         }
@@ -141,6 +144,18 @@ def _position_rules(extra: dict[str, Any]) -> PositionRules:
             tokens = [tokens]
         merged[position] = [*DEFAULT_POSITION_PATTERNS.get(position, ()), *tokens]
     return PositionRules.from_mapping(merged or None)
+
+
+def _hosts(value: Any, settings: Any) -> tuple[str, ...]:
+    """Distrust seeds as host names; hosts or URLs accepted, like seeds."""
+    values = _split(value) if value else _split(settings.getlist("BACKLINKS_DISTRUST_SEEDS"))
+    hosts = []
+    for raw in values:
+        host = url_host(raw if "://" in raw else f"http://{raw}/")
+        if not host:
+            raise ArgumentError(f"bad distrust host {raw!r}")
+        hosts.append(host)
+    return tuple(dict.fromkeys(hosts))
 
 
 def _split(value: Any) -> list[str]:

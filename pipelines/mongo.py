@@ -29,6 +29,7 @@ from twisted.internet import defer, task, threads
 
 from backlink_spider.items import Backlink, PageRecord
 from pipelines.normalize import backlink_id
+from pipelines.scoring import score_on_close
 from pipelines.store import Store, acquire_store, release_store
 
 logger = logging.getLogger(__name__)
@@ -214,8 +215,12 @@ class MongoPipeline:
             [{"$set": {k: _lit(v) for k, v in crawl_doc.items()}}],
             upsert=True,
         )
-        logger.info("Storing in MongoDB at %s, database %s, crawl %s",
-                    self.store.display_uri, self.store.config.database, self.crawl_id)
+        logger.info(
+            "Storing in MongoDB at %s, database %s, crawl %s",
+            self.store.display_uri,
+            self.store.config.database,
+            self.crawl_id,
+        )
         if self.config.flush_interval > 0:
             self.timer = task.LoopingCall(self._timed_flush)
             self.timer.start(self.config.flush_interval, now=False)
@@ -271,7 +276,8 @@ class MongoPipeline:
         if self.spill and self.spill.count:
             logger.warning(
                 "%d writes could not reach MongoDB and wait in %s; the next run writes them in",
-                self.spill.count, self.spill.path,
+                self.spill.count,
+                self.spill.path,
             )
         release_store(self.store)
         self.store = None
@@ -325,8 +331,9 @@ class MongoPipeline:
             try:
                 requests = [UpdateOne(f, u, upsert=True) for _, f, u in entries]
                 result = self.store.db[collection].bulk_write(requests, ordered=False)
-                self.stats.inc_value(f"backlinks/mongo/{collection}/upserted",
-                                     result.upserted_count)
+                self.stats.inc_value(
+                    f"backlinks/mongo/{collection}/upserted", result.upserted_count
+                )
                 self.stats.inc_value(f"backlinks/mongo/{collection}/written", len(entries))
             except BulkWriteError as exc:
                 errors = exc.details.get("writeErrors", [])
@@ -334,8 +341,11 @@ class MongoPipeline:
                 retry = {e["index"] for e in errors if e.get("code") in RETRYABLE_CODES}
                 for index in sorted(bad):
                     self.stats.inc_value("backlinks/mongo/rejected")
-                    logger.error("MongoDB rejected a %s write: %s", collection,
-                                 next(e["errmsg"] for e in errors if e["index"] == index))
+                    logger.error(
+                        "MongoDB rejected a %s write: %s",
+                        collection,
+                        next(e["errmsg"] for e in errors if e["index"] == index),
+                    )
                 failed.extend(entries[i] for i in sorted(retry))
                 if exc.details.get("writeConcernErrors"):
                     failed.extend(e for i, e in enumerate(entries) if i not in bad | retry)
@@ -382,7 +392,16 @@ class MongoPipeline:
             )
             lost += result.modified_count
         self.stats.set_value("backlinks/mongo/lost", lost)
+        self.stats.set_value(
+            "backlinks/mongo/new", db.backlinks.count_documents({"first_crawl_id": self.crawl_id})
+        )
         self._rebuild_host_edges(now)
+        config = getattr(getattr(self.crawler, "spider", None), "config", None)
+        if config is not None:  # scores the target's links and its competitors'
+            summary = score_on_close(self.store, config.target_domain, self.settings)
+            if summary:
+                scored = summary["backlinks"] + summary["competitor_backlinks"]
+                self.stats.set_value("backlinks/score/scored", scored)
 
     def _rebuild_host_edges(self, now: datetime) -> None:
         """Edges of each host fetched in this crawl, recounted from all its stored pages."""
@@ -402,8 +421,14 @@ class MongoPipeline:
                     UpdateOne(
                         {"_id": f"{src}>{dst}"},
                         {
-                            "$set": {"src": src, "dst": dst, "links": n, "followed": followed,
-                                     "pages": pages, "last_seen": now},
+                            "$set": {
+                                "src": src,
+                                "dst": dst,
+                                "links": n,
+                                "followed": followed,
+                                "pages": pages,
+                                "last_seen": now,
+                            },
                             "$setOnInsert": {"first_seen": now},
                         },
                         upsert=True,
@@ -416,5 +441,4 @@ class MongoPipeline:
         if ops:
             db.host_edges.bulk_write(ops, ordered=False)
         with contextlib.suppress(PyMongoError):
-            self.stats.set_value("backlinks/mongo/host_edges",
-                                 db.host_edges.count_documents({}))
+            self.stats.set_value("backlinks/mongo/host_edges", db.host_edges.count_documents({}))

@@ -40,9 +40,11 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
         [("source_url", ASCENDING)],
         [("source_domain", ASCENDING)],
         [("last_crawl_id", ASCENDING)],
+        [("first_crawl_id", ASCENDING)],
     ],
     "pages": [[("domain", ASCENDING)], [("host", ASCENDING)], [("crawl_id", ASCENDING)]],
     "host_edges": [[("src", ASCENDING)], [("dst", ASCENDING)]],
+    "hosts": [[("target", ASCENDING), ("trust", DESCENDING)]],
     "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],
 }
 

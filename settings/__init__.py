@@ -90,3 +90,14 @@ BACKLINKS_MONGO_FLUSH_INTERVAL = 2.0  # seconds: a partial batch is written at l
 BACKLINKS_MONGO_RETRIES = 4  # attempts after the first, with doubling backoff
 BACKLINKS_MONGO_RETRY_BACKOFF = 0.5  # seconds before the first retry
 BACKLINKS_DEDUPE_ENABLED = True
+
+# --- Scoring (pipelines/scoring; README "How links are scored") ---------------------------------
+BACKLINKS_SCORE_ON_CLOSE = True  # score the target's (and competitors') links when a crawl ends
+BACKLINKS_DISTRUST_SEEDS: list[str] = []  # known-bad hosts: distrust spreads to who links them
+BACKLINKS_SCORE_NOFOLLOW_WEIGHT = 0.0  # share of trust nofollow/ugc/sponsored links pass
+BACKLINKS_SCORE_DAMPING = 0.85  # TrustRank's chance of following a link rather than jumping
+BACKLINKS_SCORE_TOLERANCE = 1e-9  # stop iterating when scores move less than this (L1)
+BACKLINKS_SCORE_MAX_ITERATIONS = 1000
+BACKLINKS_SCORE_TRUST_DECADES = 6.0  # factors of ten below a seed that still score above 0
+BACKLINKS_SCORE_DISTRUST_STRENGTH = 1.0  # how much distrust is subtracted from trust
+BACKLINKS_SCORE_EDGE_SCALE = "log"  # weight of a host pair with n links: log, count or binary

@@ -130,6 +130,24 @@ def test_the_store_holds_exactly_the_feed(first_crawl: Crawl) -> None:
     assert db.host_edges.count_documents({"dst": first_crawl.web.target}) >= 3
 
 
+def test_every_stored_backlink_is_scored_and_the_niche_ranks_above_the_farm(
+    first_crawl: Crawl,
+) -> None:
+    db = first_crawl.db
+    docs = list(db.backlinks.find())
+    assert docs and all(
+        {"trust", "relevance", "quality", "reasons", "scored_at"} <= set(d.get("scores", {}))
+        for d in docs
+    )
+    seeds = set(first_crawl.web.seed_hosts())
+    editorial = [d["scores"]["quality"] for d in docs
+                 if d["source_host"] in seeds and d["position"] == "content" and not d["rel"]]
+    farm = [d["scores"]["quality"] for d in docs if "spin-palace" in d["source_host"]]
+    assert editorial and farm
+    assert min(editorial) > max(farm)
+    assert db.crawls.find_one()["stats"]["backlinks/score/scored"] == len(docs)
+
+
 def test_robots_disallowed_pages_are_never_fetched(first_crawl: Crawl) -> None:
     disallowed = [a for a in first_crawl.web.expected_absent if "robots" in a.note.lower()]
     assert disallowed
@@ -172,6 +190,10 @@ def test_a_second_crawl_updates_instead_of_duplicating(first_crawl: Crawl) -> No
         assert doc["seen_count"] == 2
         assert doc["lost_at"] is None
     assert db.crawls.count_documents({}) == 2
+    first, second = db.crawls.find().sort("started_at", 1)
+    assert first["stats"]["backlinks/mongo/new"] == len(after)
+    assert second["stats"]["backlinks/mongo/new"] == 0
+    assert second["stats"]["backlinks/mongo/lost"] == 0
 
 
 def test_export_gives_the_stored_links_with_the_feed_field_names(first_crawl: Crawl) -> None:

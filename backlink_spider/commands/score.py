@@ -1,0 +1,82 @@
+"""``scrapy score TARGET``: rescore a target's stored backlinks (trust, relevance, quality)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from pymongo.errors import PyMongoError
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from backlink_spider.commands.crawl import fail
+from pipelines.normalize import get_resolver
+from pipelines.scoring.run import ScoringError, score_target
+from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
+from pipelines.urls import UrlError, parse_target
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The one line a user reads after scoring."""
+    competitors = summary["competitor_backlinks"]
+    extra = f" and {competitors} competitor links" if competitors else ""
+    converged = "" if summary["converged"] else ", NOT converged"
+    return (
+        f"scored {summary['backlinks']} backlinks of {summary['target']}{extra}: "
+        f"{summary['hosts']} hosts, {summary['edges']} host links, {summary['seeds']} seed "
+        f"hosts, trust in {summary['iterations']} iterations{converged}, "
+        f"{summary['seconds']['total']:.2f} s"
+    )
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}
+
+    def syntax(self) -> str:
+        return "TARGET [--distrust HOSTS]"
+
+    def short_desc(self) -> str:
+        return "Score a target's stored backlinks: trust, relevance, quality and reasons"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "--distrust",
+            metavar="HOSTS",
+            help="known-bad hosts, comma-separated, added to BACKLINKS_DISTRUST_SEEDS",
+        )
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give one target, e.g. scrapy score site.com", print_help=False)
+        assert self.settings is not None
+        try:
+            _, domain = parse_target(args[0], get_resolver())
+        except UrlError as exc:
+            fail(f"bad target {args[0]!r}: {exc}")
+        if opts.distrust:
+            extra = [h.strip() for h in opts.distrust.split(",") if h.strip()]
+            seeds = [*self.settings.getlist("BACKLINKS_DISTRUST_SEEDS"), *extra]
+            self.settings.set("BACKLINKS_DISTRUST_SEEDS", seeds, priority="cmdline")
+        config = StoreConfig.from_settings(self.settings)
+        if config.embedded and not (config.data_dir / "db").exists():
+            fail(
+                f"nothing stored yet in {config.data_dir}: crawl first "
+                f"(scrapy crawl niche -a target={domain} -a seeds=...)",
+                code=1,
+            )
+        try:
+            store = acquire_store(self.settings)
+        except StoreError as exc:
+            fail(str(exc), code=1)
+        try:
+            summary = score_target(store.db, domain, settings=self.settings)
+        except ScoringError as exc:
+            fail(str(exc), code=1)
+        except PyMongoError as exc:
+            fail(f"scoring failed in MongoDB: {str(exc).splitlines()[0][:200]}", code=1)
+        finally:
+            release_store(store)
+        print(summary_line(summary))

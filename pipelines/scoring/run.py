@@ -1,0 +1,685 @@
+"""Score a target's stored backlinks: the thin layer between MongoDB and the math.
+
+Reads the target's latest crawl (seeds, keywords, competitors), the host graph, the backlinks and
+the pages it needs, in batches with projections; computes host trust (``trust``) and topic
+relevance (``relevance``); writes ``scores`` on every backlink and per-target host figures in
+``hosts`` with unordered bulk updates. Nothing here is scored twice: a rerun overwrites.
+
+Link trust is the source host's trust (0-100) times what the link itself is worth:
+
+- rel: nofollow / ugc / sponsored pass ``BACKLINKS_SCORE_NOFOLLOW_WEIGHT`` (default 0);
+- position: content 1, unknown 0.7, header/navigation/sidebar 0.5, footer/comment 0.3;
+- type: image 0.85, through a redirect 0.9;
+- the page's external links: √(20 / links) when it gives away more than 20;
+- site-wide: footer, sidebar, navigation or header links from m ≥ 3 pages of one site, at least
+  half of its stored pages, are boilerplate: each gets 1/m;
+- repetition: a site linking from n pages counts once: its strongest link keeps its weight, each
+  of the others gets 1/n;
+- a reciprocal link (the target links back to the source host): 0.8.
+
+quality = 100 · (√((0.1 + 0.9·t)(0.1 + 0.9·r)) - 0.1) / 0.9 with t = trust/100, r = relevance/100.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+import numpy as np
+import scipy.sparse as sp
+from pymongo import DESCENDING, UpdateOne
+from pymongo.errors import PyMongoError
+from scrapy.settings import BaseSettings, Settings
+
+from pipelines.normalize import get_resolver
+from pipelines.scoring.graph import EdgeScale, HostGraph, load_host_graph
+from pipelines.scoring.relevance import (
+    Relevance,
+    Rows,
+    TermSpace,
+    TopicProfile,
+    score_links,
+    tfidf,
+    tokenize,
+    topic_profile,
+)
+from pipelines.scoring.trust import (
+    DAMPING,
+    MAX_ITERATIONS,
+    TOLERANCE,
+    TRUST_DECADES,
+    anti_trustrank,
+    combine_trust,
+    farm_suspects,
+    log_scale,
+    relative_to_seeds,
+    seed_hops,
+    trustrank,
+)
+from pipelines.urls import UrlError, parse_seed, url_host
+
+logger = logging.getLogger(__name__)
+
+__all__ = [
+    "ScoringConfig",
+    "ScoringError",
+    "link_factor",
+    "quality",
+    "score_on_close",
+    "score_target",
+]
+
+NOFOLLOW_RELS = ("nofollow", "ugc", "sponsored")
+POSITION_FACTORS = {
+    "content": 1.0,
+    "unknown": 0.7,
+    "header": 0.5,
+    "navigation": 0.5,
+    "sidebar": 0.5,
+    "footer": 0.3,
+    "comment": 0.3,
+}
+TYPE_FACTORS = {"image": 0.85, "redirect": 0.9}
+TYPE_REASONS = {"image": "image link", "redirect": "via redirect"}
+OUTLINK_ALLOWANCE = 20  # external links a page can give before each one is worth less
+RECIPROCAL_FACTOR = 0.8
+SITE_WIDE_MIN_LINKS = 3
+BOILERPLATE = frozenset({"footer", "sidebar", "navigation", "header"})
+SITE_WIDE_SHARE = 0.5  # of the source site's stored pages
+FARM_DISTRUST = 50.0  # distrust (0-100) from which a host is in a link-farm neighbourhood
+NEAR_DISTRUST = 20.0
+QUALITY_FLOOR = 0.1
+PAGE_FIELDS = {"_id": 0, "url": 1, "host": 1, "domain": 1, "title": 1, "text": 1}
+LINK_FIELDS = {
+    "_id": 1, "source_url": 1, "source_host": 1, "source_domain": 1, "matched_domain": 1,
+    "anchor_text": 1, "rel": 1, "nofollow": 1, "link_type": 1, "position": 1, "context": 1,
+    "source_title": 1, "is_competitor_link": 1,
+}  # fmt: skip
+
+
+class ScoringError(Exception):
+    """Scoring cannot run; the message is one line a user can act on."""
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """Scoring options from ``BACKLINKS_*`` settings, checked once."""
+
+    nofollow_weight: float = 0.0
+    damping: float = DAMPING
+    tolerance: float = TOLERANCE
+    max_iterations: int = MAX_ITERATIONS
+    trust_decades: float = TRUST_DECADES
+    distrust_seeds: tuple[str, ...] = ()
+    distrust_strength: float = 1.0
+    edge_scale: EdgeScale = "log"
+    batch_size: int = 500
+
+    @classmethod
+    def from_settings(cls, settings: Any = None) -> ScoringConfig:
+        if settings is None:
+            return cls()
+        if not isinstance(settings, BaseSettings):
+            settings = Settings(dict(settings) if isinstance(settings, Mapping) else None)
+        try:
+            config = cls(
+                nofollow_weight=settings.getfloat("BACKLINKS_SCORE_NOFOLLOW_WEIGHT", 0.0),
+                damping=settings.getfloat("BACKLINKS_SCORE_DAMPING", DAMPING),
+                tolerance=settings.getfloat("BACKLINKS_SCORE_TOLERANCE", TOLERANCE),
+                max_iterations=settings.getint("BACKLINKS_SCORE_MAX_ITERATIONS", MAX_ITERATIONS),
+                trust_decades=settings.getfloat("BACKLINKS_SCORE_TRUST_DECADES", TRUST_DECADES),
+                distrust_seeds=tuple(
+                    s.strip() for s in settings.getlist("BACKLINKS_DISTRUST_SEEDS") if s.strip()
+                ),
+                distrust_strength=settings.getfloat("BACKLINKS_SCORE_DISTRUST_STRENGTH", 1.0),
+                edge_scale=cast(EdgeScale, settings.get("BACKLINKS_SCORE_EDGE_SCALE") or "log"),
+                batch_size=max(1, settings.getint("BACKLINKS_MONGO_BATCH_SIZE", 500)),
+            )
+        except (TypeError, ValueError) as exc:
+            raise ScoringError(f"bad scoring setting: {exc}") from None
+        config.check()
+        return config
+
+    def check(self) -> None:
+        if not 0.0 <= self.nofollow_weight <= 1.0:
+            raise ScoringError("BACKLINKS_SCORE_NOFOLLOW_WEIGHT must be between 0 and 1")
+        if not 0.0 < self.damping < 1.0:
+            raise ScoringError("BACKLINKS_SCORE_DAMPING must be between 0 and 1 (exclusive)")
+        if self.tolerance <= 0 or self.max_iterations < 1:
+            raise ScoringError("BACKLINKS_SCORE_TOLERANCE and _MAX_ITERATIONS must be positive")
+        if self.trust_decades <= 0:
+            raise ScoringError("BACKLINKS_SCORE_TRUST_DECADES must be positive")
+        if self.distrust_strength < 0:
+            raise ScoringError("BACKLINKS_SCORE_DISTRUST_STRENGTH must not be negative")
+        if self.edge_scale not in {"log", "count", "binary"}:
+            raise ScoringError("BACKLINKS_SCORE_EDGE_SCALE must be log, count or binary")
+
+
+def quality(trust: float, relevance: float) -> float:
+    """Both needed: a floored geometric mean of trust and relevance, 0-100.
+
+    100 · (√((f + (1-f)·t)(f + (1-f)·r)) - f) / (1 - f), f = 0.1, t and r in 0-1: 0 when both
+    are 0, 100 when both are 100; a trusted off-topic link or an on-topic nofollow link still
+    ranks above a link with neither.
+    """
+    f = QUALITY_FLOOR
+    t, r = min(max(trust / 100.0, 0.0), 1.0), min(max(relevance / 100.0, 0.0), 1.0)
+    return 100.0 * (math.sqrt((f + (1 - f) * t) * (f + (1 - f) * r)) - f) / (1 - f)
+
+
+# -- reading --------------------------------------------------------------------------------------
+
+
+def _latest_crawl(db: Any, target_domain: str) -> dict[str, Any] | None:
+    """The target's latest crawl, else the latest crawl that watched it as a competitor."""
+    for query in ({"target": target_domain}, {"competitors": target_domain}):
+        docs = list(db.crawls.find(query).sort("started_at", DESCENDING).limit(1))
+        if docs:
+            return docs[0]
+    return None
+
+
+def _hosts_of(values: Iterable[Any]) -> list[str]:
+    hosts = []
+    for value in values:
+        if not isinstance(value, str) or not value.strip():
+            continue
+        try:
+            hosts.append(url_host(parse_seed(value)))
+        except UrlError:
+            logger.warning("Ignoring seed %r: not a host or URL", value)
+    return list(dict.fromkeys(hosts))
+
+
+def _under(graph: HostGraph, domains: Iterable[str]) -> dict[str, list[int]]:
+    """Graph hosts under each domain (the host itself or a subdomain), one pass over the hosts."""
+    wanted: dict[str, list[int]] = {d: [] for d in domains if d}
+    if not wanted:
+        return {}
+    for host, i in graph.index.items():
+        name = host
+        while True:
+            members = wanted.get(name)
+            if members is not None:
+                members.append(i)
+            dot = name.find(".")
+            if dot < 0:
+                break
+            name = name[dot + 1 :]
+    return wanted
+
+
+def _domain_members(graph: HostGraph, hosts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Graph hosts under each given host's registered domain, with teleport shares: every
+    domain gets an equal share, split among its hosts, so a site with many hosts is no louder."""
+    resolver = get_resolver()
+    domains = dict.fromkeys(resolver.registered_domain(h) or h for h in hosts)
+    ids: list[int] = []
+    shares: list[float] = []
+    for members in _under(graph, domains).values():
+        for i in members:
+            ids.append(i)
+            shares.append(1.0 / len(members))
+    return np.asarray(ids, dtype=np.int64), np.asarray(shares)
+
+
+def _read_links(db: Any, domains: list[str], batch: int) -> list[dict[str, Any]]:
+    cursor = db.backlinks.find({"matched_domain": {"$in": domains}}, LINK_FIELDS, batch_size=batch)
+    return list(cursor)
+
+
+def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _page_text(doc: Mapping[str, Any]) -> str:
+    return f"{doc.get('title') or ''}\n{doc.get('text') or ''}"
+
+
+# -- link factors ---------------------------------------------------------------------------------
+
+
+def _hop_reason(graph: HostGraph, hops: np.ndarray, origin: np.ndarray, i: int) -> str:
+    h = int(hops[i])
+    if h < 0:
+        return "no trust path from seeds"
+    if h == 0:
+        return "seed site"
+    seed = graph.hosts[int(origin[i])]
+    return f"{h} hop{'s' if h > 1 else ''} from seed {seed}"
+
+
+def link_factor(
+    link: Mapping[str, Any], page: Mapping[str, Any] | None = None, nofollow_weight: float = 0.0
+) -> tuple[float, list[str]]:
+    """What the link itself is worth (0-1) before repetition, and the reasons."""
+    factor = 1.0
+    reasons: list[str] = []
+    rel = {str(r).lower() for r in link.get("rel") or ()}
+    flags = [r for r in NOFOLLOW_RELS if r in rel]
+    page_nofollow = bool(page and page.get("nofollow"))
+    if (link.get("nofollow") or page_nofollow) and "nofollow" not in flags:
+        flags.insert(0, "nofollow")
+    if flags:
+        factor *= nofollow_weight
+        reasons.extend(flags)
+    position = link.get("position") or "unknown"
+    factor *= POSITION_FACTORS.get(position, POSITION_FACTORS["unknown"])
+    if position == "content":
+        reasons.append("in-content link")
+    elif position in POSITION_FACTORS and position != "unknown":
+        reasons.append(f"{position} link")
+    link_type = link.get("link_type") or "text"
+    if link_type in TYPE_FACTORS:
+        factor *= TYPE_FACTORS[link_type]
+        reasons.append(TYPE_REASONS[link_type])
+    external = int(page.get("external_links", 0)) if page else 0
+    if external > OUTLINK_ALLOWANCE:
+        factor *= math.sqrt(OUTLINK_ALLOWANCE / external)
+        reasons.append(f"page gives away {external} external links")
+    return factor, reasons
+
+
+# -- the run --------------------------------------------------------------------------------------
+
+
+def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[str, Any]:
+    """Score every stored backlink of ``target_domain`` (and of its competitors) in ``db``.
+
+    Writes ``scores`` = {trust, relevance, quality, reasons, scored_at} on each backlink and a
+    ``hosts`` document per graph host (``_id`` "target|host"); returns a summary of the run.
+    Raises ScoringError when nothing is stored for the target, or a setting is bad.
+    """
+    config = ScoringConfig.from_settings(settings)
+    started = time.perf_counter()
+    timings: dict[str, float] = {}
+    now = datetime.now(UTC)
+
+    crawl = _latest_crawl(db, target_domain)
+    own_crawl = crawl is not None and crawl.get("target") == target_domain
+    competitors = [c for c in (crawl or {}).get("competitors") or () if c != target_domain]
+    domains = [target_domain, *competitors] if own_crawl else [target_domain]
+    links = _read_links(db, domains, config.batch_size)
+    if crawl is None and not links:
+        raise ScoringError(
+            f"no crawl or backlinks of {target_domain} stored (crawl it first: "
+            f"scrapy crawl niche -a target={target_domain} -a seeds=...)"
+        )
+    seed_hosts = _hosts_of((crawl or {}).get("seeds") or ())
+    distrust_hosts = _hosts_of([*config.distrust_seeds, *((crawl or {}).get("distrust") or ())])
+    keywords = [str(k) for k in (crawl or {}).get("keywords") or () if k]
+    if not seed_hosts:
+        logger.warning("No seeds stored for %s: every host's trust will be 0", target_domain)
+
+    # -- graph and trust
+    t0 = time.perf_counter()
+    source_hosts = list(dict.fromkeys(str(lk.get("source_host") or "") for lk in links))
+    source_hosts = [h for h in source_hosts if h]
+    graph = load_host_graph(db, extra_hosts=[*seed_hosts, *distrust_hosts, *source_hosts])
+    timings["graph"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    weights = graph.weights(config.nofollow_weight, config.edge_scale)
+    seed_ids, seed_shares = _domain_members(graph, seed_hosts)
+    iteration = {
+        "damping": config.damping,
+        "tol": config.tolerance,
+        "max_iter": config.max_iterations,
+    }
+    trust_rank = trustrank(weights, seed_ids, seed_shares if seed_ids.size else None, **iteration)
+    trust_rel = relative_to_seeds(trust_rank.scores, seed_ids)
+    distrust_ids, distrust_shares = _domain_members(graph, distrust_hosts)
+    if distrust_ids.size:
+        anti = anti_trustrank(weights, distrust_ids, distrust_shares, **iteration)
+        distrust_raw = anti.scores
+        distrust_rel = relative_to_seeds(distrust_raw, distrust_ids)
+    else:
+        distrust_raw = distrust_rel = np.zeros(graph.n)
+    combined = combine_trust(trust_rel, distrust_rel, strength=config.distrust_strength)
+    host_trust = log_scale(combined, decades=config.trust_decades)
+    distrust = log_scale(distrust_rel, decades=config.trust_decades)
+    hops, origin = seed_hops(weights, seed_ids)
+    farm = farm_suspects(graph.links, host_trust >= 1.0) | (distrust >= FARM_DISTRUST)
+    timings["trust"] = time.perf_counter() - t0
+
+    # -- relevance
+    t0 = time.perf_counter()
+    relevances, pages_meta, domain_pages = _relevance(
+        db, links, domains, keywords, config.batch_size
+    )
+    timings["relevance"] = time.perf_counter() - t0
+
+    # -- link scores
+    t0 = time.perf_counter()
+    updates = _link_scores(
+        links,
+        graph,
+        host_trust,
+        hops,
+        origin,
+        farm,
+        distrust,
+        relevances,
+        pages_meta,
+        domain_pages,
+        config,
+        now,
+    )
+    for batch in _batches(updates, config.batch_size):
+        db.backlinks.bulk_write(batch, ordered=False)
+    backlinks_per_host = Counter(
+        str(lk.get("source_host")) for lk in links if lk.get("matched_domain") == target_domain
+    )
+    host_ops = _host_ops(
+        target_domain,
+        graph,
+        trust_rank.scores,
+        host_trust,
+        distrust_raw,
+        distrust,
+        hops,
+        farm,
+        seed_ids,
+        distrust_ids,
+        backlinks_per_host,
+        now,
+    )
+    for batch in _batches(host_ops, config.batch_size):
+        db.hosts.bulk_write(batch, ordered=False)
+    db.hosts.delete_many({"target": target_domain, "scored_at": {"$lt": now}})
+    timings["write"] = time.perf_counter() - t0
+    timings["total"] = time.perf_counter() - started
+
+    own = sum(1 for lk in links if lk.get("matched_domain") == target_domain)
+    summary = {
+        "target": target_domain,
+        "crawl_id": (crawl or {}).get("_id"),
+        "backlinks": own,
+        "competitor_backlinks": len(links) - own,
+        "hosts": graph.n,
+        "edges": graph.edges,
+        "seeds": int(seed_ids.size),
+        "distrust_seeds": int(distrust_ids.size),
+        "iterations": trust_rank.iterations,
+        "converged": trust_rank.converged,
+        "seconds": {k: round(v, 3) for k, v in timings.items()},
+        "scored_at": now,
+    }
+    logger.info(
+        "Scored %d backlinks of %s (%d competitor links) over %d hosts in %.2f s",
+        own,
+        target_domain,
+        len(links) - own,
+        graph.n,
+        timings["total"],
+    )
+    return summary
+
+
+def _batches(ops: list[UpdateOne], size: int) -> Iterable[list[UpdateOne]]:
+    for start in range(0, len(ops), size):
+        yield ops[start : start + size]
+
+
+def _relevance(
+    db: Any, links: list[dict[str, Any]], domains: list[str], keywords: list[str], batch: int
+) -> tuple[list[Relevance], dict[str, dict[str, Any]], dict[str, int]]:
+    """Relevance of every link; per source page what the link factors need; stored pages per
+    registered domain (for site-wide links)."""
+    space = TermSpace()
+    rows = Rows()
+    row_of_url: dict[str, int] = {}
+    host_of_row: list[str] = []
+    domain_pages: Counter[str] = Counter()
+
+    def add_page(doc: Mapping[str, Any]) -> int:
+        url = str(doc.get("url") or "")
+        row = row_of_url.get(url)
+        if row is None:
+            row = rows.append(*space.encode(_page_text(doc), document=True))
+            host_of_row.append(str(doc.get("host") or ""))
+            if url:
+                row_of_url[url] = row
+                domain_pages[str(doc.get("domain") or "")] += 1
+        return row
+
+    profile_rows: dict[str, list[int]] = defaultdict(list)
+    for doc in db.pages.find({"domain": {"$in": domains}}, PAGE_FIELDS, batch_size=batch):
+        profile_rows[str(doc.get("domain"))].append(add_page(doc))
+    source_hosts = sorted({str(lk.get("source_host") or "") for lk in links} - {""})
+    for hosts in _chunks(source_hosts, 100):
+        for doc in db.pages.find({"host": {"$in": hosts}}, PAGE_FIELDS, batch_size=batch):
+            add_page(doc)
+    # What the link factors need from each source page, without the texts again.
+    pages_meta: dict[str, dict[str, Any]] = {}
+    source_urls = sorted({str(lk.get("source_url") or "") for lk in links} - {""})
+    fields = {"_id": 1, "out_hosts": 1, "nofollow": 1}
+    for urls in _chunks(source_urls, 500):
+        for doc in db.pages.find({"_id": {"$in": urls}}, fields, batch_size=batch):
+            out = doc.get("out_hosts") or ()
+            pages_meta[str(doc["_id"])] = {
+                "external_links": sum(int(o.get("links", 0) or 0) for o in out),
+                "nofollow": bool(doc.get("nofollow")),
+            }
+
+    # A link whose page is not stored is judged on its title, context and anchor.
+    page_of_link: list[int] = []
+    for lk in links:
+        row = row_of_url.get(str(lk.get("source_url") or ""))
+        if row is None:
+            text = " ".join(
+                str(lk.get(f) or "") for f in ("source_title", "context", "anchor_text")
+            )
+            row = rows.append(*space.encode(text, document=True))
+            host_of_row.append("")
+            row_of_url[str(lk.get("source_url") or "")] = row
+        page_of_link.append(row)
+    keyword_ids = [int(i) for k in keywords for i in space.encode(k)[0]]
+    anchors = []
+    for lk in links:
+        anchor = str(lk.get("anchor_text") or "")
+        anchors.append((space.encode(anchor, add=False)[0], len(set(tokenize(anchor)))))
+
+    counts = rows.build(len(space))
+    idf = space.idf()
+    weighted = tfidf(counts, idf)
+    # Site rows: the summed counts of each source host's stored pages.
+    site_index = {h: i for i, h in enumerate(source_hosts)}
+    member_rows = [r for r, h in enumerate(host_of_row) if h in site_index]
+    indicator = sp.csr_array(
+        (
+            np.ones(len(member_rows)),
+            ([site_index[host_of_row[r]] for r in member_rows], member_rows),
+        ),
+        shape=(len(source_hosts), len(host_of_row)),
+    )
+    sites = tfidf(indicator @ counts, idf)
+    has_pages = np.diff(indicator.indptr) > 0
+    site_of_link = [
+        site_index[h] if h in site_index and has_pages[site_index[h]] else -1
+        for h in (str(lk.get("source_host") or "") for lk in links)
+    ]
+
+    profiles: dict[str, TopicProfile] = {}
+    for domain in domains:
+        own_rows = profile_rows.get(domain, [])
+        summed = np.asarray(counts[own_rows].sum(axis=0)).ravel() if own_rows else None
+        if summed is None:
+            summed = np.zeros(len(space))
+        profiles[domain] = topic_profile(summed, idf, space.terms, keyword_ids=keyword_ids)
+    target_profile = profiles[domains[0]]
+    if target_profile.empty:
+        logger.warning("No topic profile for %s: no stored pages of it and no keywords", domains[0])
+
+    # Score each matched domain's links against its own profile (a competitor without stored
+    # pages is judged against the target's: the same niche).
+    results: list[Relevance | None] = [None] * len(links)
+    by_domain: dict[str, list[int]] = defaultdict(list)
+    for i, lk in enumerate(links):
+        by_domain[str(lk.get("matched_domain"))].append(i)
+    for domain, idx in by_domain.items():
+        profile = profiles.get(domain, target_profile)
+        if profile.empty:
+            profile = target_profile
+        scored = score_links(
+            profile,
+            weighted,
+            [page_of_link[i] for i in idx],
+            sites,
+            [site_of_link[i] for i in idx],
+            [anchors[i] for i in idx],
+        )
+        for i, rel in zip(idx, scored, strict=True):
+            results[i] = rel
+    return [r for r in results if r is not None], pages_meta, dict(domain_pages)
+
+
+def _linked_from(graph: HostGraph, domains: Iterable[str]) -> dict[str, set[int]]:
+    """Hosts that each domain's hosts link to (for reciprocal links)."""
+    return {
+        domain: set(graph.links[members].indices.tolist()) if members else set()
+        for domain, members in _under(graph, domains).items()
+    }
+
+
+def _link_scores(
+    links: list[dict[str, Any]],
+    graph: HostGraph,
+    host_trust: np.ndarray,
+    hops: np.ndarray,
+    origin: np.ndarray,
+    farm: np.ndarray,
+    distrust: np.ndarray,
+    relevances: list[Relevance],
+    pages_meta: Mapping[str, Mapping[str, Any]],
+    domain_pages: Mapping[str, int],
+    config: ScoringConfig,
+    now: datetime,
+) -> list[UpdateOne]:
+    """The ``scores`` update of every link."""
+    reciprocal = _linked_from(graph, {str(lk.get("matched_domain")) for lk in links})
+    values: list[float] = []
+    reasons: list[list[str]] = []
+    groups: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, lk in enumerate(links):
+        host = str(lk.get("source_host") or "")
+        gi = graph.index.get(host)
+        why: list[str] = []
+        if gi is None:
+            base = 0.0
+            why.append("host not in link graph")
+        else:
+            base = float(host_trust[gi])
+            why.append(_hop_reason(graph, hops, origin, gi))
+            if farm[gi]:
+                why.append("link farm neighbourhood")
+            elif distrust[gi] >= NEAR_DISTRUST:
+                why.append("close to distrusted sites")
+        page = pages_meta.get(str(lk.get("source_url") or ""))
+        factor, link_why = link_factor(lk, page, config.nofollow_weight)
+        why.extend(link_why)
+        if gi is not None and gi in reciprocal.get(str(lk.get("matched_domain")), ()):
+            factor *= RECIPROCAL_FACTOR
+            why.append("reciprocal link")
+        values.append(base * factor)
+        reasons.append(why)
+        source_domain = str(lk.get("source_domain") or host)
+        groups[(source_domain, str(lk.get("matched_domain")))].append(i)
+
+    # A site linking from many of its pages counts once. Boilerplate links (footer, sidebar,
+    # navigation, header) on many of its pages are site-wide: each is worth 1/n of one.
+    for (source_domain, _), idx in groups.items():
+        if len(idx) < 2:
+            continue
+        boiler = [i for i in idx if links[i].get("position") in BOILERPLATE]
+        stored = domain_pages.get(source_domain, 0)
+        if len(boiler) >= SITE_WIDE_MIN_LINKS and len(boiler) >= SITE_WIDE_SHARE * stored:
+            for i in boiler:
+                values[i] /= len(boiler)
+                reasons[i].append("site-wide")
+        # Then the strongest link of the site keeps its weight, the others get 1/n.
+        n = len(idx)
+        best = max(idx, key=lambda i: (values[i], -i))
+        for i in idx:
+            if i != best:
+                values[i] /= n
+                reasons[i].append(f"one of {n} links from this site")
+
+    updates = []
+    for i, lk in enumerate(links):
+        rel = relevances[i]
+        trust = round(values[i], 2)
+        scores = {
+            "trust": trust,
+            "relevance": rel.score,
+            "quality": round(quality(trust, rel.score), 2),
+            "reasons": [*reasons[i], *rel.reasons],
+            "scored_at": now,
+        }
+        updates.append(UpdateOne({"_id": lk["_id"]}, {"$set": {"scores": scores}}))
+    return updates
+
+
+def _host_ops(
+    target_domain: str,
+    graph: HostGraph,
+    trust_raw: np.ndarray,
+    trust: np.ndarray,
+    distrust_raw: np.ndarray,
+    distrust: np.ndarray,
+    hops: np.ndarray,
+    farm: np.ndarray,
+    seed_ids: np.ndarray,
+    distrust_ids: np.ndarray,
+    backlinks: Mapping[str, int],
+    now: datetime,
+) -> list[UpdateOne]:
+    """Per-target figures of every graph host, keyed "target|host"."""
+    resolver = get_resolver()
+    in_degree, out_degree = graph.in_degree(), graph.out_degree()
+    seeds, bad = set(seed_ids.tolist()), set(distrust_ids.tolist())
+    ops = []
+    for i, host in enumerate(graph.hosts):
+        doc = {
+            "target": target_domain,
+            "host": host,
+            "domain": resolver.registered_domain(host),
+            "trust": round(float(trust[i]), 2),
+            "trust_raw": float(trust_raw[i]),
+            "distrust": round(float(distrust[i]), 2),
+            "distrust_raw": float(distrust_raw[i]),
+            "in_degree": int(in_degree[i]),
+            "out_degree": int(out_degree[i]),
+            "seed": i in seeds,
+            "distrust_seed": i in bad,
+            "hops": int(hops[i]) if hops[i] >= 0 else None,
+            "farm": bool(farm[i]),
+            "backlinks": int(backlinks.get(host, 0)),
+            "scored_at": now,
+        }
+        ops.append(UpdateOne({"_id": f"{target_domain}|{host}"}, {"$set": doc}, upsert=True))
+    return ops
+
+
+def score_on_close(store: Any, target_domain: str, settings: Any) -> dict[str, Any] | None:
+    """Score after a crawl (``BACKLINKS_SCORE_ON_CLOSE``, default on); never raises.
+
+    Call it in a worker thread once the crawl's writes and host edges are in, with the store the
+    pipeline holds. Returns the summary, or None when off or when scoring failed (logged).
+    """
+    if hasattr(settings, "getbool") and not settings.getbool("BACKLINKS_SCORE_ON_CLOSE", True):
+        return None
+    try:
+        return score_target(store.db, target_domain, settings=settings)
+    except ScoringError as exc:
+        logger.error("Scoring %s skipped: %s", target_domain, exc)
+    except PyMongoError as exc:
+        logger.error("Scoring %s failed: %s", target_domain, str(exc).splitlines()[0][:200])
+    return None

@@ -1,0 +1,270 @@
+"""Scoring as pure math: small graphs and texts whose answers are known."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from pipelines.scoring.graph import GraphBuilder, HostGraph
+from pipelines.scoring.relevance import score_texts, tokenize
+from pipelines.scoring.run import link_factor, quality
+from pipelines.scoring.trust import (
+    anti_trustrank,
+    combine_trust,
+    farm_suspects,
+    log_scale,
+    personalized_pagerank,
+    relative_to_seeds,
+    scale_0_100,
+    seed_hops,
+    teleport_vector,
+    trustrank,
+)
+
+
+def graph_of(edges: list[tuple[str, str, int, int]], hosts: Sequence[str] = ()) -> HostGraph:
+    """A HostGraph from (src, dst, links, followed) rows, hosts added in order first."""
+    builder = GraphBuilder()
+    for host in hosts:
+        builder.add_host(host)
+    for src, dst, links, followed in edges:
+        builder.add_edge(src, dst, links, followed)
+    return builder.build()
+
+
+def test_chain_matches_hand_computation() -> None:
+    # seed s -> a -> b (dangling, its mass returns to s); u -> s, and nothing reaches u.
+    g = graph_of([("s", "a", 1, 1), ("a", "b", 1, 1), ("u", "s", 1, 1)], ["s", "a", "b", "u"])
+    rank = trustrank(g.weights(scale="binary"), [g.index["s"]])
+    # x_s = 0.15 + 0.85·x_b, x_a = 0.85·x_s, x_b = 0.85·x_a  =>  x_s = 0.15 / (1 - 0.85³)
+    x_s = 0.15 / (1 - 0.85**3)
+    expected = {"s": x_s, "a": 0.85 * x_s, "b": 0.85**2 * x_s, "u": 0.0}
+    assert rank.converged and rank.delta < 1e-9
+    for host, value in expected.items():
+        assert rank.scores[g.index[host]] == pytest.approx(value, abs=1e-9)
+    assert rank.scores[g.index["u"]] == 0.0  # exactly: no mass ever flows there
+    assert rank.scores.sum() == pytest.approx(1.0, abs=1e-12)
+
+
+def test_matches_networkx_personalized_pagerank() -> None:
+    nx = pytest.importorskip("networkx")
+    rng = np.random.default_rng(7)
+    n = 60
+    edges = {(int(a), int(b)) for a, b in rng.integers(0, n, size=(240, 2)) if a != b}
+    weights = {e: float(rng.integers(1, 5)) for e in edges}
+    matrix = sp.csr_array(
+        ([weights[e] for e in edges], ([e[0] for e in edges], [e[1] for e in edges])),
+        shape=(n, n),
+    )
+    seeds = [0, 5, 9]
+    ours = trustrank(matrix, seeds).scores
+
+    graph = nx.DiGraph()
+    graph.add_nodes_from(range(n))
+    graph.add_weighted_edges_from((a, b, w) for (a, b), w in weights.items())
+    restart = {i: (1.0 if i in seeds else 0.0) for i in range(n)}
+    oracle = nx.pagerank(graph, alpha=0.85, personalization=restart, dangling=restart,
+                         tol=1e-13, max_iter=1000)  # fmt: skip
+    assert np.allclose(ours, [oracle[i] for i in range(n)], atol=1e-8)
+
+
+def test_seeds_rank_first_and_map_to_100() -> None:
+    edges = [("seed1.test", h, 1, 1) for h in ("good.test", "a1.test", "a2.test", "a3.test")]
+    edges += [("seed2.test", h, 1, 1) for h in ("good.test", "b1.test", "b2.test", "b3.test")]
+    edges += [("good.test", "other.test", 1, 1), ("good.test", "x.test", 1, 1)]
+    edges += [("other.test", "far.test", 1, 1), ("other.test", "y.test", 1, 1)]
+    g = graph_of(edges)
+    seeds = g.ids(["seed1.test", "seed2.test"])
+    rank = trustrank(g.weights(), seeds)
+    scaled = scale_0_100(rank.scores, seeds)
+    order = [g.hosts[i] for i in np.argsort(-scaled, kind="stable")]
+    assert set(order[:2]) == {"seed1.test", "seed2.test"}
+    assert order[2] == "good.test"
+    assert scaled[seeds].tolist() == [100.0, 100.0]
+    assert 0 < scaled[g.index["far.test"]] < scaled[g.index["other.test"]]
+    assert scaled[g.index["other.test"]] < scaled[g.index["good.test"]] < 100
+
+
+def test_scale_is_logarithmic_and_zero_stays_zero() -> None:
+    scores = np.array([1e-2, 1e-3, 1e-5, 1e-9, 0.0])
+    assert scale_0_100(scores, [0], decades=6).tolist() == pytest.approx(
+        [100.0, 100 - 100 / 6, 100 - 300 / 6, 0.0, 0.0]
+    )
+    assert scale_0_100(scores, []).tolist() == [0.0] * 5  # no seeds, no trust
+
+
+def test_host_reached_only_through_nofollow_gets_no_trust() -> None:
+    g = graph_of([("seed.test", "friend.test", 2, 2), ("seed.test", "ugc.test", 4, 0)])
+    seeds = g.ids(["seed.test"])
+    strict = trustrank(g.weights(), seeds).scores
+    assert strict[g.index["ugc.test"]] == 0.0
+    assert strict[g.index["friend.test"]] > 0
+    lenient = trustrank(g.weights(nofollow_weight=0.5), seeds).scores
+    assert lenient[g.index["ugc.test"]] > 0  # the setting gives them a fraction
+
+
+def test_farm_linking_only_itself_gets_none_and_is_flagged() -> None:
+    farm = [f"farm{i}.test" for i in range(4)]
+    edges = [(a, b, 5, 5) for a in farm for b in farm if a != b]
+    edges += [(f, "target.test", 3, 3) for f in farm]
+    edges += [("seed.test", "niche.test", 1, 1), ("niche.test", "target.test", 1, 1)]
+    g = graph_of(edges)
+    seeds = g.ids(["seed.test"])
+    rank = trustrank(g.weights(), seeds)
+    trust = scale_0_100(rank.scores, seeds)
+    assert all(rank.scores[g.index[f]] == 0.0 for f in farm)
+    suspects = farm_suspects(g.links, trust >= 1)
+    assert {g.hosts[i] for i in np.flatnonzero(suspects)} == set(farm)
+
+
+def test_distrust_lowers_a_farm_adjacent_host() -> None:
+    # Two hosts equally trusted by the seed; "linker" also links to a known-bad host.
+    g = graph_of(
+        [
+            ("seed.test", "linker.test", 1, 1),
+            ("seed.test", "clean.test", 1, 1),
+            ("linker.test", "spam.test", 1, 1),
+            ("clean.test", "niche.test", 1, 1),
+            ("linker.test", "niche.test", 1, 1),
+        ]
+    )
+    w = g.weights()
+    seeds, bad = g.ids(["seed.test"]), g.ids(["spam.test"])
+    trust = relative_to_seeds(trustrank(w, seeds).scores, seeds)
+    anti = anti_trustrank(w, bad)
+    distrust = relative_to_seeds(anti.scores, bad)
+    assert anti.converged
+    linker, clean, seed = g.index["linker.test"], g.index["clean.test"], g.index["seed.test"]
+    assert trust[linker] == pytest.approx(trust[clean])
+    assert distrust[linker] > 0 and distrust[clean] == 0
+    combined = log_scale(combine_trust(trust, distrust))
+    assert combined[linker] < combined[clean] == log_scale(trust)[clean]
+    # Distrust fades upstream: the seed, one more link away, keeps more than the linker.
+    assert 0 < distrust[seed] < distrust[linker]
+    assert combined[linker] < combined[seed] < 100
+
+
+def test_seed_hops_name_the_nearest_seed() -> None:
+    g = graph_of([("s1", "a", 1, 1), ("a", "b", 1, 1), ("s2", "b", 1, 0), ("b", "c", 1, 1)],
+                 ["s1", "s2", "a", "b", "c", "lonely"])  # fmt: skip
+    hops, origin = seed_hops(g.weights(), g.ids(["s1", "s2"]))
+    got = {h: (int(hops[g.index[h]]), int(origin[g.index[h]])) for h in g.hosts}
+    s1 = g.index["s1"]
+    # s2 -> b is nofollow: no path that way.
+    assert got == {"s1": (0, s1), "s2": (0, g.index["s2"]), "a": (1, s1), "b": (2, s1),
+                   "c": (3, s1), "lonely": (-1, -1)}  # fmt: skip
+
+
+def test_iteration_reads_the_graph_without_changing_it() -> None:
+    g = graph_of([("a", "b", 2, 2), ("b", "a", 1, 1), ("b", "c", 1, 1)])
+    w = g.weights()
+    before = (w.data.copy(), w.indices.copy(), w.indptr.copy())
+    as_matrix = personalized_pagerank(sp.csr_matrix(w), teleport_vector(3, [0])).scores
+    as_array = personalized_pagerank(w, teleport_vector(3, [0])).scores
+    assert np.array_equal(as_matrix, as_array)
+    for old, new in zip(before, (w.data, w.indices, w.indptr), strict=True):
+        assert np.array_equal(old, new)
+    with pytest.raises(ValueError):
+        personalized_pagerank(-w, teleport_vector(3, [0]))
+
+
+def test_graph_weights_damp_repeated_links() -> None:
+    g = graph_of([("a", "footer.test", 500, 500), ("a", "editorial.test", 1, 1)])
+    row = g.weights().toarray()[g.index["a"]]
+    ratio = row[g.index["footer.test"]] / row[g.index["editorial.test"]]
+    assert 5 < ratio < 10  # log(501) / log(2), not 500
+    assert g.in_degree()[g.index["footer.test"]] == 1 and g.out_degree()[g.index["a"]] == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("Pruning ROSES in the garden", ["pruning", "rose", "garden"]),
+        ("the and of click here", []),
+        ("Berries, glasses & 2024 tips", ["berry", "glasse", "tip"]),
+        ("Schöne Gärten und Rosen", ["schöne", "gärten", "rosen"]),
+        ("\uff26\uff55\uff4c\uff4c text", ["full", "text"]),  # fullwidth letters: NFKC
+        ("庭のバラ", ["庭の", "のバ", "バラ"]),
+        ("rose_bed snake_case", ["rose", "bed", "snake", "case"]),
+    ],
+)
+def test_tokenize(text: str, terms: list[str]) -> None:
+    assert tokenize(text) == terms
+
+
+PROFILE = [
+    "Petal Post: pruning roses in late winter, cutting to an outward-facing bud, feeding roses "
+    "with compost and mulch. Climbing roses and rambling roses need different pruning.",
+    "Compost heaps: balance green and brown material, turn the compost, keep it damp. Leaf mould "
+    "and garden compost feed the soil and the roses.",
+]
+ON_TOPIC = (
+    "Our rose society's winter talk covered pruning hybrid tea roses and feeding them compost; "
+    "members compared mulch and rose varieties."
+)
+OFF_TOPIC = "Premier league football results, transfer rumours and the latest betting odds."
+SPAM = "Best casino bonus, free spins, payday loans, cheap pills and crypto trading signals."
+
+
+def test_relevance_ranks_on_topic_above_off_topic_with_shared_terms() -> None:
+    results = score_texts(
+        PROFILE,
+        [ON_TOPIC, OFF_TOPIC, SPAM],
+        keywords=["roses", "compost"],
+        anchors=["rose pruning guide", "click here", "best garden site"],
+    )
+    on, off, spam = results
+    assert on.score > 50 > 15 > off.score
+    assert spam.score < 15
+    shared = next(r for r in on.reasons if r.startswith("shares terms: "))
+    assert {"rose", "pruning", "compost"} & set(shared.removeprefix("shares terms: ").split(", "))
+    assert "anchor on topic: rose, pruning" in on.reasons
+    assert "off-topic" in off.reasons and "off-topic" in spam.reasons
+    assert all(0 <= r.score <= 100 for r in results)
+
+
+def test_relevance_without_a_profile_is_zero_and_says_so() -> None:
+    (result,) = score_texts([], [ON_TOPIC])
+    assert result.score == 0 and result.reasons == ["no topic profile"]
+
+
+def test_quality_orders_spam_footer_below_editorial() -> None:
+    spam_page, editorial_page = score_texts(PROFILE, [SPAM, ON_TOPIC])
+    spam_factor, spam_reasons = link_factor(
+        {"rel": ["nofollow"], "nofollow": True, "position": "footer", "link_type": "text"},
+        {"external_links": 180},
+    )
+    editorial_factor, editorial_reasons = link_factor(
+        {"rel": [], "nofollow": False, "position": "content", "link_type": "text"},
+        {"external_links": 6},
+    )
+    assert spam_reasons == ["nofollow", "footer link", "page gives away 180 external links"]
+    assert editorial_reasons == ["in-content link"]
+    spam = quality(8.0 * spam_factor, spam_page.score)  # a low-trust farm host
+    editorial = quality(75.0 * editorial_factor, editorial_page.score)  # a trusted niche site
+    trusted_off_topic = quality(75.0, 0.0)
+    on_topic_nofollow = quality(0.0, editorial_page.score)
+    assert editorial > trusted_off_topic > spam
+    assert editorial > on_topic_nofollow > spam
+    assert quality(0, 0) == 0 and quality(100, 100) == pytest.approx(100)
+
+
+@pytest.mark.parametrize(
+    ("link", "factor", "reasons"),
+    [
+        ({"position": "content"}, 1.0, ["in-content link"]),
+        ({"position": "sidebar", "rel": ["sponsored"]}, 0.0, ["sponsored", "sidebar link"]),
+        ({"position": "navigation", "link_type": "image"}, 0.425, ["navigation link",
+                                                                   "image link"]),
+        ({"position": "unknown", "link_type": "redirect"}, 0.63, ["via redirect"]),
+        ({"position": "comment", "rel": ["ugc", "nofollow"]}, 0.0, ["nofollow", "ugc",
+                                                                    "comment link"]),
+    ],
+)  # fmt: skip
+def test_link_factor(link: dict, factor: float, reasons: list[str]) -> None:
+    got_factor, got_reasons = link_factor(link)
+    assert got_factor == pytest.approx(factor)
+    assert got_reasons == reasons

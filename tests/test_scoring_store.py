@@ -1,0 +1,328 @@
+"""Scoring against a real MongoDB wire server, on documents shaped as a crawl stores them."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from scrapy.settings import Settings
+
+from backlink_spider.commands.score import Command
+from pipelines.normalize import backlink_id, get_resolver
+from pipelines.scoring.run import ScoringError, score_on_close, score_target
+from tests.conftest import run_scrapy, scrapy_env
+
+TARGET = "petalpost.test"
+COMPETITOR = "greenthumb-weekly.test"
+CRAWL = "crawl-20250101T000000"
+NOW = datetime(2025, 1, 1, tzinfo=UTC)
+
+ROSES = (
+    "Pruning roses in late winter: cut each stem to an outward-facing bud, remove dead wood and "
+    "feed the roses with compost and a mulch of well-rotted manure. Climbing roses and rambling "
+    "roses need different pruning. "
+)
+COMPOST = (
+    "A compost heap needs a balance of green and brown material. Turn the compost every few "
+    "weeks, keep it damp, and spread the finished compost as a mulch around roses and shrubs. "
+)
+FOOTBALL = (
+    "Premier league football results, transfer rumours and match reports. The striker scored "
+    "twice as the home side won the derby; the manager praised the defence. "
+)
+CASINO = (
+    "Best online casino bonus, free spins, payday loans, cheap pills and crypto trading "
+    "signals. Win big with our jackpot slots and poker tournaments today. "
+)
+
+
+Link = tuple[str, str, str, list[str]]  # href, anchor, position, rel
+
+
+class Web:
+    """Pages and backlinks as the spider yields them, stored as the MongoDB pipeline writes them."""
+
+    def __init__(self) -> None:
+        self.pages: dict[str, dict[str, Any]] = {}
+        self.backlinks: list[dict[str, Any]] = []
+
+    def page(self, url: str, text: str, links: Sequence[Link] = (),
+             *, is_target: bool = False, is_seed: bool = False, hop: int = 0,
+             title: str = "") -> None:  # fmt: skip
+        """links: (href, anchor, position, rel)."""
+        resolver = get_resolver()
+        host = url.split("/")[2]
+        domain = resolver.registered_domain(host)
+        out: dict[str, list[int]] = {}
+        for href, anchor, position, rel in links:
+            link_host = href.split("/")[2]
+            link_domain = resolver.registered_domain(link_host)
+            if link_domain == domain:
+                continue
+            nofollow = bool({"nofollow", "ugc", "sponsored"} & set(rel))
+            counts = out.setdefault(link_host, [0, 0])
+            counts[0] += 1
+            counts[1] += 0 if nofollow else 1
+            if link_domain in (TARGET, COMPETITOR) and not is_target:
+                self.backlinks.append({
+                    "_id": backlink_id(url, href), "source_url": url, "target_url": href,
+                    "anchor_text": anchor, "rel": rel, "nofollow": "nofollow" in rel,
+                    "link_type": "text", "position": position, "context": anchor,
+                    "occurrences": 1, "source_title": title, "source_status": 200,
+                    "is_competitor_link": link_domain != TARGET, "matched_domain": link_domain,
+                    "via_url": None, "source_host": host, "source_domain": domain,
+                    "target_host": link_host, "target_domain": link_domain,
+                    "first_seen": NOW, "last_seen": NOW, "seen_count": 1,
+                    "first_crawl_id": CRAWL, "last_crawl_id": CRAWL, "lost_at": None,
+                })  # fmt: skip
+        self.pages[url] = {
+            "_id": url, "url": url, "status": 200, "title": title, "lang": "en",
+            "text": text, "outlinks_total": len(links) + 5, "nofollow": False,
+            "rendered": False, "is_target": is_target, "is_seed": is_seed, "hop": hop,
+            "host": host, "domain": domain, "crawl_id": CRAWL, "fetched_at": NOW,
+            "out_hosts": [{"host": h, "links": n, "followed": f} for h, (n, f) in out.items()],
+        }  # fmt: skip
+
+    def host_edges(self) -> list[dict[str, Any]]:
+        """As MongoPipeline._rebuild_host_edges recounts them from the stored pages."""
+        edges: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+        for page in self.pages.values():
+            for out in page["out_hosts"]:
+                counts = edges[(page["host"], out["host"])]
+                counts[0] += out["links"]
+                counts[1] += out["followed"]
+                counts[2] += 1
+        return [
+            {"_id": f"{s}>{d}", "src": s, "dst": d, "links": n, "followed": f, "pages": p,
+             "first_seen": NOW, "last_seen": NOW}
+            for (s, d), (n, f, p) in edges.items()
+        ]  # fmt: skip
+
+    def store(self, db: Any, **crawl: Any) -> None:
+        db.pages.insert_many(list(self.pages.values()))
+        db.backlinks.insert_many(self.backlinks)
+        db.host_edges.insert_many(self.host_edges())
+        db.crawls.insert_one({
+            "_id": CRAWL, "target": TARGET, "target_url": f"https://{TARGET}/",
+            "seeds": ["https://rosegrowers.test/", "gardenclub.test"],
+            "keywords": ["roses", "compost"], "competitors": [COMPETITOR], "depth": 1,
+            "max_pages": 500, "status": "finished", "started_at": NOW, "finished_at": NOW,
+            "stats": {}, **crawl,
+        })  # fmt: skip
+
+
+def gardening_web() -> Web:
+    """A gardening niche around petalpost.test, an off-topic news site and a link farm."""
+    web = Web()
+    t = f"https://{TARGET}"
+    web.page(f"{t}/", ROSES + COMPOST, [("https://blog.compostlove.test/", "friends", "sidebar",
+             [])], is_target=True, title="Petal Post")  # fmt: skip
+    web.page(f"{t}/roses", ROSES * 2, is_target=True, title="Pruning roses")
+    web.page(f"{t}/compost", COMPOST * 2, is_target=True, title="Making compost")
+
+    web.page("https://rosegrowers.test/", ROSES, [
+        ("https://rosegrowers.test/articles/pruning", "pruning", "navigation", []),
+        ("https://blog.compostlove.test/", "Compost Love", "content", []),
+        ("https://news.test/", "local news", "sidebar", []),
+    ], is_seed=True, title="Rose Growers")  # fmt: skip
+    web.page("https://rosegrowers.test/articles/pruning", ROSES * 2, [
+        ("https://petalpost.test/roses", "rose pruning guide", "content", []),
+        ("https://greenthumb-weekly.test/", "Green Thumb Weekly", "content", []),
+    ], is_seed=True, title="Pruning roses, step by step")  # fmt: skip
+    for i in range(4):  # a club whose footer links the target from every page
+        web.page(f"https://gardenclub.test/p{i}", COMPOST + ROSES, [
+            ("https://petalpost.test/", "Petal Post", "footer", []),
+            ("https://rosegrowers.test/", "Rose Growers", "content", []),
+        ], is_seed=True, title=f"Garden club news {i}")  # fmt: skip
+    web.page("https://blog.compostlove.test/2024/heap", COMPOST * 3, [
+        ("https://petalpost.test/compost", "compost tips", "content", []),
+        ("https://rosegrowers.test/", "Rose Growers", "content", []),
+    ], hop=1, title="Building a compost heap")  # fmt: skip
+    web.page("https://news.test/sport/derby", FOOTBALL * 3, [
+        ("https://petalpost.test/", "Petal Post", "content", []),
+    ], hop=1, title="Derby day")  # fmt: skip
+
+    farm = [f"https://farm{i}.test/" for i in range(4)]
+    for url in farm:
+        links: list[Link] = [(o, "best deals", "content", []) for o in farm if o != url]
+        links.append(("https://petalpost.test/", "best garden site", "footer", ["nofollow"]))
+        web.page(url, CASINO * 3, links, hop=2, title="Casino bonus")
+    return web
+
+
+@pytest.fixture
+def stored(mongo_db: tuple[str, Any]) -> tuple[str, Any]:
+    gardening_web().store(mongo_db[1])
+    return mongo_db
+
+
+def scores_by_source(db: Any, domain: str = TARGET) -> dict[str, dict[str, Any]]:
+    return {d["source_url"]: d["scores"] for d in db.backlinks.find({"matched_domain": domain})}
+
+
+def test_every_backlink_scored_and_ranked_sensibly(stored: tuple[str, Any]) -> None:
+    _, db = stored
+    summary = score_target(db, TARGET)
+    assert summary["backlinks"] == 11 and summary["competitor_backlinks"] == 1
+    assert summary["converged"] and summary["seeds"] == 2
+
+    for doc in db.backlinks.find({}):
+        scores = doc["scores"]
+        assert set(scores) == {"trust", "relevance", "quality", "reasons", "scored_at"}
+        assert all(0 <= scores[k] <= 100 for k in ("trust", "relevance", "quality"))
+        assert scores["reasons"] and all(isinstance(r, str) for r in scores["reasons"])
+
+    s = scores_by_source(db)
+    editorial = s["https://rosegrowers.test/articles/pruning"]
+    niche = s["https://blog.compostlove.test/2024/heap"]
+    news = s["https://news.test/sport/derby"]
+    farm = [s[f"https://farm{i}.test/"] for i in range(4)]
+    club = [s[f"https://gardenclub.test/p{i}"] for i in range(4)]
+
+    # Trusted niche links above the link farm, on trust and on quality.
+    assert min(editorial["trust"], niche["trust"]) > 50
+    assert all(f["trust"] == 0 for f in farm)
+    assert min(editorial["quality"], niche["quality"]) > max(f["quality"] for f in farm)
+    # On-topic above off-topic.
+    assert min(editorial["relevance"], niche["relevance"]) > 50 > 15 > news["relevance"]
+    assert niche["quality"] > news["quality"]
+    # Best first: the editorial links of the niche lead.
+    ranked = sorted(s.items(), key=lambda kv: -kv[1]["quality"])
+    assert {url for url, _ in ranked[:2]} == {
+        "https://rosegrowers.test/articles/pruning",
+        "https://blog.compostlove.test/2024/heap",
+    }
+
+    assert "seed site" in editorial["reasons"] and "in-content link" in editorial["reasons"]
+    assert any(r.startswith("shares terms: ") and "rose" in r for r in editorial["reasons"])
+    assert "anchor on topic: rose, pruning" in editorial["reasons"]
+    assert "1 hop from seed rosegrowers.test" in niche["reasons"]
+    assert "reciprocal link" in niche["reasons"]  # petalpost.test links back to it
+    assert "off-topic" in news["reasons"]
+    for f in farm:
+        assert {"nofollow", "footer link", "link farm neighbourhood", "off-topic"} <= set(
+            f["reasons"]
+        )
+    for c in club:
+        assert {"site-wide", "footer link"} <= set(c["reasons"])
+    assert max(c["trust"] for c in club) < editorial["trust"] / 4
+
+    competitor = scores_by_source(db, COMPETITOR)["https://rosegrowers.test/articles/pruning"]
+    assert competitor["trust"] > 50 and competitor["reasons"]
+
+
+def test_host_figures_per_target_and_rerun_is_idempotent(stored: tuple[str, Any]) -> None:
+    _, db = stored
+    score_target(db, TARGET)
+    hosts = {d["host"]: d for d in db.hosts.find({"target": TARGET})}
+    seed = hosts["rosegrowers.test"]
+    assert seed["_id"] == f"{TARGET}|rosegrowers.test"
+    assert seed["seed"] and seed["trust"] == 100 and seed["hops"] == 0
+    assert hosts["blog.compostlove.test"]["hops"] == 1
+    assert hosts["farm0.test"]["trust"] == 0 and hosts["farm0.test"]["farm"]
+    assert hosts["farm0.test"]["in_degree"] == 3 and hosts["farm0.test"]["out_degree"] == 4
+    assert hosts["farm0.test"]["hops"] is None and hosts["farm0.test"]["backlinks"] == 1
+    assert hosts["gardenclub.test"]["seed"] and hosts["gardenclub.test"]["trust"] > 95
+    by_trust = [d["host"] for d in db.hosts.find({"target": TARGET}).sort("trust", -1)]
+    assert by_trust[0] in {"rosegrowers.test", "gardenclub.test", "blog.compostlove.test"}
+    assert set(by_trust[-4:]) == {f"farm{i}.test" for i in range(4)}
+
+    count = db.hosts.count_documents({})
+    first = scores_by_source(db)
+    score_target(db, TARGET)
+    assert db.hosts.count_documents({}) == count
+    again = scores_by_source(db)
+    for url, scores in first.items():
+        assert again[url]["quality"] == scores["quality"]
+        assert again[url]["scored_at"] > scores["scored_at"]
+
+
+def test_distrust_seeds_from_settings_and_crawl(mongo_db: tuple[str, Any]) -> None:
+    _, db = mongo_db
+    web = gardening_web()
+    # The news site also links into the farm: distrust flows back to it.
+    web.page("https://news.test/ads", CASINO, [("https://farm0.test/", "casino", "sidebar", [])])
+    web.store(db)
+    score_target(db, TARGET)
+    plain = {d["host"]: d for d in db.hosts.find({"target": TARGET})}
+    db.crawls.update_one({"_id": CRAWL}, {"$set": {"distrust": ["farm1.test"]}})
+    score_target(db, TARGET, settings={"BACKLINKS_DISTRUST_SEEDS": ["farm0.test"]})
+    hosts = {d["host"]: d for d in db.hosts.find({"target": TARGET})}
+    assert hosts["farm0.test"]["distrust_seed"] and hosts["farm1.test"]["distrust_seed"]
+    assert not hosts["farm2.test"]["distrust_seed"]
+    assert hosts["farm2.test"]["distrust"] > 50 and hosts["farm2.test"]["farm"]
+    assert hosts["news.test"]["distrust"] > 0 == plain["news.test"]["distrust"]
+    assert hosts["news.test"]["trust"] < plain["news.test"]["trust"]
+    assert (
+        hosts["rosegrowers.test"]["trust"] > 95
+        and hosts["blog.compostlove.test"]["trust"] == (plain["blog.compostlove.test"]["trust"])
+    )
+    news = scores_by_source(db)["https://news.test/sport/derby"]
+    assert "close to distrusted sites" in news["reasons"] or (
+        "link farm neighbourhood" in news["reasons"]
+    )
+
+
+def test_unknown_target_and_bad_settings_are_one_line_errors(stored: tuple[str, Any]) -> None:
+    _, db = stored
+    with pytest.raises(ScoringError, match=r"^no crawl or backlinks of other\.test stored"):
+        score_target(db, "other.test")
+    with pytest.raises(ScoringError, match="BACKLINKS_SCORE_DAMPING"):
+        score_target(db, TARGET, settings={"BACKLINKS_SCORE_DAMPING": 1.5})
+    # A competitor is scored through the crawl that watched it.
+    summary = score_target(db, COMPETITOR)
+    assert summary["backlinks"] == 1 and summary["seeds"] == 2
+
+
+def test_score_on_close(stored: tuple[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    _, db = stored
+    store = SimpleNamespace(db=db)  # what the pipeline holds: a Store with .db
+    assert score_on_close(store, TARGET, Settings({"BACKLINKS_SCORE_ON_CLOSE": False})) is None
+    assert db.backlinks.count_documents({"scores": {"$exists": True}}) == 0
+    summary = score_on_close(store, TARGET, Settings())
+    assert summary is not None and summary["backlinks"] == 11
+    assert db.backlinks.count_documents({"scores": {"$exists": True}}) == 12
+    # Never raises at the end of a crawl: logged instead.
+    assert score_on_close(store, "unknown.test", Settings()) is None
+    assert "Scoring unknown.test skipped: no crawl or backlinks" in caplog.text
+
+
+def assert_one_line_error(run: Any, code: int, needle: str) -> None:
+    lines = [ln for ln in run.stderr.splitlines() if ln.strip()]
+    assert run.returncode == code, run.stderr
+    assert "Traceback" not in run.stderr
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], run.stderr
+
+
+def test_score_command(tmp_path: Path, mongo_server: Any, stored: tuple[str, Any]) -> None:
+    name, db = stored
+    env = scrapy_env(MONGO_URI=mongo_server.uri, MONGO_DATABASE=name)
+    run = run_scrapy(["score", "https://www.petalpost.test/"], env)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.startswith(f"scored 11 backlinks of {TARGET} and 1 competitor links: ")
+    assert len(run.stdout.strip().splitlines()) == 1
+    assert db.backlinks.count_documents({"scores.quality": {"$gte": 0}}) == 12
+
+    run = run_scrapy(["score", "unknown.test"], env)
+    assert_one_line_error(run, 1, "no crawl or backlinks of unknown.test stored")
+    run = run_scrapy(["score", "site.test"], scrapy_env(BACKLINKS_DATA_DIR=str(tmp_path / "e")))
+    assert_one_line_error(run, 1, "nothing stored yet")
+    assert not (tmp_path / "e").exists()
+
+
+def test_score_command_bad_target(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    # Checked before anything else; in-process, as a third Scrapy start would cost seconds.
+    command = Command()
+    command.settings = Settings({"BACKLINKS_DATA_DIR": str(tmp_path / "data")})
+    with pytest.raises(SystemExit) as exit_info:
+        command.run(["not a url!!"], argparse.Namespace(distrust=None))
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: bad target 'not a url!!'") and err.count("\n") == 1
+    assert not (tmp_path / "data").exists()
