@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pymongo
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
@@ -287,7 +287,15 @@ class Store:
             self._release_server()
             reason = str(exc).split(",")[0].split("\n")[0][:160]
             raise StoreError(f"cannot reach MongoDB at {self.display_uri}: {reason}") from exc
-        self.db: Database[dict[str, Any]] = self.client[config.database]
+        # Journaled acknowledgement: a write we were told is stored survives the server being
+        # killed (SecantusDB, like mongod with j:false, loses the last acknowledged writes on
+        # SIGKILL otherwise). A URI that says otherwise (journal=false) wins.
+        concern = self.client.write_concern.document
+        if "j" not in concern:
+            concern = {**concern, "j": True}
+        self.db: Database[dict[str, Any]] = self.client.get_database(
+            config.database, write_concern=WriteConcern(**concern)
+        )
         self._refs = 0
 
     def ensure_indexes(self) -> None:

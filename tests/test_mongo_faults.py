@@ -89,3 +89,68 @@ def test_an_outage_spills_and_the_next_run_writes_it_in(mongo_server, mongo_db,
     assert doc["first_crawl_id"] == "c1" and doc["seen_count"] == 1
     assert replay_spills(nxt.store, tmp_path) == 0
     nxt.spider_closed(None, "finished")
+
+
+def test_killing_the_database_mid_crawl_loses_nothing(tmp_path: Path) -> None:
+    """The store dies under a running crawl: the crawl finishes, spills, the next run writes in."""
+    import subprocess
+    import time
+
+    from backlink_spider.demoweb.server import WebServer
+    from backlink_spider.demoweb.sites import generated_web
+    from tests.conftest import FAST, ROOT, scrapy_env, start_secantus, stop_process
+
+    web = generated_web(300, n_hosts=10)
+    storage = tmp_path / "storage"
+    server = start_secantus(storage, test_commands=False)
+    data_dir = tmp_path / "data"
+    argv = ["scrapy", "crawl", "niche", "-a", f"target={web.target}",
+            "-a", f"seeds={','.join(web.seeds)}", "-a", "max_pages=400", *FAST,
+            "-s", "CONCURRENT_REQUESTS=4", "-s", "BACKLINKS_MONGO_BATCH_SIZE=10",
+            "-s", "BACKLINKS_MONGO_FLUSH_INTERVAL=0.2", "-s", "BACKLINKS_MONGO_RETRIES=1",
+            "-s", "BACKLINKS_MONGO_RETRY_BACKOFF=0.1", "-s", "BACKLINKS_MONGO_TIMEOUT=1",
+            "-s", "BACKLINKS_SCORE_ON_CLOSE=False"]  # fmt: skip
+    client = server.client()
+    try:
+        with WebServer(web) as proxy:
+            env = scrapy_env(proxy.proxy_url, MONGO_URI=server.uri, MONGO_DATABASE="kill",
+                             BACKLINKS_DATA_DIR=str(data_dir))
+            with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE, text=True) as crawl:
+                deadline = time.monotonic() + 60
+                while client.kill.pages.count_documents({}) < 20:
+                    assert crawl.poll() is None, "the crawl ended before the kill"
+                    assert time.monotonic() < deadline
+                    time.sleep(0.1)
+                server.proc.kill()  # SIGKILL: no goodbye
+                server.proc.wait()
+                _, stderr = crawl.communicate(timeout=180)
+            assert crawl.returncode == 0, stderr[-3000:]
+            assert "Traceback" not in stderr
+            assert "the next run writes them in" in stderr
+            spills = list((data_dir / "spill").glob("*.jsonl"))
+            assert spills
+            fetched_first = proxy.fetched_urls()
+
+            # The database comes back (same files, new port); the next crawl writes the spill in.
+            client.close()
+            server = start_secantus(storage, test_commands=False)
+            client = server.client()
+            env.update(MONGO_URI=server.uri)
+            rerun = subprocess.run([*argv, "-a", "max_pages=1", "-s", "ROBOTSTXT_OBEY=False"],
+                                   cwd=ROOT, env=env, capture_output=True, text=True,
+                                   timeout=180, check=False)  # fmt: skip
+            assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert not list((data_dir / "spill").glob("*.jsonl"))
+        db = client.kill
+        first, second = db.crawls.find().sort("started_at", 1)
+        assert second["stats"]["backlinks/mongo/replayed"] > 0
+        # Every page the first crawl fetched is stored, though the server died half-way.
+        stored = {d["_id"] for d in db.pages.find({"crawl_id": first["_id"]}, {"_id": 1})}
+        fetched_pages = {u for u in fetched_first if not u.endswith("/robots.txt")}
+        # The target's home page was fetched again by the second crawl, which now owns it.
+        assert fetched_pages - stored <= {f"https://{web.target}/"}
+        assert db.backlinks.count_documents({"first_crawl_id": first["_id"]}) > 0
+    finally:
+        client.close()
+        stop_process(server.proc)
