@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import Counter
@@ -66,26 +65,26 @@ class Command(ScrapyCommand):
                 )
                 self.crawler_process.start()
             location = store.display_uri if store.config.uri else str(store.config.data_dir)
+            links = list(
+                store.db.backlinks.find({"matched_domain": web.target}).sort("scores.quality", -1)
+            )
         finally:
             release_store(store)
-        self._summary(Path(opts.overwrite_output), web.target, location)
+        self._summary(links, Path(opts.overwrite_output), web.target, location)
 
-    def _summary(self, feed: Path, target: str, location: str) -> None:
-        try:
-            rows = [json.loads(line) for line in feed.read_text(encoding="utf-8").splitlines()]
-        except (OSError, ValueError) as exc:
-            fail(f"the crawl wrote no readable feed: {exc}", code=1)
-        ours = [r for r in rows if not r.get("is_competitor_link")]
-        if not ours:
+    def _summary(self, links: list[dict], feed: Path, target: str, location: str) -> None:
+        if not links:
             fail("the demo crawl found no backlinks; run with -L INFO to see why", code=1)
-            return
-        domains = Counter(r["source_domain"] for r in ours)
-        print(f"\n{len(ours)} backlinks to {target} from {len(domains)} referring domains "
-              f"({len(rows) - len(ours)} to competitors); feed: {feed}; store: {location}\n")
-        print(f"{'referring page':<52} {'position':<10} {'rel':<16} anchor")
-        for r in sorted(ours, key=lambda r: (r["source_domain"], r["source_url"]))[:25]:
-            print(f"{r['source_url'][:52]:<52} {r['position']:<10} "
-                  f"{','.join(r['rel'])[:16]:<16} {r['anchor_text'][:40]}")
-        if len(ours) > 25:
-            print(f"… and {len(ours) - 25} more")
-        print(f"\nStored links: scrapy export {target} -O stored.jsonl")
+        domains = Counter(d["source_domain"] for d in links)
+        print(f"\n{len(links)} backlinks to {target} from {len(domains)} referring domains, "
+              f"best first (feed: {feed}; store: {location})\n")
+        print(f"{'quality':>7} {'trust':>5} {'relev':>5}  {'referring page':<46} {'where':<10} why")
+        for d in links[:25]:
+            scores = d.get("scores") or {}
+            reasons = ", ".join(scores.get("reasons", [])[:3])
+            print(f"{scores.get('quality', 0):7.0f} {scores.get('trust', 0):5.0f} "
+                  f"{scores.get('relevance', 0):5.0f}  {d['source_url'][:46]:<46} "
+                  f"{d['position']:<10} {reasons[:60]}")
+        if len(links) > 25:
+            print(f"… and {len(links) - 25} more")
+        print(f"\nAll of them: scrapy export {target} -O stored.jsonl")
