@@ -183,7 +183,8 @@ class MongoPipeline:
         self.degraded_until = 0.0  # while the database is down, batches go straight to the spill
         self.crawl_id = ""
         self.fetched_ok: set[str] = set()  # pages fetched now: their old links can be lost
-        self.fetched_hosts: set[str] = set()
+        # Host edges of the pages fetched in this crawl: src -> dst -> [links, followed, pages].
+        self.edges: dict[str, dict[str, list[int]]] = {}
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
     @classmethod
@@ -232,7 +233,7 @@ class MongoPipeline:
             self.buffer.append(backlink_op(adapter, self.crawl_id, now))
         elif isinstance(item, PageRecord):
             self.buffer.append(page_op(adapter, self.crawl_id, now))
-            self.fetched_hosts.add(adapter["host"])
+            self._count_edges(adapter["host"], adapter.get("out_hosts") or ())
             if 200 <= adapter["status"] < 300:
                 self.fetched_ok.add(adapter["url"])
         if len(self.buffer) >= self.config.batch_size:
@@ -403,42 +404,56 @@ class MongoPipeline:
                 scored = summary["backlinks"] + summary["competitor_backlinks"]
                 self.stats.set_value("backlinks/score/scored", scored)
 
+    def _count_edges(self, src: str, out_hosts: Iterable[Any]) -> None:
+        edges = self.edges.setdefault(src, {})
+        for out in out_hosts:
+            counts = edges.get(out.host)
+            if counts is None:
+                edges[out.host] = [out.links, out.followed, 1]
+            else:
+                counts[0] += out.links
+                counts[1] += out.followed
+                counts[2] += 1
+
     def _rebuild_host_edges(self, now: datetime) -> None:
-        """Edges of each host fetched in this crawl, recounted from all its stored pages."""
+        """Edges of each host fetched in this crawl, from all its stored pages.
+
+        This crawl's pages were counted as they passed; only the host's pages that this crawl
+        did not fetch again are read back, in one query. Edges not seen again are removed.
+        """
         assert self.store is not None
         db = self.store.db
-        ops: list[UpdateOne] = []
-        for src in sorted(self.fetched_hosts):
-            links: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-            for page in db.pages.find({"host": src}, {"out_hosts": 1}):
+        hosts = sorted(self.edges)
+        for start in range(0, len(hosts), 500):
+            older = db.pages.find(
+                {"host": {"$in": hosts[start : start + 500]}, "crawl_id": {"$ne": self.crawl_id}},
+                {"host": 1, "out_hosts": 1},
+            )
+            for page in older:
+                edges = self.edges[page["host"]]
                 for out in page.get("out_hosts") or ():
-                    counts = links[out["host"]]
+                    counts = edges.setdefault(out["host"], [0, 0, 0])
                     counts[0] += int(out.get("links", 0))
                     counts[1] += int(out.get("followed", 0))
                     counts[2] += 1
-            for dst, (n, followed, pages) in links.items():
-                ops.append(
-                    UpdateOne(
-                        {"_id": f"{src}>{dst}"},
-                        {
-                            "$set": {
-                                "src": src,
-                                "dst": dst,
-                                "links": n,
-                                "followed": followed,
-                                "pages": pages,
-                                "last_seen": now,
-                            },
-                            "$setOnInsert": {"first_seen": now},
-                        },
-                        upsert=True,
-                    )
-                )
-            db.host_edges.delete_many({"src": src, "dst": {"$nin": list(links)}})
-            if len(ops) >= self.config.batch_size:
-                db.host_edges.bulk_write(ops, ordered=False)
-                ops = []
-        if ops:
-            db.host_edges.bulk_write(ops, ordered=False)
+        ops = [
+            UpdateOne(
+                {"_id": f"{src}>{dst}"},
+                {
+                    "$set": {"src": src, "dst": dst, "links": n, "followed": followed,
+                             "pages": pages, "last_seen": now},
+                    "$setOnInsert": {"first_seen": now},
+                },
+                upsert=True,
+            )
+            for src in hosts
+            for dst, (n, followed, pages) in self.edges[src].items()
+        ]  # fmt: skip
+        for start in range(0, len(ops), self.config.batch_size):
+            db.host_edges.bulk_write(ops[start : start + self.config.batch_size], ordered=False)
+        for start in range(0, len(hosts), 500):
+            db.host_edges.delete_many(
+                {"src": {"$in": hosts[start : start + 500]}, "last_seen": {"$lt": now}}
+            )
         with contextlib.suppress(PyMongoError):
             self.stats.set_value("backlinks/mongo/host_edges", db.host_edges.count_documents({}))

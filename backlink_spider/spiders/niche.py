@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
@@ -91,6 +92,8 @@ class NicheSpider(scrapy.Spider):
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
+        crawler.signals.connect(self._idle, signal=signals.spider_idle)
+        self.started = time.monotonic()
 
     @property
     def stats(self) -> Any:
@@ -103,6 +106,7 @@ class NicheSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         cfg = self.config
+        self.started = time.monotonic()
         logger.info("Crawl %s: backlinks of %s from %d seed site(s), depth %d, budget %d pages",
                     self.crawl_id, cfg.target_domain, len(cfg.seeds), cfg.depth, cfg.max_pages)
         if cfg.target_pages:
@@ -302,6 +306,11 @@ class NicheSpider(scrapy.Spider):
             request = self._request(url, role, hop)
             if request is not None:
                 yield request
+
+    def _idle(self, spider: Any = None) -> None:
+        """The fetching is over when the spider is last idle: what follows is bookkeeping."""
+        self.stats.set_value("backlinks/spider/crawl_seconds",
+                             round(time.monotonic() - self.started, 3))
 
     def _closed(self, spider: Any, reason: str) -> None:
         logger.info(
