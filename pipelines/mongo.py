@@ -209,7 +209,10 @@ class MongoPipeline:
             "status": "running",
             "started_at": datetime.now(UTC),
             "pid": os.getpid(),
-            "job": os.environ.get("SCRAPY_JOB") or os.environ.get("SHUB_JOBKEY"),
+            # Scrapyd 1.6 passes the job id as the spider argument _job (no SCRAPY_JOB).
+            "job": getattr(spider, "_job", None)
+            or os.environ.get("SCRAPY_JOB")
+            or os.environ.get("SHUB_JOBKEY"),
         }
         self.store.db.crawls.update_one(
             {"_id": self.crawl_id},

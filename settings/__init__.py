@@ -101,3 +101,14 @@ BACKLINKS_SCORE_MAX_ITERATIONS = 1000
 BACKLINKS_SCORE_TRUST_DECADES = 6.0  # factors of ten below a seed that still score above 0
 BACKLINKS_SCORE_DISTRUST_STRENGTH = 1.0  # how much distrust is subtracted from trust
 BACKLINKS_SCORE_EDGE_SCALE = "log"  # weight of a host pair with n links: log, count or binary
+
+# --- Scrapyd (scrapy schedule, scrapy crawls) ----------------------------------------------------
+# Where `scrapy schedule` queues crawls. Empty: the SCRAPYD_URL environment variable, else the
+# [deploy] url of scrapy.cfg (where scrapyd-deploy deploys), else http://localhost:6800/.
+BACKLINKS_SCRAPYD_URL = ""
+BACKLINKS_SCRAPYD_PROJECT = ""  # empty: the [deploy] project of scrapy.cfg ("backlinks")
+# Basic auth. Empty: SCRAPYD_USERNAME / SCRAPYD_PASSWORD (the names Scrapyd reads), or [deploy].
+BACKLINKS_SCRAPYD_USERNAME = ""
+BACKLINKS_SCRAPYD_PASSWORD = ""
+BACKLINKS_SCRAPYD_TIMEOUT = 10.0  # seconds for one Scrapyd API call
+BACKLINKS_SCHEDULE_REFRESH = 30.0  # seconds: how often `schedule run` looks for new schedules
