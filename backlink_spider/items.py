@@ -65,3 +65,32 @@ class PageRecord:
     crawl_id: str = ""
     host: str = ""
     domain: str = ""
+
+
+@dataclass
+class TargetCheck:
+    """The answer of one backlink target URL, asked once per crawl: a 404 is a link to reclaim.
+
+    ``status`` is the final HTTP status after redirects, or 0 when the request failed (DNS,
+    connection, timeout); ``error`` then names the failure.
+    """
+
+    url: str
+    status: int = 0
+    final_url: str = ""  # where redirects ended ("" when none)
+    error: str = ""
+    checked_at: datetime | None = None
+    crawl_id: str = ""
+
+
+@dataclass
+class FetchFailure:
+    """A page that could not be fetched at all (DNS, connection, timeout).
+
+    Its stored links are marked unverified, not lost: the page may still carry them.
+    """
+
+    url: str
+    reason: str = ""
+    failed_at: datetime | None = None
+    crawl_id: str = ""

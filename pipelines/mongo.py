@@ -27,8 +27,9 @@ from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer, task, threads
 
-from backlink_spider.items import Backlink, PageRecord
+from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
 from pipelines.normalize import backlink_id
+from pipelines.profile import mark_reciprocal
 from pipelines.scoring import score_on_close
 from pipelines.store import Store, acquire_store, release_store
 
@@ -96,6 +97,7 @@ def backlink_op(adapter: ItemAdapter, crawl_id: str, seen: datetime) -> Op:
                 "last_crawl_id": crawl_id,
                 "last_seen": seen,
                 "lost_at": None,
+                "unverified_at": None,  # seen again: whatever failed before, the link is there
             }
         }
     ]
@@ -183,6 +185,10 @@ class MongoPipeline:
         self.degraded_until = 0.0  # while the database is down, batches go straight to the spill
         self.crawl_id = ""
         self.fetched_ok: set[str] = set()  # pages fetched now: their old links can be lost
+        # Pages that failed now (4xx/5xx, network): their links are unverified, not lost.
+        self.fetch_failed: set[str] = set()
+        # Backlink target URL -> (status, final URL) as the crawl found them.
+        self.target_checks: dict[str, tuple[int, str]] = {}
         # Host edges of the pages fetched in this crawl: src -> dst -> [links, followed, pages].
         self.edges: dict[str, dict[str, list[int]]] = {}
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
@@ -239,6 +245,12 @@ class MongoPipeline:
             self._count_edges(adapter["host"], adapter.get("out_hosts") or ())
             if 200 <= adapter["status"] < 300:
                 self.fetched_ok.add(adapter["url"])
+            elif adapter["status"] >= 400:
+                self.fetch_failed.add(adapter["url"])
+        elif isinstance(item, FetchFailure):
+            self.fetch_failed.add(item.url)
+        elif isinstance(item, TargetCheck):
+            self.target_checks[item.url] = (item.status, item.final_url)
         if len(self.buffer) >= self.config.batch_size:
             if not self.lock.locked:
                 # Written in the background: the crawl goes on while a batch is stored.
@@ -379,7 +391,11 @@ class MongoPipeline:
     # -- end of crawl ---------------------------------------------------------------------------
 
     def _finish_crawl_writes(self) -> None:
-        """Links gone from re-fetched pages become lost; host edges follow the pages' outlinks."""
+        """Links gone from re-fetched pages become lost; host edges follow the pages' outlinks.
+
+        Links of pages that failed become unverified (not lost), checked target URLs give their
+        status to the links into them, and each link is marked reciprocal or not.
+        """
         assert self.store is not None
         db = self.store.db
         now = datetime.now(UTC)
@@ -391,21 +407,75 @@ class MongoPipeline:
                     "source_url": {"$in": urls[start : start + 1000]},
                     "last_crawl_id": {"$ne": self.crawl_id},
                     "lost_at": None,
+                    **self._watched_filter(),
                 },
-                {"$set": {"lost_at": now}},
+                {"$set": {"lost_at": now, "unverified_at": None}},
             )
             lost += result.modified_count
         self.stats.set_value("backlinks/mongo/lost", lost)
+        self._mark_unverified(now)
+        self._store_target_checks(now)
         self.stats.set_value(
             "backlinks/mongo/new", db.backlinks.count_documents({"first_crawl_id": self.crawl_id})
         )
         self._rebuild_host_edges(now)
         config = getattr(getattr(self.crawler, "spider", None), "config", None)
         if config is not None:  # scores the target's links and its competitors'
+            mark_reciprocal(db, sorted(config.watched_domains))  # first: reasons and exports
             summary = score_on_close(self.store, config.target_domain, self.settings)
             if summary:
                 scored = summary["backlinks"] + summary["competitor_backlinks"]
                 self.stats.set_value("backlinks/score/scored", scored)
+
+    def _watched_filter(self) -> dict[str, Any]:
+        """Only links this crawl looked for can be found gone: a crawl without a competitor
+        never saw that competitor's links, and must not call them lost."""
+        config = getattr(getattr(self.crawler, "spider", None), "config", None)
+        if config is None:
+            return {}
+        return {"matched_domain": {"$in": sorted(config.watched_domains)}}
+
+    def _mark_unverified(self, now: datetime) -> None:
+        """Links of pages that failed in this crawl: not seen, not gone either; say so."""
+        assert self.store is not None
+        urls = sorted(self.fetch_failed - self.fetched_ok)
+        unverified = 0
+        for start in range(0, len(urls), 1000):
+            result = self.store.db.backlinks.update_many(
+                {
+                    "source_url": {"$in": urls[start : start + 1000]},
+                    "last_crawl_id": {"$ne": self.crawl_id},
+                    "lost_at": None,
+                    "unverified_at": None,
+                    **self._watched_filter(),
+                },
+                {"$set": {"unverified_at": now}},
+            )
+            unverified += result.modified_count
+        self.stats.set_value("backlinks/mongo/unverified", unverified)
+
+    def _store_target_checks(self, now: datetime) -> None:
+        """Each checked target URL's status onto every backlink pointing at it."""
+        assert self.store is not None
+        by_answer: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for url, answer in self.target_checks.items():
+            by_answer[answer].append(url)
+        broken = 0
+        for (status, final_url), urls in by_answer.items():
+            for start in range(0, len(urls), 1000):
+                result = self.store.db.backlinks.update_many(
+                    {"target_url": {"$in": urls[start : start + 1000]}},
+                    {
+                        "$set": {
+                            "target_status": status,
+                            "target_final_url": final_url or None,
+                            "target_checked_at": now,
+                        }
+                    },
+                )
+                if status >= 400:
+                    broken += result.matched_count
+        self.stats.set_value("backlinks/mongo/broken", broken)
 
     def _count_edges(self, src: str, out_hosts: Iterable[Any]) -> None:
         edges = self.edges.setdefault(src, {})

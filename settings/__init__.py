@@ -90,6 +90,8 @@ BACKLINKS_MONGO_FLUSH_INTERVAL = 2.0  # seconds: a partial batch is written at l
 BACKLINKS_MONGO_RETRIES = 4  # attempts after the first, with doubling backoff
 BACKLINKS_MONGO_RETRY_BACKOFF = 0.5  # seconds before the first retry
 BACKLINKS_DEDUPE_ENABLED = True
+BACKLINKS_CHECK_TARGETS = True  # ask each distinct backlink target URL once (HEAD): broken links
+BACKLINKS_MAX_TARGET_CHECKS = 1000  # target URLs checked per crawl; not in BACKLINKS_MAX_PAGES
 
 # --- Scoring (pipelines/scoring; README "How links are scored") ---------------------------------
 BACKLINKS_SCORE_ON_CLOSE = True  # score the target's (and competitors') links when a crawl ends

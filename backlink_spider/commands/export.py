@@ -1,4 +1,9 @@
-"""``scrapy export TARGET -O FILE``: a target's stored backlinks as JSON Lines, best first."""
+"""``scrapy export TARGET -O FILE``: a target's stored backlinks as JSON Lines, best first.
+
+``--status new|live|lost|unverified`` keeps the links in one state (see
+``pipelines.profile.status_query``); ``--broken`` keeps live links whose target URL answered
+4xx/5xx, the ones to reclaim by redirecting the dead URL.
+"""
 
 from __future__ import annotations
 
@@ -17,15 +22,17 @@ from scrapy.exporters import JsonLinesItemExporter
 from backlink_spider.commands.crawl import fail
 from backlink_spider.items import Backlink
 from pipelines.normalize import get_resolver
+from pipelines.profile import BROKEN_QUERY, STATUSES, latest_crawl, link_status, status_query
 from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
 from pipelines.urls import UrlError, parse_target
 
 FEED_FIELDS = [f for f in Backlink.__dataclass_fields__ if f not in {"discovered_at", "crawl_id"}]
 STORE_FIELDS = ["first_seen", "last_seen", "seen_count", "lost_at", "first_crawl_id",
-                "last_crawl_id", "scores"]  # fmt: skip
+                "last_crawl_id", "scores", "unverified_at", "reciprocal", "target_status",
+                "target_final_url", "target_checked_at"]  # fmt: skip
 
 
-def export_record(doc: dict[str, Any]) -> dict[str, Any]:
+def export_record(doc: dict[str, Any], latest_crawl_id: str | None = None) -> dict[str, Any]:
     """A stored backlink under the feed's field names, plus what only the store knows."""
     record = {name: doc.get(name) for name in FEED_FIELDS}
     record["discovered_at"] = doc.get("last_seen")
@@ -33,6 +40,7 @@ def export_record(doc: dict[str, Any]) -> dict[str, Any]:
     for name in STORE_FIELDS:
         if name in doc:
             record[name] = doc[name]
+    record["status"] = link_status(doc, latest_crawl_id)
     return record
 
 
@@ -42,21 +50,35 @@ class Command(ScrapyCommand):
     default_settings = {"LOG_LEVEL": "WARNING"}
 
     def syntax(self) -> str:
-        return "TARGET [-O FILE | -o FILE]"
+        return "TARGET [-O FILE | -o FILE] [--status STATE] [--broken]"
 
     def short_desc(self) -> str:
         return "Write a target's stored backlinks as JSON Lines, best first"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("-O", "--overwrite-output", metavar="FILE",
-                            help="write to FILE, replacing it ('-' for standard output)")
+        parser.add_argument(
+            "-O",
+            "--overwrite-output",
+            metavar="FILE",
+            help="write to FILE, replacing it ('-' for standard output)",
+        )
         parser.add_argument("-o", "--output", metavar="FILE", help="append to FILE")
+        parser.add_argument(
+            "--status",
+            choices=STATUSES,
+            help="only links in this state: new (first seen in the latest "
+            "crawl), live, lost, unverified (source page failed)",
+        )
+        parser.add_argument(
+            "--broken", action="store_true", help="only live links whose target URL answers 4xx/5xx"
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
-            raise UsageError("give one target, e.g. scrapy export site.com -O backlinks.jsonl",
-                             print_help=False)
+            raise UsageError(
+                "give one target, e.g. scrapy export site.com -O backlinks.jsonl", print_help=False
+            )
         if opts.overwrite_output and opts.output:
             raise UsageError("-O and -o cannot be combined", print_help=False)
         assert self.settings is not None
@@ -66,31 +88,45 @@ class Command(ScrapyCommand):
             fail(f"bad target {args[0]!r}: {exc}")
         config = StoreConfig.from_settings(self.settings)
         if config.embedded and not (config.data_dir / "db").exists():
-            fail(f"nothing stored yet in {config.data_dir}: crawl first "
-                 f"(scrapy crawl niche -a target={domain} -a seeds=...)", code=1)
+            fail(
+                f"nothing stored yet in {config.data_dir}: crawl first "
+                f"(scrapy crawl niche -a target={domain} -a seeds=...)",
+                code=1,
+            )
         try:
             store = acquire_store(self.settings)
         except StoreError as exc:
             fail(str(exc), code=1)
         try:
-            count = self._export(store.db, domain, opts)
+            total, count = self._export(store.db, domain, opts)
         except PyMongoError as exc:
             fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
         except OSError as exc:
             fail(f"cannot write the output: {exc}", code=1)
         finally:
             release_store(store)
-        if count == 0:
-            fail(f"no stored backlinks for {domain} (crawl it first: "
-                 f"scrapy crawl niche -a target={domain} -a seeds=...)", code=1)
+        if total == 0:
+            fail(
+                f"no stored backlinks for {domain} (crawl it first: "
+                f"scrapy crawl niche -a target={domain} -a seeds=...)",
+                code=1,
+            )
         destination = opts.overwrite_output or opts.output
         if destination and destination != "-":
             print(f"{count} backlinks of {domain} written to {destination}", file=sys.stderr)
 
-    def _export(self, db: Any, domain: str, opts: argparse.Namespace) -> int:
-        query = {"matched_domain": domain}
+    def _export(self, db: Any, domain: str, opts: argparse.Namespace) -> tuple[int, int]:
+        """(whether the target has stored links at all, how many were written)."""
+        query: dict[str, Any] = {"matched_domain": domain}
         if db.backlinks.count_documents(query, limit=1) == 0:
-            return 0
+            return 0, 0
+        latest_id = (latest_crawl(db, domain) or {}).get("_id")
+        filters = [query]
+        if opts.status:
+            filters.append(status_query(opts.status, latest_id))
+        if opts.broken:
+            filters.append(BROKEN_QUERY)
+        query = {"$and": filters} if len(filters) > 1 else query
         cursor = db.backlinks.find(query).sort(
             [("scores.quality", DESCENDING), ("last_seen", DESCENDING), ("_id", 1)]
         )
@@ -100,14 +136,15 @@ class Command(ScrapyCommand):
             if not destination or destination == "-":
                 out = sys.stdout.buffer
             else:
-                out = stack.enter_context(Path(destination).open("wb" if opts.overwrite_output
-                                                                 else "ab"))
+                out = stack.enter_context(
+                    Path(destination).open("wb" if opts.overwrite_output else "ab")
+                )
             exporter = JsonLinesItemExporter(out, encoding="utf-8")
             exporter.start_exporting()
             count = 0
             for doc in cursor:
-                exporter.export_item(export_record(doc))
+                exporter.export_item(export_record(doc, latest_id))
                 count += 1
             exporter.finish_exporting()
             out.flush()
-        return count
+        return 1, count

@@ -3,6 +3,11 @@
 Every page's links are read once; links into the target (or a competitor) become ``Backlink``
 items, the page becomes a ``PageRecord`` (text and outlinks, for scoring), and the rest are
 candidates to follow under the page budget and the spider-trap guards.
+
+Each distinct target URL a backlink points to is asked once (``HEAD``, at low priority, never
+parsed) so a link into a dead page can be reclaimed: a ``TargetCheck`` item. These checks are
+not pages: they are outside ``max_pages`` and capped by ``BACKLINKS_MAX_TARGET_CHECKS``; a target
+page the crawl fetched anyway is not asked again.
 """
 
 from __future__ import annotations
@@ -21,14 +26,14 @@ from urllib.parse import urlsplit
 import scrapy
 from scrapy import signals
 from scrapy.crawler import Crawler
-from scrapy.exceptions import StopDownload
+from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 from twisted.python.failure import Failure
 
 from backlink_spider.config import CrawlConfig
 from backlink_spider.extract import PROMINENCE, Link, extract_page
-from backlink_spider.items import Backlink, OutHost, PageRecord
+from backlink_spider.items import Backlink, FetchFailure, OutHost, PageRecord, TargetCheck
 from pipelines.normalize import get_resolver
 from pipelines.urls import has_repeated_segments, path_signature, try_canonical_url, url_host
 
@@ -39,6 +44,7 @@ _HTML_TYPES = (b"text/html", b"application/xhtml+xml")
 _AUTHORITY_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#\\]*)")
 _NOFOLLOW_RELS = frozenset({"nofollow", "ugc", "sponsored"})
 MAX_OUT_HOSTS = 1000  # per page record: a page linking 100k hosts must stay a small document
+CHECK_PRIORITY = -10  # target checks wait behind the pages: they only need to happen
 
 ROLE_TARGET = "target"
 ROLE_SEED = "seed"
@@ -89,6 +95,11 @@ class NicheSpider(scrapy.Spider):
         self.seen: set[int] = set()
         self.domain_hop: dict[str, int] = dict.fromkeys(cfg.seed_domains, 0)
         self.referring_domains: set[str] = set()
+        # Target URLs whose status is asked (once each), and statuses already known from pages.
+        self.check_targets = crawler.settings.getbool("BACKLINKS_CHECK_TARGETS", True)
+        self.max_target_checks = crawler.settings.getint("BACKLINKS_MAX_TARGET_CHECKS", 1000)
+        self.targets_checked: set[str] = set()
+        self.target_statuses: dict[str, int] = {}
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
@@ -107,8 +118,14 @@ class NicheSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         cfg = self.config
         self.started = time.monotonic()
-        logger.info("Crawl %s: backlinks of %s from %d seed site(s), depth %d, budget %d pages",
-                    self.crawl_id, cfg.target_domain, len(cfg.seeds), cfg.depth, cfg.max_pages)
+        logger.info(
+            "Crawl %s: backlinks of %s from %d seed site(s), depth %d, budget %d pages",
+            self.crawl_id,
+            cfg.target_domain,
+            len(cfg.seeds),
+            cfg.depth,
+            cfg.max_pages,
+        )
         if cfg.target_pages:
             request = self._request(cfg.target_url, ROLE_TARGET, 0, priority=10)
             if request is not None:
@@ -177,9 +194,12 @@ class NicheSpider(scrapy.Spider):
 
     # -- download guards ------------------------------------------------------------------------
 
-    def _headers_received(self, headers: Any, body_length: int, request: Request,
-                          spider: Any = None) -> None:
+    def _headers_received(
+        self, headers: Any, body_length: int, request: Request, spider: Any = None
+    ) -> None:
         """Skip non-HTML before its body is downloaded (a 200 MB video costs one header)."""
+        if "bl_check" in request.meta and request.method == "GET":
+            raise StopDownload(fail=False)  # a target check needs the status, not the body
         if "bl_role" not in request.meta:
             return  # robots.txt and other framework requests
         content_type = (headers.get(b"Content-Type") or b"").lower()
@@ -197,10 +217,79 @@ class NicheSpider(scrapy.Spider):
             self.stats.inc_value("backlinks/spider/page_cut")
             raise StopDownload(fail=False)
 
-    def on_error(self, failure: Failure) -> None:
+    def on_error(self, failure: Failure) -> Iterator[FetchFailure]:
         reason = failure.type.__name__ if failure.type else "Error"
         self.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
-        logger.debug("Fetch failed: %s (%s)", failure.request.url, failure.getErrorMessage())
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
+        if failure.check(IgnoreRequest):
+            return  # robots.txt said no: nothing is known about the page
+        # The URL as requested (before redirects): the one its stored links carry.
+        url = (request.meta.get("redirect_urls") or [request.url])[0]
+        yield FetchFailure(
+            url=url, reason=reason, failed_at=datetime.now(UTC), crawl_id=self.crawl_id
+        )
+
+    # -- target checks --------------------------------------------------------------------------
+
+    def _check_target(self, url: str) -> Iterator[Any]:
+        """Ask a backlink's target URL once per crawl; a page already fetched answers itself."""
+        if not self.check_targets or url in self.targets_checked:
+            return
+        known = self.target_statuses.get(url)
+        if known is not None:
+            self.targets_checked.add(url)
+            if known >= 400:
+                self.stats.inc_value("backlinks/spider/broken_targets")
+            yield TargetCheck(
+                url=url, status=known, checked_at=datetime.now(UTC), crawl_id=self.crawl_id
+            )
+            return
+        if len(self.targets_checked) >= self.max_target_checks:
+            self._skip("target_checks")
+            return
+        self.targets_checked.add(url)
+        self.stats.inc_value("backlinks/spider/target_checks")
+        yield Request(
+            url,
+            method="HEAD",
+            callback=self.on_target_check,
+            errback=self.on_target_check_error,
+            priority=CHECK_PRIORITY,
+            meta={"bl_check": url},
+        )
+
+    def on_target_check(self, response: Response) -> Iterator[Any]:
+        request = response.request
+        assert request is not None
+        url = response.meta["bl_check"]
+        if request.method == "HEAD" and response.status in (405, 501):
+            # Some servers refuse HEAD: ask with GET, whose body is cut at the headers.
+            yield request.replace(url=url, method="GET", dont_filter=True)
+            return
+        if response.status >= 400:
+            self.stats.inc_value("backlinks/spider/broken_targets")
+        yield TargetCheck(
+            url=url,
+            status=response.status,
+            final_url=response.url if response.url != url else "",
+            checked_at=datetime.now(UTC),
+            crawl_id=self.crawl_id,
+        )
+
+    def on_target_check_error(self, failure: Failure) -> Iterator[TargetCheck]:
+        if failure.check(IgnoreRequest):
+            return  # robots.txt forbids asking: unknown, not broken
+        reason = failure.type.__name__ if failure.type else "Error"
+        self.stats.inc_value(f"backlinks/spider/target_check_failed/{reason}")
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        yield TargetCheck(
+            url=request.meta["bl_check"],
+            status=0,
+            error=reason,
+            checked_at=datetime.now(UTC),
+            crawl_id=self.crawl_id,
+        )
 
     # -- parsing --------------------------------------------------------------------------------
 
@@ -216,9 +305,16 @@ class NicheSpider(scrapy.Spider):
             role = ROLE_SITE
         hop = min(response.meta.get("bl_hop", 0), self.domain_hop.get(domain, 1 << 30))
         record = PageRecord(
-            url=response.url, status=response.status, is_target=role == ROLE_TARGET,
-            is_seed=domain in cfg.seed_domains, hop=hop, fetched_at=now, crawl_id=self.crawl_id,
+            url=response.url,
+            status=response.status,
+            is_target=role == ROLE_TARGET,
+            is_seed=domain in cfg.seed_domains,
+            hop=hop,
+            fetched_at=now,
+            crawl_id=self.crawl_id,
         )
+        if role == ROLE_TARGET:
+            self._remember_target_status(response)
         if response.status >= 400:
             self.stats.inc_value("backlinks/spider/http_error")
             yield record
@@ -275,8 +371,18 @@ class NicheSpider(scrapy.Spider):
                 crawl_id=self.crawl_id, is_competitor_link=matched != cfg.target_domain,
                 matched_domain=matched,
             )  # fmt: skip
+            if matched == cfg.target_domain:
+                yield from self._check_target(target_url)
         yield record
         yield from self._follow(follow)
+
+    def _remember_target_status(self, response: Response) -> None:
+        """A fetched target page answers the check of its URL (and of the URL that redirected)."""
+        drop = self.config.drop_params
+        for url in (*response.meta.get("redirect_urls", ()), response.url):
+            canonical = try_canonical_url(url, drop_params=drop)
+            if canonical is not None:
+                self.target_statuses.setdefault(canonical, response.status)
 
     def _collect(self, found: dict[str, tuple[Link, int]], link: Link) -> None:
         """Merge repeats of one target URL on a page: keep the most prominent, count them."""
@@ -309,13 +415,17 @@ class NicheSpider(scrapy.Spider):
 
     def _idle(self, spider: Any = None) -> None:
         """The fetching is over when the spider is last idle: what follows is bookkeeping."""
-        self.stats.set_value("backlinks/spider/crawl_seconds",
-                             round(time.monotonic() - self.started, 3))
+        self.stats.set_value(
+            "backlinks/spider/crawl_seconds", round(time.monotonic() - self.started, 3)
+        )
 
     def _closed(self, spider: Any, reason: str) -> None:
         logger.info(
             "Crawl %s %s: %d pages read, %d backlinks to %s from %d referring domains",
-            self.crawl_id, reason, self.stats.get_value("backlinks/spider/pages", 0),
-            self.stats.get_value("backlinks/spider/backlinks", 0), self.config.target_domain,
+            self.crawl_id,
+            reason,
+            self.stats.get_value("backlinks/spider/pages", 0),
+            self.stats.get_value("backlinks/spider/backlinks", 0),
+            self.config.target_domain,
             len(self.referring_domains),
         )

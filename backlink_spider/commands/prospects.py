@@ -1,0 +1,111 @@
+"""``scrapy prospects TARGET``: sites linking to competitors but not to the target, best first.
+
+The competitor gap ("link intersect"): each line is a referring domain with its trust,
+relevance, the competitors it links to and the competitor pages it links from, as JSON Lines.
+Competitors come from the latest crawl (``-a competitors=``) unless ``--competitors`` names them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, TextIO
+
+from pymongo.errors import PyMongoError
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from backlink_spider.commands.crawl import fail
+from pipelines.normalize import get_resolver
+from pipelines.profile import latest_crawl, prospects
+from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
+from pipelines.urls import UrlError, parse_target
+
+
+def _competitor_domains(value: str) -> list[str]:
+    resolver = get_resolver()
+    domains = []
+    for raw in value.split(","):
+        if not raw.strip():
+            continue
+        try:
+            domains.append(parse_target(raw.strip(), resolver)[1])
+        except UrlError as exc:
+            fail(f"bad competitor {raw.strip()!r}: {exc}")
+    return domains
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}
+
+    def syntax(self) -> str:
+        return "TARGET [--competitors DOMAINS] [--limit N] [-O FILE]"
+
+    def short_desc(self) -> str:
+        return "List sites that link to competitors but not to the target (outreach list)"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "-O",
+            "--overwrite-output",
+            metavar="FILE",
+            help="write JSON Lines to FILE ('-' or none: standard output)",
+        )
+        parser.add_argument(
+            "--competitors",
+            metavar="DOMAINS",
+            help="comma-separated; default: the latest crawl's -a competitors=",
+        )
+        parser.add_argument("--limit", type=int, default=0, metavar="N",
+                            help="at most N prospects (default: all)")  # fmt: skip
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give one target, e.g. scrapy prospects site.com", print_help=False)
+        assert self.settings is not None
+        try:
+            _, domain = parse_target(args[0], get_resolver())
+        except UrlError as exc:
+            fail(f"bad target {args[0]!r}: {exc}")
+        competitors = _competitor_domains(opts.competitors) if opts.competitors else None
+        config = StoreConfig.from_settings(self.settings)
+        if config.embedded and not (config.data_dir / "db").exists():
+            fail(f"nothing stored yet in {config.data_dir}: crawl first "
+                 f"(scrapy crawl niche -a target={domain} -a competitors=...)", code=1)  # fmt: skip
+        try:
+            store = acquire_store(self.settings)
+        except StoreError as exc:
+            fail(str(exc), code=1)
+        try:
+            if competitors is None:
+                competitors = list((latest_crawl(store.db, domain) or {}).get("competitors") or ())
+            if not competitors:
+                fail(f"no competitors for {domain}: crawl with -a competitors=a.com,b.com "
+                     "or give --competitors", code=1)  # fmt: skip
+            found = prospects(store.db, domain, competitors, limit=max(0, opts.limit) or None)
+        except PyMongoError as exc:
+            fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
+        finally:
+            release_store(store)
+        try:
+            self._write(found, opts.overwrite_output)
+        except OSError as exc:
+            fail(f"cannot write the output: {exc}", code=1)
+        print(f"{len(found)} prospects for {domain} (linking to {', '.join(competitors)} "
+              "but not to it)", file=sys.stderr)  # fmt: skip
+
+    @staticmethod
+    def _write(found: list[dict[str, Any]], destination: str | None) -> None:
+        with ExitStack() as stack:
+            out: TextIO = sys.stdout
+            if destination and destination != "-":
+                out = stack.enter_context(Path(destination).open("w", encoding="utf-8"))
+            for prospect in found:
+                out.write(json.dumps(prospect, ensure_ascii=False, default=str) + "\n")
+            out.flush()

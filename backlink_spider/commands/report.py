@@ -1,0 +1,75 @@
+"""``scrapy report TARGET -o report.html``: the link profile as one self-contained HTML file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pymongo.errors import PyMongoError
+from scrapy.commands import ScrapyCommand
+from scrapy.exceptions import UsageError
+
+from backlink_spider.commands.crawl import fail
+from pipelines.normalize import get_resolver
+from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
+from pipelines.urls import UrlError, parse_target
+
+
+class Command(ScrapyCommand):
+    requires_project = True
+    requires_crawler_process = False
+    default_settings = {"LOG_LEVEL": "WARNING"}
+
+    def syntax(self) -> str:
+        return "TARGET [-o FILE]"
+
+    def short_desc(self) -> str:
+        return "Write a target's link profile as one HTML file with charts (works offline)"
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.add_argument(
+            "-o", "-O", "--output", metavar="FILE", default="report.html",
+            help="the HTML file to write, replaced if it exists (default: report.html)",
+        )  # fmt: skip
+
+    def run(self, args: list[str], opts: argparse.Namespace) -> None:
+        if len(args) != 1:
+            raise UsageError("give one target, e.g. scrapy report site.com -o report.html",
+                             print_help=False)  # fmt: skip
+        assert self.settings is not None
+        try:
+            _, domain = parse_target(args[0], get_resolver())
+        except UrlError as exc:
+            fail(f"bad target {args[0]!r}: {exc}")
+        try:
+            # Here, not at the top: Scrapy imports every command to list them, and matplotlib
+            # is slow to import and only this command needs it.
+            from backlink_spider.report import gather, render
+        except ImportError as exc:
+            fail(f"the report needs matplotlib ({exc}): pip install matplotlib", code=1)
+        config = StoreConfig.from_settings(self.settings)
+        if config.embedded and not (config.data_dir / "db").exists():
+            fail(f"nothing stored yet in {config.data_dir}: crawl first "
+                 f"(scrapy crawl niche -a target={domain} -a seeds=...)", code=1)  # fmt: skip
+        try:
+            store = acquire_store(self.settings)
+        except StoreError as exc:
+            fail(str(exc), code=1)
+        try:
+            if store.db.backlinks.count_documents({"matched_domain": domain}, limit=1) == 0:
+                fail(f"no stored backlinks for {domain} (crawl it first: "
+                     f"scrapy crawl niche -a target={domain} -a seeds=...)", code=1)  # fmt: skip
+            data = gather(store.db, domain)
+        except PyMongoError as exc:
+            fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
+        finally:
+            release_store(store)
+        page = render(data)
+        try:
+            Path(opts.output).write_text(page, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write the report: {exc}", code=1)
+        print(f"report of {domain} written to {opts.output} "
+              f"({data['mix']['backlinks']} live backlinks)", file=sys.stderr)  # fmt: skip

@@ -1,0 +1,354 @@
+"""A target's link profile as one self-contained HTML page: charts and tables, nothing to fetch.
+
+Charts are drawn by matplotlib and inlined as SVG, so the file opens offline, in any browser,
+with no script at all; ``gather`` reads the store, ``render`` only formats what it was given.
+"""
+
+from __future__ import annotations
+
+import html
+import io
+import logging
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import matplotlib
+from matplotlib.dates import AutoDateLocator, DateFormatter
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from pipelines.profile import (
+    BROKEN_QUERY,
+    crawl_history,
+    latest_crawl,
+    link_mix,
+    prospects,
+    referring_domains_over_time,
+)
+
+logger = logging.getLogger(__name__)
+
+TOP = 15  # rows of each "top" table and bar chart
+PALETTE = ("#2e7d32", "#1565c0", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037")
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
+background:#f6f7f5}
+header{background:#2e7d32;color:#fff;padding:18px 28px}header h1{margin:0;font-size:24px}
+header p{margin:4px 0 0;opacity:.9}main{padding:16px 28px;max-width:1200px}
+.cards{display:flex;flex-wrap:wrap;gap:12px;margin:8px 0 16px}
+.card{background:#fff;border-radius:8px;padding:10px 16px;box-shadow:0 1px 2px #0002;
+min-width:120px}
+.card b{display:block;font-size:22px}.grid{display:grid;grid-template-columns:repeat(auto-fit,
+minmax(460px,1fr));gap:16px}section{background:#fff;border-radius:8px;padding:12px 16px;
+box-shadow:0 1px 2px #0002;margin-bottom:16px}section h2{font-size:17px;margin:4px 0 8px}
+figure{margin:0}figure svg{width:100%;height:auto}table{border-collapse:collapse;width:100%;
+font-size:13px}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #eee;
+vertical-align:top}th{background:#fafafa}td.n{text-align:right}.muted{color:#777}
+a{color:#1565c0;word-break:break-all}
+"""
+
+
+# -- data ---------------------------------------------------------------------------------------
+
+
+def gather(db: Any, target_domain: str) -> dict[str, Any]:
+    """Everything the report shows, read from the store (no matplotlib needed)."""
+    crawl = latest_crawl(db, target_domain) or {}
+    live = {"matched_domain": target_domain, "lost_at": None}
+    scores = [
+        doc.get("scores") or {}
+        for doc in db.backlinks.find(live, {"scores": 1})
+    ]  # fmt: skip
+    domains: dict[str, dict[str, Any]] = {}
+    for doc in db.backlinks.find(live, {"source_domain": 1, "scores": 1, "reciprocal": 1}):
+        row = domains.setdefault(
+            str(doc.get("source_domain") or ""),
+            {"links": 0, "quality": 0.0, "trust": 0.0, "reciprocal": False},
+        )
+        row["links"] += 1
+        row["quality"] = max(row["quality"], float((doc.get("scores") or {}).get("quality") or 0))
+        row["trust"] = max(row["trust"], float((doc.get("scores") or {}).get("trust") or 0))
+        row["reciprocal"] = row["reciprocal"] or bool(doc.get("reciprocal"))
+    top_domains = sorted(domains.items(), key=lambda kv: (-kv[1]["quality"], -kv[1]["links"]))
+    broken = list(
+        db.backlinks.find({"matched_domain": target_domain, **BROKEN_QUERY}).sort("target_url", 1)
+    )
+    lost = list(
+        db.backlinks.find({"matched_domain": target_domain, "lost_at": {"$ne": None}})
+        .sort("lost_at", -1)
+        .limit(TOP)
+    )
+    return {
+        "target": target_domain,
+        "generated_at": datetime.now(UTC),
+        "crawl": {k: crawl.get(k) for k in ("_id", "started_at", "seeds", "competitors")},
+        "mix": link_mix(db, target_domain),
+        "quality": [float(s["quality"]) for s in scores if s.get("quality") is not None],
+        "trust": [float(s["trust"]) for s in scores if s.get("trust") is not None],
+        "history": crawl_history(db, target_domain),
+        "domains_over_time": referring_domains_over_time(db, target_domain),
+        "top_domains": top_domains[:TOP],
+        "prospects": prospects(db, target_domain, limit=TOP),
+        "broken": broken,
+        "lost": lost,
+        "lost_total": db.backlinks.count_documents(
+            {"matched_domain": target_domain, "lost_at": {"$ne": None}}
+        ),
+        "unverified": db.backlinks.count_documents(
+            {"matched_domain": target_domain, "lost_at": None, "unverified_at": {"$ne": None}}
+        ),
+    }
+
+
+# -- charts -------------------------------------------------------------------------------------
+
+
+def _svg(name: str, draw: Callable[[Any], None], size: tuple[float, float] = (6.4, 3.2)) -> str:
+    """One matplotlib figure as inline SVG; ``name`` salts its ids so figures never clash."""
+    with matplotlib.rc_context(
+        {"svg.hashsalt": name, "svg.fonttype": "none", "font.size": 9,
+         "axes.spines.top": False, "axes.spines.right": False}
+    ):  # fmt: skip
+        fig = Figure(figsize=size, layout="constrained")
+        draw(fig)
+        buffer = io.StringIO()
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    return text[text.index("<svg") :]
+
+
+def _no_data(ax: Any) -> None:
+    ax.text(0.5, 0.5, "no data yet", ha="center", va="center", color="#888",
+            transform=ax.transAxes)  # fmt: skip
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _barh(ax: Any, labels: Sequence[str], values: Sequence[float], color: str) -> None:
+    if not values:
+        _no_data(ax)
+        return
+    positions = range(len(values))
+    ax.barh(list(positions), list(values), color=color)
+    ax.set_yticks(list(positions), [_short(label) for label in labels])
+    ax.invert_yaxis()
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for y, value in zip(positions, values, strict=True):
+        ax.text(value, y, f" {value:g}", va="center", fontsize=8)
+
+
+def _short(text: str, width: int = 34) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def chart_scores(data: dict[str, Any]) -> str:
+    def draw(fig: Any) -> None:
+        ax = fig.subplots()
+        if not data["quality"] and not data["trust"]:
+            _no_data(ax)
+            return
+        bins = list(range(0, 101, 10))
+        ax.hist([data["quality"], data["trust"]], bins=bins, label=["quality", "trust"],
+                color=PALETTE[:2])  # fmt: skip
+        ax.set_xlabel("score (0-100)")
+        ax.set_ylabel("backlinks")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(frameon=False)
+
+    return _svg("scores", draw)
+
+
+def chart_domains_over_time(data: dict[str, Any]) -> str:
+    def draw(fig: Any) -> None:
+        ax = fig.subplots()
+        series = data["domains_over_time"]
+        if not series:
+            _no_data(ax)
+            return
+        days = [day for day, _ in series]
+        counts = [count for _, count in series]
+        ax.step(days, counts, where="post", color=PALETTE[0], marker="o")
+        if days[0] == days[-1]:  # one day: show a week around it, not matplotlib's years
+            ax.set_xlim(days[0] - timedelta(days=3), days[0] + timedelta(days=3))
+        ax.xaxis.set_major_locator(AutoDateLocator(maxticks=8))
+        ax.xaxis.set_major_formatter(DateFormatter("%Y-%m-%d"))
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_ylim(bottom=0)
+        ax.set_ylabel("referring domains (first seen)")
+        fig.autofmt_xdate()
+
+    return _svg("domains_over_time", draw)
+
+
+def chart_new_lost(data: dict[str, Any]) -> str:
+    def draw(fig: Any) -> None:
+        ax = fig.subplots()
+        rows = data["history"]
+        if not rows:
+            _no_data(ax)
+            return
+        xs = list(range(len(rows)))
+        labels = [
+            r["started_at"].strftime("%Y-%m-%d\n%H:%M") if r["started_at"] else str(i + 1)
+            for i, r in enumerate(rows)
+        ]
+        ax.bar([x - 0.2 for x in xs], [r["new"] for r in rows], 0.4, label="new",
+               color=PALETTE[0])  # fmt: skip
+        ax.bar([x + 0.2 for x in xs], [r["lost"] for r in rows], 0.4, label="lost",
+               color=PALETTE[4])  # fmt: skip
+        ax.set_xticks(xs, labels)
+        ax.set_ylabel("backlinks")
+        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.legend(frameon=False)
+
+    return _svg("new_lost", draw)
+
+
+def chart_mix(data: dict[str, Any]) -> str:
+    def draw(fig: Any) -> None:
+        axes = fig.subplots(1, 3)
+        mix = data["mix"]
+        for ax, key, title, color in zip(
+            axes,
+            ("rel", "position", "anchor_class"),
+            ("rel", "position", "anchor"),
+            PALETTE[1:4],
+            strict=True,
+        ):
+            counts = mix[key]
+            _barh(ax, list(counts), list(counts.values()), color)
+            ax.set_title(title)
+
+    return _svg("mix", draw, size=(9.6, 3.0))
+
+
+def chart_top(
+    name: str, labels: Sequence[str], values: Sequence[float], xlabel: str, width: float = 6.4
+) -> str:
+    def draw(fig: Any) -> None:
+        ax = fig.subplots()
+        _barh(ax, labels, values, PALETTE[0])
+        ax.set_xlabel(xlabel)
+
+    height = max(2.2, 0.28 * len(values) + 0.9)
+    return _svg(name, draw, size=(width, height))
+
+
+# -- page ---------------------------------------------------------------------------------------
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _link(url: Any) -> str:
+    return f'<a href="{_e(url)}">{_e(url)}</a>'
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str:
+    if not rows:
+        return f'<p class="muted">{_e(empty)}</p>'
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(cells) + "</tr>" for cells in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _num(value: Any) -> str:
+    return f'<td class="n">{_e(value)}</td>'
+
+
+def render(data: dict[str, Any]) -> str:
+    """The HTML page of ``gather``'s data."""
+    mix = data["mix"]
+    target = data["target"]
+    top_anchors = mix["top_anchors"][:TOP]
+    top_domains = data["top_domains"]
+    cards = [
+        ("live backlinks", mix["backlinks"]),
+        ("referring domains", mix["referring_domains"]),
+        ("lost", data["lost_total"]),
+        ("unverified", data["unverified"]),
+        ("broken targets", len(data["broken"])),
+        ("prospects", len(data["prospects"])),
+    ]
+    crawl = data["crawl"]
+    sections = [
+        ("Quality and trust of live backlinks", chart_scores(data)),
+        ("Referring domains over time", chart_domains_over_time(data)),
+        ("New and lost backlinks per crawl", chart_new_lost(data)),
+        ("Top anchors", chart_top("anchors", [a for a, _ in top_anchors],
+                                  [n for _, n in top_anchors], "backlinks")),
+    ]  # fmt: skip
+    grid = "".join(f"<section><h2>{_e(title)}</h2><figure>{svg}</figure></section>"
+                   for title, svg in sections)  # fmt: skip
+    domain_rows = [
+        [f"<td>{_e(d)}</td>", _num(r["links"]), _num(f"{r['quality']:.1f}"),
+         _num(f"{r['trust']:.1f}"), f"<td>{'yes' if r['reciprocal'] else ''}</td>"]
+        for d, r in top_domains
+    ]  # fmt: skip
+    prospect_rows = [
+        [f"<td>{_e(p['referring_domain'])}</td>", _num(p["score"]), _num(p["trust"]),
+         _num(p["relevance"]), f"<td>{_e(', '.join(p['competitors']))}</td>",
+         "<td>" + "<br>".join(_link(lk["target_url"]) for lk in p["links"][:5]) + "</td>"]
+        for p in data["prospects"]
+    ]  # fmt: skip
+    broken_rows = [
+        [f"<td>{_link(d.get('source_url'))}</td>", f"<td>{_link(d.get('target_url'))}</td>",
+         _num(d.get("target_status"))]
+        for d in data["broken"]
+    ]  # fmt: skip
+    lost_rows = [
+        [f"<td>{_link(d.get('source_url'))}</td>", f"<td>{_link(d.get('target_url'))}</td>",
+         f"<td>{_e(d['lost_at'].strftime('%Y-%m-%d %H:%M'))}</td>"]
+        for d in data["lost"]
+    ]  # fmt: skip
+    top_domain_chart = chart_top(
+        "domains", [d for d, _ in top_domains], [round(r["quality"], 1) for _, r in top_domains],
+        "best link quality", width=9.6,
+    )  # fmt: skip
+    started = crawl.get("started_at")
+    no_prospects = (
+        f"Every site linking to a competitor links to {target} too."
+        if crawl.get("competitors")
+        else "No competitors: crawl with -a competitors=a.com,b.com to see prospects."
+    )
+    when = f" on {started.strftime('%Y-%m-%d %H:%M')}" if started else ""
+    about = (
+        f"Latest crawl {crawl.get('_id')}{when} · seeds {', '.join(crawl.get('seeds') or [])}"
+        f" · competitors {', '.join(crawl.get('competitors') or []) or 'none'}"
+        f" · generated {data['generated_at'].strftime('%Y-%m-%d %H:%M UTC')}"
+    )
+    card_html = "".join(f"<div class='card'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards)
+    mix_chart = chart_mix(data)
+    domain_table = _table(
+        ["domain", "links", "quality", "trust", "reciprocal"], domain_rows, "No backlinks yet."
+    )
+    prospect_table = _table(
+        ["domain", "score", "trust", "relevance", "competitors", "competitor pages"],
+        prospect_rows,
+        no_prospects,
+    )
+    broken_table = _table(
+        ["linking page", "dead target URL", "status"], broken_rows, "No broken backlinks."
+    )
+    lost_table = _table(["linking page", "target URL", "lost at"], lost_rows, "No lost backlinks.")
+    title = f"Backlink profile of {_e(target)}"
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title><style>{CSS}</style></head>
+<body><header><h1>{title}</h1><p>{_e(about)}</p></header>
+<main><div class="cards">{card_html}</div>
+<div class="grid">{grid}</div>
+<section><h2>Link mix: rel, position and anchor text</h2><figure>{mix_chart}</figure></section>
+<section><h2>Top referring domains</h2><figure>{top_domain_chart}</figure>
+{domain_table}</section>
+<section><h2>Prospects: linking to competitors, not to {_e(target)}</h2>
+{prospect_table}</section>
+<section><h2>Broken backlinks (reclaim: redirect the dead URL)</h2>
+{broken_table}</section>
+<section><h2>Recently lost backlinks</h2>
+{lost_table}</section>
+</main></body></html>
+"""

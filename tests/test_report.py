@@ -1,0 +1,87 @@
+"""``scrapy report``: one HTML file that a real browser renders offline, charts included.
+
+Two crawls of the changing web of ``test_profile`` fill the store; the report is then opened in
+headless Chromium (skipped when /usr/bin/chromium is missing), which must show the charts and
+log no console message.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from backlink_spider.demoweb.server import WebServer
+from tests.conftest import run_scrapy, scrapy_env
+from tests.test_profile import TARGET, build_web, crawl
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--enable-logging=stderr", "--v=0"]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(mongo_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
+    tmp = tmp_path_factory.mktemp("report")
+    name = "report_test"
+    client = mongo_server.client()
+    client.drop_database(name)
+    with WebServer(build_web(changed=False)) as server:
+        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
+                         BACKLINKS_DATA_DIR=str(tmp / "data"))  # fmt: skip
+        crawl(server.web, env, tmp / "first.jsonl")
+        server.swap(build_web(changed=True))
+        crawl(server.web, env, tmp / "second.jsonl", "-s", "DOWNLOAD_TIMEOUT=1")
+    out = tmp / "report.html"
+    run = run_scrapy(["report", TARGET, "-o", str(out)], env)
+    assert run.returncode == 0, run.stderr
+    assert f"report of {TARGET} written to {out}" in run.stderr
+    yield out, out.read_text(encoding="utf-8")
+    client.drop_database(name)
+    client.close()
+
+
+def test_the_report_is_one_self_contained_file(report: tuple[Path, str]) -> None:
+    _, page = report
+    assert page.startswith("<!DOCTYPE html>")
+    assert page.count("<svg") == 6
+    # Nothing to fetch: no script, stylesheet or image from anywhere.
+    assert not re.search(r"<script|<link\b|<img\b|@import|url\((?!#)|href=\"(?!#|https?:)", page)
+    for heading in ("Quality and trust", "Referring domains over time", "New and lost",
+                    "Link mix", "Top anchors", "Top referring domains", "Prospects",
+                    "Broken backlinks"):  # fmt: skip
+        assert heading in page
+    assert "gap.test" in page  # the prospect
+    assert "https://greenleaf.test/old-offer" in page  # the broken backlink
+    assert "https://blog.test/" in page  # the lost one
+
+
+def test_the_report_without_backlinks_is_a_one_line_error(report: tuple[Path, str]) -> None:
+    path, _ = report
+    run = run_scrapy(["report", "nobody.test", "-o", str(path.with_name("x.html"))],
+                     scrapy_env(MONGO_URI="mongodb://127.0.0.1:1/", MONGO_DATABASE="x"),
+                     timeout=60)  # fmt: skip
+    assert run.returncode == 1 and run.stderr.count("\n") == 1
+    assert run.stderr.startswith("error: ")
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (apt-get install chromium)")
+def test_the_report_renders_in_a_real_browser(report: tuple[Path, str], tmp_path: Path) -> None:
+    path, _ = report
+    argv = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run([*argv, "--dump-dom", path.as_uri()], capture_output=True, text=True,
+                         timeout=60, check=False)  # fmt: skip
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    assert dom.stdout.count("<svg") == 6
+    assert "Backlink profile of greenleaf.test" in dom.stdout
+    assert ":CONSOLE" not in dom.stderr, dom.stderr  # no script error, no failed load
+    shot = tmp_path / "report.png"
+    png = subprocess.run([*argv, "--window-size=1280,2000", f"--screenshot={shot}",
+                          path.as_uri()], capture_output=True, timeout=60, check=False)  # fmt: skip
+    assert png.returncode == 0 and shot.read_bytes().startswith(b"\x89PNG")
+    assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
