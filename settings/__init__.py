@@ -54,6 +54,13 @@ LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 
 ADDONS = {"backlink_spider.addon.BacklinksAddon": 100}
+DOWNLOADER_MIDDLEWARES = {
+    # After HttpProxyMiddleware (750): through an explicit proxy, the proxy decides.
+    "backlink_spider.ssrf.SsrfGuardMiddleware": 760,
+}
+# Refuse URLs whose host is or resolves to a loopback/private/link-local/reserved address.
+# True for an intranet crawl.
+BACKLINKS_ALLOW_PRIVATE_NETWORKS = False
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.dedupe.DedupePipeline": 200,
