@@ -49,7 +49,7 @@ FAST_SETTINGS = dict(arg.split("=", 1) for arg in FAST[1::2])
 
 
 @pytest.mark.parametrize(
-    ("text", "seconds"),
+    ("text", "interval"),
     [
         ("7d", 604800),
         ("12h", 43200),
@@ -60,9 +60,9 @@ FAST_SETTINGS = dict(arg.split("=", 1) for arg in FAST[1::2])
         (" 1D 6H ", 108000),
     ],
 )
-def test_every_reads_durations(text: str, seconds: int) -> None:
-    assert parse_every(text) == seconds
-    assert parse_every(format_every(seconds)) == seconds
+def test_every_reads_durations(text: str, interval: int) -> None:
+    assert parse_every(text) == interval
+    assert parse_every(format_every(interval)) == interval
 
 
 @pytest.mark.parametrize("text", ["", "7", "weekly", "7x", "0s", "-1d", "1d 2"])
