@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
-from typing import NoReturn
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from backlink_spider.cli import fail
 from backlink_spider.config import ArgumentError, CrawlConfig
 from pipelines.store import Store, StoreError, acquire_store, release_store
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """The one-line error a user sees instead of a traceback."""
-    print(f"error: {message}", file=sys.stderr)
-    sys.exit(code)
 
 
 class Command(ScrapyCrawlCommand):

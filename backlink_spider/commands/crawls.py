@@ -15,15 +15,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import DESCENDING
-from pymongo.errors import PyMongoError
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from backlink_spider.commands.crawl import fail
+from backlink_spider.cli import StoreCommand
 from backlink_spider.commands.schedule import args_summary, print_table
-from pipelines.normalize import get_resolver
-from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
-from pipelines.urls import UrlError, parse_target
+from pipelines.store import StoreConfig
 
 HEADER = [
     "STARTED (UTC)",
@@ -87,11 +83,7 @@ def crawl_row(doc: dict[str, Any]) -> list[str]:
     ]
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}
-
+class Command(StoreCommand):
     def syntax(self) -> str:
         return "[TARGET] [-n N]"
 
@@ -119,28 +111,17 @@ class Command(ScrapyCommand):
         assert self.settings is not None
         query: dict[str, Any] = {}
         if args:
-            try:
-                query["target"] = parse_target(args[0], get_resolver())[1]
-            except UrlError as exc:
-                fail(f"bad target {args[0]!r}: {exc}")
+            query["target"] = self.target_domain(args[0])
         config = StoreConfig.from_settings(self.settings)
         if config.embedded and not (config.data_dir / "db").exists():
             print(f"no crawls yet: nothing stored in {config.data_dir}", file=sys.stderr)
             return
-        try:
-            store = acquire_store(self.settings)
-        except StoreError as exc:
-            fail(str(exc), code=1)
-        try:
+        with self.open_store(query.get("target", "site.com")) as store:
             docs = list(
                 store.db.crawls.find(query, {"stats": 1, **dict.fromkeys(_FIELDS, 1)})
                 .sort("started_at", DESCENDING)
                 .limit(opts.limit)
             )
-        except PyMongoError as exc:
-            fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
-        finally:
-            release_store(store)
         if not docs:
             which = f" of {query['target']}" if query else ""
             print(f"no crawls{which} yet", file=sys.stderr)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from scrapy.commands import ScrapyCommand
 
-from backlink_spider.commands.crawl import fail
+from backlink_spider.cli import fail
 from pipelines.store import StoreError, acquire_store, release_store
 
 

@@ -14,17 +14,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from pymongo import DESCENDING
-from pymongo.errors import PyMongoError
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 from scrapy.exporters import JsonLinesItemExporter
 
-from backlink_spider.commands.crawl import fail
+from backlink_spider.cli import StoreCommand, fail
 from backlink_spider.items import Backlink
-from pipelines.normalize import get_resolver
 from pipelines.profile import BROKEN_QUERY, STATUSES, latest_crawl, link_status, status_query
-from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
-from pipelines.urls import UrlError, parse_target
 
 FEED_FIELDS = [f for f in Backlink.__dataclass_fields__ if f not in {"discovered_at", "crawl_id"}]
 STORE_FIELDS = ["first_seen", "last_seen", "seen_count", "lost_at", "first_crawl_id",
@@ -44,11 +39,7 @@ def export_record(doc: dict[str, Any], latest_crawl_id: str | None = None) -> di
     return record
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}
-
+class Command(StoreCommand):
     def syntax(self) -> str:
         return "TARGET [-O FILE | -o FILE] [--status STATE] [--broken]"
 
@@ -81,30 +72,12 @@ class Command(ScrapyCommand):
             )
         if opts.overwrite_output and opts.output:
             raise UsageError("-O and -o cannot be combined", print_help=False)
-        assert self.settings is not None
-        try:
-            _, domain = parse_target(args[0], get_resolver())
-        except UrlError as exc:
-            fail(f"bad target {args[0]!r}: {exc}")
-        config = StoreConfig.from_settings(self.settings)
-        if config.embedded and not (config.data_dir / "db").exists():
-            fail(
-                f"nothing stored yet in {config.data_dir}: crawl first "
-                f"(scrapy crawl niche -a target={domain} -a seeds=...)",
-                code=1,
-            )
-        try:
-            store = acquire_store(self.settings)
-        except StoreError as exc:
-            fail(str(exc), code=1)
-        try:
-            total, count = self._export(store.db, domain, opts)
-        except PyMongoError as exc:
-            fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
-        except OSError as exc:
-            fail(f"cannot write the output: {exc}", code=1)
-        finally:
-            release_store(store)
+        domain = self.target_domain(args[0])
+        with self.open_store(domain) as store:
+            try:
+                total, count = self._export(store.db, domain, opts)
+            except OSError as exc:
+                fail(f"cannot write the output: {exc}", code=1)
         if total == 0:
             fail(
                 f"no stored backlinks for {domain} (crawl it first: "

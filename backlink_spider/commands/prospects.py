@@ -14,14 +14,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any, TextIO
 
-from pymongo.errors import PyMongoError
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from backlink_spider.commands.crawl import fail
+from backlink_spider.cli import StoreCommand, fail
 from pipelines.normalize import get_resolver
 from pipelines.profile import latest_crawl, prospects
-from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
 from pipelines.urls import UrlError, parse_target
 
 
@@ -38,11 +35,7 @@ def _competitor_domains(value: str) -> list[str]:
     return domains
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}
-
+class Command(StoreCommand):
     def syntax(self) -> str:
         return "TARGET [--competitors DOMAINS] [--limit N] [-O FILE]"
 
@@ -68,31 +61,15 @@ class Command(ScrapyCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
             raise UsageError("give one target, e.g. scrapy prospects site.com", print_help=False)
-        assert self.settings is not None
-        try:
-            _, domain = parse_target(args[0], get_resolver())
-        except UrlError as exc:
-            fail(f"bad target {args[0]!r}: {exc}")
+        domain = self.target_domain(args[0])
         competitors = _competitor_domains(opts.competitors) if opts.competitors else None
-        config = StoreConfig.from_settings(self.settings)
-        if config.embedded and not (config.data_dir / "db").exists():
-            fail(f"nothing stored yet in {config.data_dir}: crawl first "
-                 f"(scrapy crawl niche -a target={domain} -a competitors=...)", code=1)  # fmt: skip
-        try:
-            store = acquire_store(self.settings)
-        except StoreError as exc:
-            fail(str(exc), code=1)
-        try:
+        with self.open_store(domain, "-a competitors=...") as store:
             if competitors is None:
                 competitors = list((latest_crawl(store.db, domain) or {}).get("competitors") or ())
             if not competitors:
                 fail(f"no competitors for {domain}: crawl with -a competitors=a.com,b.com "
                      "or give --competitors", code=1)  # fmt: skip
             found = prospects(store.db, domain, competitors, limit=max(0, opts.limit) or None)
-        except PyMongoError as exc:
-            fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
-        finally:
-            release_store(store)
         try:
             self._write(found, opts.overwrite_output)
         except OSError as exc:

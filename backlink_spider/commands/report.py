@@ -6,21 +6,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from pymongo.errors import PyMongoError
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from backlink_spider.commands.crawl import fail
-from pipelines.normalize import get_resolver
-from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
-from pipelines.urls import UrlError, parse_target
+from backlink_spider.cli import StoreCommand, fail
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}
-
+class Command(StoreCommand):
     def syntax(self) -> str:
         return "TARGET [-o FILE]"
 
@@ -38,34 +29,18 @@ class Command(ScrapyCommand):
         if len(args) != 1:
             raise UsageError("give one target, e.g. scrapy report site.com -o report.html",
                              print_help=False)  # fmt: skip
-        assert self.settings is not None
-        try:
-            _, domain = parse_target(args[0], get_resolver())
-        except UrlError as exc:
-            fail(f"bad target {args[0]!r}: {exc}")
+        domain = self.target_domain(args[0])
         try:
             # Here, not at the top: Scrapy imports every command to list them, and matplotlib
             # is slow to import and only this command needs it.
             from backlink_spider.report import gather, render
         except ImportError as exc:
             fail(f"the report needs matplotlib ({exc}): pip install matplotlib", code=1)
-        config = StoreConfig.from_settings(self.settings)
-        if config.embedded and not (config.data_dir / "db").exists():
-            fail(f"nothing stored yet in {config.data_dir}: crawl first "
-                 f"(scrapy crawl niche -a target={domain} -a seeds=...)", code=1)  # fmt: skip
-        try:
-            store = acquire_store(self.settings)
-        except StoreError as exc:
-            fail(str(exc), code=1)
-        try:
+        with self.open_store(domain) as store:
             if store.db.backlinks.count_documents({"matched_domain": domain}, limit=1) == 0:
                 fail(f"no stored backlinks for {domain} (crawl it first: "
                      f"scrapy crawl niche -a target={domain} -a seeds=...)", code=1)  # fmt: skip
             data = gather(store.db, domain)
-        except PyMongoError as exc:
-            fail(f"reading from MongoDB failed: {str(exc).splitlines()[0][:200]}", code=1)
-        finally:
-            release_store(store)
         page = render(data)
         try:
             Path(opts.output).write_text(page, encoding="utf-8")

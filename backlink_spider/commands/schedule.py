@@ -30,7 +30,7 @@ from pymongo.errors import PyMongoError
 from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from backlink_spider.commands.crawl import fail
+from backlink_spider.cli import fail
 from backlink_spider.config import ArgumentError, CrawlConfig
 from backlink_spider.scrapyd import SPIDER, Scrapyd, ScrapydError
 from pipelines.normalize import get_resolver

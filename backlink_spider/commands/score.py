@@ -5,15 +5,10 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from pymongo.errors import PyMongoError
-from scrapy.commands import ScrapyCommand
 from scrapy.exceptions import UsageError
 
-from backlink_spider.commands.crawl import fail
-from pipelines.normalize import get_resolver
+from backlink_spider.cli import StoreCommand, fail
 from pipelines.scoring.run import ScoringError, score_target
-from pipelines.store import StoreConfig, StoreError, acquire_store, release_store
-from pipelines.urls import UrlError, parse_target
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -29,11 +24,7 @@ def summary_line(summary: dict[str, Any]) -> str:
     )
 
 
-class Command(ScrapyCommand):
-    requires_project = True
-    requires_crawler_process = False
-    default_settings = {"LOG_LEVEL": "WARNING"}
-
+class Command(StoreCommand):
     def syntax(self) -> str:
         return "TARGET [--distrust HOSTS]"
 
@@ -52,31 +43,14 @@ class Command(ScrapyCommand):
         if len(args) != 1:
             raise UsageError("give one target, e.g. scrapy score site.com", print_help=False)
         assert self.settings is not None
-        try:
-            _, domain = parse_target(args[0], get_resolver())
-        except UrlError as exc:
-            fail(f"bad target {args[0]!r}: {exc}")
+        domain = self.target_domain(args[0])
         if opts.distrust:
             extra = [h.strip() for h in opts.distrust.split(",") if h.strip()]
             seeds = [*self.settings.getlist("BACKLINKS_DISTRUST_SEEDS"), *extra]
             self.settings.set("BACKLINKS_DISTRUST_SEEDS", seeds, priority="cmdline")
-        config = StoreConfig.from_settings(self.settings)
-        if config.embedded and not (config.data_dir / "db").exists():
-            fail(
-                f"nothing stored yet in {config.data_dir}: crawl first "
-                f"(scrapy crawl niche -a target={domain} -a seeds=...)",
-                code=1,
-            )
-        try:
-            store = acquire_store(self.settings)
-        except StoreError as exc:
-            fail(str(exc), code=1)
-        try:
-            summary = score_target(store.db, domain, settings=self.settings)
-        except ScoringError as exc:
-            fail(str(exc), code=1)
-        except PyMongoError as exc:
-            fail(f"scoring failed in MongoDB: {str(exc).splitlines()[0][:200]}", code=1)
-        finally:
-            release_store(store)
+        with self.open_store(domain) as store:
+            try:
+                summary = score_target(store.db, domain, settings=self.settings)
+            except ScoringError as exc:
+                fail(str(exc), code=1)
         print(summary_line(summary))
