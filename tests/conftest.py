@@ -124,3 +124,11 @@ def run_scrapy(args: list[str], env: dict[str, str], *, cwd: Path = ROOT,
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)  # fmt: skip
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def profile(mongo_server: MongoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Two crawls of a changing web, shared by the link-profile and report tests (read only)."""
+    from tests.profile_web import two_crawls
+
+    yield from two_crawls(mongo_server, tmp_path_factory)

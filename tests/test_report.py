@@ -15,9 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from backlink_spider.demoweb.server import WebServer
 from tests.conftest import run_scrapy, scrapy_env
-from tests.test_profile import TARGET, build_web, crawl
+from tests.profile_web import TARGET, Profile
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -25,25 +24,15 @@ CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-back
                   "--enable-logging=stderr", "--v=0"]  # fmt: skip
 
 
-@pytest.fixture(scope="module")
-def report(mongo_server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]:
-    tmp = tmp_path_factory.mktemp("report")
-    name = "report_test"
-    client = mongo_server.client()
-    client.drop_database(name)
-    with WebServer(build_web(changed=False)) as server:
-        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                         BACKLINKS_DATA_DIR=str(tmp / "data"))  # fmt: skip
-        crawl(server.web, env, tmp / "first.jsonl")
-        server.swap(build_web(changed=True))
-        crawl(server.web, env, tmp / "second.jsonl", "-s", "DOWNLOAD_TIMEOUT=1")
-    out = tmp / "report.html"
+@pytest.fixture(scope="session")
+def report(profile: Profile) -> Iterator[tuple[Path, str]]:
+    """The report of the two crawls that tests/test_profile.py reads too."""
+    env = profile.env
+    out = profile.tmp / "report.html"
     run = run_scrapy(["report", TARGET, "-o", str(out)], env)
     assert run.returncode == 0, run.stderr
     assert f"report of {TARGET} written to {out}" in run.stderr
     yield out, out.read_text(encoding="utf-8")
-    client.drop_database(name)
-    client.close()
 
 
 def test_the_report_is_one_self_contained_file(report: tuple[Path, str]) -> None:
