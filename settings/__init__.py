@@ -57,6 +57,11 @@ ADDONS = {"backlink_spider.addon.BacklinksAddon": 100}
 DOWNLOADER_MIDDLEWARES = {
     # After HttpProxyMiddleware (750): through an explicit proxy, the proxy decides.
     "backlink_spider.ssrf.SsrfGuardMiddleware": 760,
+    # Scrapy's redirect handling, except that a hop into the target is a backlink, not a fetch.
+    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
+    "backlink_spider.redirects.HopRedirectMiddleware": 600,
+    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
+    "backlink_spider.redirects.HopMetaRefreshMiddleware": 580,
 }
 # Refuse URLs whose host is or resolves to a loopback/private/link-local/reserved address.
 # True for an intranet crawl.

@@ -19,11 +19,13 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 from urllib.robotparser import RobotFileParser
 
 import lxml.html
 import pytest
+from scrapy.http import HtmlResponse
+from scrapy.utils.response import get_meta_refresh
 
 from backlink_spider.demoweb import (
     Response,
@@ -455,8 +457,13 @@ def test_declared_backlinks_are_on_their_pages(build) -> None:
         assert (item.link_type == "image") == best["image"], item
         if item.via_url:
             hop = web.fetch(item.via_url)
-            assert 300 <= hop.status < 400
-            assert urljoin(item.via_url, hop.header("Location") or "") == item.target_url
+            if 300 <= hop.status < 400:
+                assert urljoin(item.via_url, hop.header("Location") or "") == item.target_url
+            else:  # an interstitial page that refreshes there
+                assert (
+                    get_meta_refresh(HtmlResponse(item.via_url, body=hop.body_bytes()))[1]
+                    == item.target_url
+                )
 
 
 @pytest.mark.parametrize("build", [demo_web, test_web], ids=["demo", "test"])
@@ -481,7 +488,8 @@ def test_ground_truth_is_complete(build) -> None:
                 if inside and not web.is_target_url(url, domain):
                     assert (url, link["url"]) in declared, (url, link["url"])
                     checked += 1
-    assert checked >= len(web.backlinks_to()) - 2  # all but the two redirect-type ones
+    redirects = [e for e in web.backlinks_to() if e.link_type == "redirect"]
+    assert checked >= len(web.backlinks_to()) - len(redirects)
 
 
 @pytest.mark.parametrize("build", [demo_web, test_web], ids=["demo", "test"])
@@ -490,7 +498,9 @@ def test_declared_depths_match_the_link_graph(build) -> None:
     depth = walk(web).host_depth
     for item in web.expected:
         hops = depth[host_of(item.source_url)]
-        if item.via_url:
+        # A hop host must be within reach, unless its URL names the target: the crawl probes
+        # such click trackers past the depth.
+        if item.via_url and web.target not in unquote(urlsplit(item.via_url).query):
             hops = max(hops, depth[host_of(item.via_url)])
         assert item.min_depth == hops, item
 

@@ -1639,9 +1639,119 @@ def _build_veg_patch(web: Web) -> None:
                     position="content",
                     note="plain link to an old target URL that 301s to /compost on the target",
                 ),
+                p.link(
+                    "/out?to=https%3A%2F%2Fpetalpost.test%2Froses",
+                    "Petal Post on roses",
+                    position="content",
+                    redirects_to="https://petalpost.test/roses",
+                    note="/out?to= hop on the same host that 302s to the target",
+                ),
+                p.link(
+                    "/leaving?to=https://petalpost.test/seed-saving",
+                    "saving seed at Petal Post",
+                    position="content",
+                    redirects_to="https://petalpost.test/seed-saving",
+                    note="interstitial page that meta-refreshes to the target",
+                ),
+                p.link(
+                    "https://garden-directory.test/",
+                    "a garden link directory",
+                    position="content",
+                ),
+                p.link("/more-hops", "more of the same", position="content"),
             ]
         ),
     )
+    kit.page(
+        "/more-hops",
+        title="The same hops from another page",
+        body=lambda p: (
+            "<p>Two of our favourite reads again: "
+            + p.link(
+                "/out?to=https%3A%2F%2Fpetalpost.test%2Froses",
+                "roses, again",
+                position="content",
+                redirects_to="https://petalpost.test/roses",
+                note="a second page linking a hop URL the crawl has already followed",
+            )
+            + " and "
+            + p.link(
+                "https://go.test/r/petal",
+                "pruning, again",
+                position="content",
+                redirects_to="https://petalpost.test/pruning",
+                min_depth=1,
+                note="a second page linking a short link the crawl has already followed",
+            )
+            + ".</p>"
+        ),
+    )
+    kit.site.handler("/out?", _out_hop)
+    kit.site.handler("/leaving?", _interstitial)
+    web.expect_no_backlink(
+        kit.url("/leaving?to=https://petalpost.test/seed-saving"),
+        "https://petalpost.test/seed-saving",
+        "an interstitial is the hop, not a page that links the target",
+    )
+    _build_garden_directory(web)
+
+
+def _query_to(path: str) -> str | None:
+    query = parse_qs(urlsplit(path).query)
+    values = query.get("to") or query.get("url")
+    return values[0] if values else None
+
+
+def _out_hop(path: str) -> Response | None:
+    """``/out?to=URL``: the click-tracking hop of many blogs, a 302 to wherever ``to`` says."""
+    to = _query_to(path)
+    return None if to is None else Response(status=302, body="", headers={"Location": to})
+
+
+def _interstitial(path: str) -> Response | None:
+    """``/leaving?to=URL``: a "you are leaving" page that meta-refreshes after a second.
+
+    Its own "continue" link is the hop itself, not a page that links the target.
+    """
+    to = _query_to(path)
+    if to is None:
+        return None
+    return Response(
+        body=(
+            f'<html><head><meta http-equiv="refresh" content="1; url={esc(to)}">'
+            "<title>Leaving The Veg Patch</title></head><body>"
+            f'<p>Taking you to <a href="{esc(to)}">{esc(to)}</a>…</p></body></html>'
+        )
+    )
+
+
+def _build_garden_directory(web: Web) -> None:
+    """garden-directory.test (depth 1): its links go through a click tracker at depth 2."""
+    kit = SiteKit(
+        web,
+        "garden-directory.test",
+        name="Garden Directory",
+        depth=1,
+        nav=[("/", "Home")],
+        footer="<p>Garden Directory</p>",
+    )
+    kit.page(
+        "/",
+        title="Garden Directory",
+        body=lambda p: _ul(
+            [
+                p.link(
+                    "https://click.garden-ads.test/c?url=https%3A%2F%2Fpetalpost.test%2Fcompost",
+                    "Petal Post: compost",
+                    position="content",
+                    redirects_to="https://petalpost.test/compost",
+                    min_depth=1,
+                    note="click tracker on a host past the depth that names the target: probed",
+                ),
+            ]
+        ),
+    )
+    web.site("click.garden-ads.test").handler("/c?", _out_hop)
 
 
 def _build_old_shed(web: Web) -> None:

@@ -4,6 +4,12 @@ Every page's links are read once; links into the target (or a competitor) become
 items, the page becomes a ``PageRecord`` (text and outlinks, for scoring), and the rest are
 candidates to follow under the page budget and the spider-trap guards.
 
+A link whose URL redirects (3xx or meta refresh) into the target is a backlink too, of
+``link_type`` ``redirect`` with the href kept as ``via_url``: the redirect middlewares
+(``backlink_spider.redirects``) stop at such a hop and hand it back here, where the page that
+linked the first URL is still known (``bl_ref`` in the request's meta; later pages linking the same
+hop URL are remembered while it is in flight, and answered at once after).
+
 Each distinct target URL a backlink points to is asked once (``HEAD``, at low priority, never
 parsed) so a link into a dead page can be reclaimed: a ``TargetCheck`` item. These checks are
 not pages: they are outside ``max_pages`` and capped by ``BACKLINKS_MAX_TARGET_CHECKS``; a target
@@ -21,7 +27,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import scrapy
 from scrapy import signals
@@ -34,6 +40,7 @@ from twisted.python.failure import Failure
 from backlink_spider.config import CrawlConfig
 from backlink_spider.extract import PROMINENCE, Link, extract_page
 from backlink_spider.items import Backlink, FetchFailure, OutHost, PageRecord, TargetCheck
+from backlink_spider.redirects import LANDED
 from pipelines.normalize import get_resolver
 from pipelines.urls import has_repeated_segments, path_signature, try_canonical_url, url_host
 
@@ -45,6 +52,11 @@ _AUTHORITY_RE = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://([^/?#\\]*)")
 _NOFOLLOW_RELS = frozenset({"nofollow", "ugc", "sponsored"})
 MAX_OUT_HOSTS = 1000  # per page record: a page linking 100k hosts must stay a small document
 CHECK_PRIORITY = -10  # target checks wait behind the pages: they only need to happen
+MAX_HOP_REFERRERS = 100  # pages remembered per redirect hop URL while it is in flight
+MAX_KNOWN_HOPS = 100_000  # hop URLs remembered with where they land
+
+# (source URL, source title, source status, the link): who linked a followed URL.
+Ref = tuple[str, str, int, Link]
 
 ROLE_TARGET = "target"
 ROLE_SEED = "seed"
@@ -100,6 +112,10 @@ class NicheSpider(scrapy.Spider):
         self.max_target_checks = crawler.settings.getint("BACKLINKS_MAX_TARGET_CHECKS", 1000)
         self.targets_checked: set[str] = set()
         self.target_statuses: dict[str, int] = {}
+        # Redirect hops: pages linking a URL still in flight (by hash of the link as written),
+        # and hop URLs known to land in a watched site -> (landing URL, first URL).
+        self.inflight: dict[int, list[Ref]] = {}
+        self.hops: dict[int, tuple[str, str]] = {}
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
@@ -138,8 +154,14 @@ class NicheSpider(scrapy.Spider):
     def _skip(self, reason: str) -> None:
         self.stats.inc_value(f"backlinks/spider/skipped/{reason}")
 
-    def _request(self, url: str, role: str, hop: int, priority: int = 0) -> Request | None:
-        """A request for url if the budget and the trap guards allow it, else None (counted)."""
+    def _request(
+        self, url: str, role: str, hop: int, priority: int = 0, ref: Ref | None = None
+    ) -> Request | None:
+        """A request for url if the budget and the trap guards allow it, else None (counted).
+
+        ``ref`` says which page linked it and how: if the URL turns out to be a redirect into the
+        target, that page holds the backlink.
+        """
         cfg = self.config
         if self.scheduled >= cfg.max_pages:
             self._skip("budget")
@@ -184,12 +206,17 @@ class NicheSpider(scrapy.Spider):
             self.target_scheduled += 1
         if self.scheduled == cfg.max_pages:
             logger.info("Page budget of %d reached; finishing what is queued", cfg.max_pages)
+        meta: dict[str, Any] = {"bl_role": role, "bl_hop": hop}
+        if ref is not None:
+            key = hash(ref[3].url)
+            meta["bl_ref"], meta["bl_key"] = ref, key
+            self.inflight[key] = []
         return Request(
             canonical,
             callback=self.parse,
             errback=self.on_error,
             priority=priority,
-            meta={"bl_role": role, "bl_hop": hop},
+            meta=meta,
         )
 
     # -- download guards ------------------------------------------------------------------------
@@ -221,6 +248,7 @@ class NicheSpider(scrapy.Spider):
         reason = failure.type.__name__ if failure.type else "Error"
         self.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        self.inflight.pop(request.meta.get("bl_key", 0), None)
         logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
         if failure.check(IgnoreRequest):
             return  # robots.txt said no: nothing is known about the page
@@ -296,6 +324,14 @@ class NicheSpider(scrapy.Spider):
     def parse(self, response: Response) -> Iterator[Any]:
         cfg = self.config
         now = datetime.now(UTC)
+        referrers = self.inflight.pop(response.meta.get("bl_key", 0), None)
+        if LANDED in response.meta:
+            yield from self._hop_backlinks(response, referrers or [], now)
+            return
+        if response.meta.get("bl_probe"):
+            # Followed past the depth only because it looked like a redirect; it was not one.
+            self.stats.inc_value("backlinks/spider/probe_not_redirect")
+            return
         _, domain = _host_domain(response.url)
         # A redirect may have carried the request to another site: the final URL decides.
         role = response.meta.get("bl_role", ROLE_SITE)
@@ -334,16 +370,22 @@ class NicheSpider(scrapy.Spider):
         record.title, record.lang, record.text = page.title, page.lang, page.text
         record.nofollow, record.outlinks_total = page.nofollow, len(page.links)
 
-        found: dict[str, tuple[Link, int]] = {}  # canonical target URL -> (most prominent, count)
+        # Canonical target URL -> (most prominent link, count, via URL when through a redirect).
+        found: dict[str, tuple[Link, int, str | None]] = {}
         out_hosts: dict[str, list[int]] = {}
-        follow: list[tuple[str, str, int]] = []
+        follow: list[tuple[str, str, int, bool, Link]] = []
         watched = cfg.watched_domains
+        hops = self.hops
         for link in page.links:
             link_host, link_domain = _host_domain(link.url)
             if not link_host:
                 continue
+            if hops and role != ROLE_TARGET:
+                known = hops.get(hash(link.url))
+                if known is not None:  # a redirect into a watched site, seen before
+                    self._collect(found, link, landed=known[0], via=known[1])
             if link_domain == domain:
-                follow.append((link.url, role, hop))
+                follow.append((link.url, role, hop, False, link))
                 continue
             counts = out_hosts.setdefault(link_host, [0, 0])
             counts[0] += 1
@@ -352,29 +394,76 @@ class NicheSpider(scrapy.Spider):
             if link_domain in watched:
                 if role != ROLE_TARGET:
                     self._collect(found, link)
-            elif role != ROLE_TARGET and hop < cfg.depth:
-                follow.append((link.url, ROLE_SITE, hop + 1))
+            elif role != ROLE_TARGET:
+                if hop < cfg.depth:
+                    follow.append((link.url, ROLE_SITE, hop + 1, False, link))
+                elif self._names_watched(link.url):
+                    # Past the depth, but it names the target: likely a tracking redirect to it.
+                    follow.append((link.url, ROLE_SITE, hop + 1, True, link))
 
         record.out_hosts = [
             OutHost(host=h, links=n, followed=f)
             for h, (n, f) in sorted(out_hosts.items(), key=lambda kv: -kv[1][0])[:MAX_OUT_HOSTS]
         ]
-        for target_url, (link, count) in found.items():
-            _, matched = _host_domain(target_url)
-            self.referring_domains.add(domain)
-            self.stats.inc_value("backlinks/spider/backlinks")
-            yield Backlink(
-                source_url=response.url, target_url=target_url, anchor_text=link.anchor_text,
-                rel=list(link.rel), nofollow=link.nofollow, link_type=link.link_type,
-                position=link.position, context=link.context, occurrences=count,
-                source_title=page.title, source_status=response.status, discovered_at=now,
-                crawl_id=self.crawl_id, is_competitor_link=matched != cfg.target_domain,
-                matched_domain=matched,
-            )  # fmt: skip
-            if matched == cfg.target_domain:
-                yield from self._check_target(target_url)
+        for target_url, (link, count, via) in found.items():
+            yield from self._backlink(
+                response.url, page.title, response.status, target_url, link, count, via, now
+            )
         yield record
-        yield from self._follow(follow)
+        yield from self._follow(follow, (response.url, page.title, response.status))
+
+    def _backlink(
+        self, source: str, title: str, status: int, target_url: str, link: Link, count: int,
+        via: str | None, now: datetime,
+    ) -> Iterator[Any]:  # fmt: skip
+        cfg = self.config
+        _, matched = _host_domain(target_url)
+        self.referring_domains.add(_host_domain(source)[1])
+        self.stats.inc_value("backlinks/spider/backlinks")
+        if via is not None:
+            self.stats.inc_value("backlinks/spider/redirect_backlinks")
+        yield Backlink(
+            source_url=source, target_url=target_url, anchor_text=link.anchor_text,
+            rel=list(link.rel), nofollow=link.nofollow,
+            link_type="redirect" if via is not None else link.link_type,
+            position=link.position, context=link.context, occurrences=count,
+            source_title=title, source_status=status, discovered_at=now,
+            crawl_id=self.crawl_id, is_competitor_link=matched != cfg.target_domain,
+            matched_domain=matched, via_url=via,
+        )  # fmt: skip
+        if matched == cfg.target_domain:
+            yield from self._check_target(target_url)
+
+    def _hop_backlinks(
+        self, response: Response, referrers: list[Ref], now: datetime
+    ) -> Iterator[Any]:
+        """A followed link ended in a redirect into a watched site: backlinks of its linkers."""
+        drop = self.config.drop_params
+        landed = try_canonical_url(response.meta[LANDED], drop_params=drop)
+        first = (response.meta.get("redirect_urls") or [response.url])[0]
+        ref: Ref | None = response.meta.get("bl_ref")
+        if landed is None or ref is None:
+            return  # a seed that redirects into the target: no page links it
+        via = try_canonical_url(first, drop_params=drop) or first
+        if len(self.hops) < MAX_KNOWN_HOPS:
+            self.hops[hash(ref[3].url)] = (landed, via)
+        by_page: dict[str, tuple[str, int, dict[str, tuple[Link, int, str | None]]]] = {}
+        for source, title, status, link in (ref, *referrers):
+            _, _, found = by_page.setdefault(source, (title, status, {}))
+            self._collect(found, link, landed=landed, via=via)
+        for source, (title, status, found) in by_page.items():
+            for target_url, (link, count, hop_via) in found.items():
+                yield from self._backlink(
+                    source, title, status, target_url, link, count, hop_via, now
+                )
+
+    def _names_watched(self, url: str) -> bool:
+        """True when a URL's query carries a watched domain (``/go?u=https://target/…``)."""
+        query = url.partition("?")[2]
+        if not query:
+            return False
+        text = unquote(unquote(query)).lower()
+        return any(domain in text for domain in self.config.watched_domains)
 
     def _remember_target_status(self, response: Response) -> None:
         """A fetched target page answers the check of its URL (and of the URL that redirected)."""
@@ -384,33 +473,54 @@ class NicheSpider(scrapy.Spider):
             if canonical is not None:
                 self.target_statuses.setdefault(canonical, response.status)
 
-    def _collect(self, found: dict[str, tuple[Link, int]], link: Link) -> None:
-        """Merge repeats of one target URL on a page: keep the most prominent, count them."""
-        key = try_canonical_url(link.url, drop_params=self.config.drop_params)
+    def _collect(
+        self,
+        found: dict[str, tuple[Link, int, str | None]],
+        link: Link,
+        landed: str | None = None,
+        via: str | None = None,
+    ) -> None:
+        """Merge repeats of one target URL on a page: keep the most prominent, count them.
+
+        ``landed`` is where a redirect hop (``via``) leads; a direct link wins over a redirect
+        to the same URL at the same prominence.
+        """
+        key = landed or try_canonical_url(link.url, drop_params=self.config.drop_params)
         if key is None:
             self.stats.inc_value("backlinks/spider/unparseable_link")
             return
         kept = found.get(key)
         if kept is None:
-            found[key] = (link, 1)
-        elif PROMINENCE[link.position] < PROMINENCE[kept[0].position]:
-            found[key] = (link, kept[1] + 1)
+            found[key] = (link, 1, via)
+        elif (PROMINENCE[link.position], via is not None) < (
+            PROMINENCE[kept[0].position],
+            kept[2] is not None,
+        ):
+            found[key] = (link, kept[1] + 1, via)
         else:
-            found[key] = (kept[0], kept[1] + 1)
+            found[key] = (kept[0], kept[1] + 1, kept[2])
 
-    def _follow(self, candidates: list[tuple[str, str, int]]) -> Iterator[Request]:
-        for url, role, hop in candidates:
+    def _follow(
+        self, candidates: list[tuple[str, str, int, bool, Link]], page: tuple[str, str, int]
+    ) -> Iterator[Request]:
+        for url, role, hop, probe, link in candidates:
             raw = hash(url)
             if raw in self.raw_seen:
+                waiting = self.inflight.get(raw)
+                if waiting is not None and len(waiting) < MAX_HOP_REFERRERS:
+                    waiting.append((*page, link))  # answered if it turns out to be a hop
                 continue
             self.raw_seen.add(raw)
-            if role == ROLE_SITE:
+            if role == ROLE_SITE and not probe:
                 _, domain = _host_domain(url)
                 if self.domain_hop.get(domain, hop) < hop:
                     hop = self.domain_hop[domain]
                 self.domain_hop.setdefault(domain, hop)
-            request = self._request(url, role, hop)
+            request = self._request(url, role, hop, ref=(*page, link))
             if request is not None:
+                if probe:
+                    request.meta["bl_probe"] = True
+                    self.stats.inc_value("backlinks/spider/redirect_probes")
                 yield request
 
     def _idle(self, spider: Any = None) -> None:
