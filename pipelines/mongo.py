@@ -210,19 +210,32 @@ class MongoPipeline:
             self.stats.set_value("backlinks/mongo/replayed", replayed)
         self.spill = _Spill(self.config.data_dir, self.store.config.database, self.crawl_id)
         describe = getattr(spider, "describe", None)
+        now = datetime.now(UTC)
         crawl_doc = {
             **(describe() if callable(describe) else {}),
             "status": "running",
-            "started_at": datetime.now(UTC),
+            "attempt_started_at": now,
+            "finished_at": None,
             "pid": os.getpid(),
             # Scrapyd 1.6 passes the job id as the spider argument _job (no SCRAPY_JOB).
             "job": getattr(spider, "_job", None)
             or os.environ.get("SCRAPY_JOB")
             or os.environ.get("SHUB_JOBKEY"),
         }
+        job = getattr(spider, "job", None)
+        if job is not None and job.attempt > 1:  # another attempt of the crawl (JOBDIR)
+            crawl_doc.update(resumed_at=now, resumed_from=job.resume)
         self.store.db.crawls.update_one(
             {"_id": self.crawl_id},
-            [{"$set": {k: _lit(v) for k, v in crawl_doc.items()}}],
+            [
+                {
+                    "$set": {
+                        **{k: _lit(v) for k, v in crawl_doc.items()},
+                        "started_at": {"$ifNull": ["$started_at", now]},
+                        "attempts": {"$add": [{"$ifNull": ["$attempts", 0]}, 1]},
+                    }
+                }
+            ],
             upsert=True,
         )
         logger.info(
@@ -491,15 +504,22 @@ class MongoPipeline:
     def _rebuild_host_edges(self, now: datetime) -> None:
         """Edges of each host fetched in this crawl, from all its stored pages.
 
-        This crawl's pages were counted as they passed; only the host's pages that this crawl
-        did not fetch again are read back, in one query. Edges not seen again are removed.
+        This process's pages were counted as they passed; only the host's pages that this crawl
+        did not fetch again are read back, in one query. Another attempt of a resumed crawl
+        (JOBDIR) did not count what earlier attempts fetched: it recounts every page of the
+        hosts this crawl fetched. Edges not seen again are removed.
         """
         assert self.store is not None
         db = self.store.db
+        skip_own: dict[str, Any] = {"crawl_id": {"$ne": self.crawl_id}}
+        if getattr(getattr(self.crawler, "spider", None), "resumed", False):
+            skip_own = {}
+            hosts_before = db.pages.distinct("host", {"crawl_id": self.crawl_id})
+            self.edges = {host: {} for host in {*self.edges, *hosts_before}}
         hosts = sorted(self.edges)
         for start in range(0, len(hosts), 500):
             older = db.pages.find(
-                {"host": {"$in": hosts[start : start + 500]}, "crawl_id": {"$ne": self.crawl_id}},
+                {"host": {"$in": hosts[start : start + 500]}, **skip_own},
                 {"host": 1, "out_hosts": 1},
             )
             for page in older:

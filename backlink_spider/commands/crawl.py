@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
 from backlink_spider.cli import fail
 from backlink_spider.config import ArgumentError, CrawlConfig
+from backlink_spider.jobdir import JobMismatch, check_job
 from pipelines.store import Store, StoreError, acquire_store, release_store
 
 
@@ -21,9 +23,14 @@ class Command(ScrapyCrawlCommand):
         if args[:1] != ["niche"]:
             return
         try:
-            CrawlConfig.from_args(self.settings, opts.spargs)
+            config = CrawlConfig.from_args(self.settings, opts.spargs)
         except ArgumentError as exc:
             fail(str(exc))
+        if self.settings.get("JOBDIR"):
+            try:
+                check_job(Path(self.settings["JOBDIR"]), config.describe())
+            except JobMismatch as exc:
+                fail(str(exc))
         if "pipelines.mongo.MongoPipeline" in self.settings.getdict("ITEM_PIPELINES"):
             try:
                 # Held for the whole crawl: the pipeline shares this connection and server.

@@ -26,20 +26,33 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from functools import lru_cache
+from hashlib import blake2b
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import scrapy
 from scrapy import signals
+from scrapy.core.scheduler import Scheduler
 from scrapy.crawler import Crawler
 from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response, TextResponse
 from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.utils.job import job_dir
 from twisted.python.failure import Failure
 
 from backlink_spider.config import CrawlConfig
 from backlink_spider.extract import PROMINENCE, Link, extract_page
 from backlink_spider.items import Backlink, FetchFailure, OutHost, PageRecord, TargetCheck
+from backlink_spider.jobdir import (
+    RESUME_QUEUE,
+    RESUME_SEEDS,
+    Job,
+    open_job,
+    pack_keys,
+    restart_from_seeds,
+    unpack_keys,
+)
 from backlink_spider.redirects import LANDED
 from pipelines.normalize import get_resolver
 from pipelines.urls import has_repeated_segments, path_signature, try_canonical_url, url_host
@@ -70,6 +83,11 @@ def _netloc_host(netloc: str) -> tuple[str, str]:
     return host, get_resolver().registered_domain(host)
 
 
+def url_key(canonical: str) -> int:
+    """A stable 64-bit key of a URL (``hash()`` changes between processes)."""
+    return int.from_bytes(blake2b(canonical.encode(), digest_size=8).digest(), "big")
+
+
 def _host_domain(url: str) -> tuple[str, str]:
     """Per link, so a regex on the authority rather than a full urlsplit."""
     match = _AUTHORITY_RE.match(url)
@@ -93,25 +111,22 @@ class NicheSpider(scrapy.Spider):
         return spider
 
     def _prepare(self, crawler: Crawler) -> None:
-        cfg = self.config
-        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-        self.crawl_id = f"{cfg.target_domain}-{stamp}-{secrets.token_hex(3)}"
+        self.crawl_id = self._crawl_identity(crawler)
         self.resolver = get_resolver()
-        self.scheduled = 0
-        self.target_scheduled = 0
-        self.per_host: Counter[str] = Counter()
-        self.per_pattern: Counter[str] = Counter()
-        self.per_path_queries: Counter[str] = Counter()
-        # hash() of URLs already considered: as linked (cheap first check), and canonical.
-        self.raw_seen: set[int] = set()
-        self.seen: set[int] = set()
-        self.domain_hop: dict[str, int] = dict.fromkeys(cfg.seed_domains, 0)
-        self.referring_domains: set[str] = set()
+        self._init_frontier()
+        # Set when a resumed job's queue turns out empty: the dupefilter then holds URLs that
+        # were never fetched, and the spider's own seen set is what keeps requests unique.
+        self.dont_filter = False
+        self.queued_at_start: int | None = None
+        if self.job is not None and self.job.resume == RESUME_QUEUE:
+            try:
+                self._restore(self.job.state)
+            except (KeyError, TypeError, ValueError) as exc:
+                restart_from_seeds(self.job, f"Unreadable saved state ({exc!r})")
+                self._init_frontier()
         # Target URLs whose status is asked (once each), and statuses already known from pages.
         self.check_targets = crawler.settings.getbool("BACKLINKS_CHECK_TARGETS", True)
         self.max_target_checks = crawler.settings.getint("BACKLINKS_MAX_TARGET_CHECKS", 1000)
-        self.targets_checked: set[str] = set()
-        self.target_statuses: dict[str, int] = {}
         # Redirect hops: pages linking a URL still in flight (by hash of the link as written),
         # and hop URLs known to land in a watched site -> (landing URL, first URL).
         self.inflight: dict[int, list[Ref]] = {}
@@ -121,6 +136,88 @@ class NicheSpider(scrapy.Spider):
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
         crawler.signals.connect(self._idle, signal=signals.spider_idle)
         self.started = time.monotonic()
+
+    def _crawl_identity(self, crawler: Crawler) -> str:
+        """A fresh crawl id; with ``JOBDIR``, the one an earlier attempt of that job saved.
+
+        A crawl stopped (SIGINT) or killed and started again with the same JOBDIR stays one
+        crawl: per-crawl bookkeeping in the store (``seen_count``, lost links) keys on this id.
+        """
+        cfg = self.config
+
+        def fresh() -> str:
+            stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+            return f"{cfg.target_domain}-{stamp}-{secrets.token_hex(3)}"
+
+        self.job: Job | None = None
+        jobdir = job_dir(crawler.settings)
+        if not jobdir:
+            return fresh()
+        self.job = open_job(Path(jobdir), cfg.describe(), fresh)
+        return self.job.crawl_id
+
+    @property
+    def resumed(self) -> bool:
+        """Another attempt of a crawl: an earlier process stored some of its pages."""
+        return self.job is not None and self.job.attempt > 1
+
+    def _init_frontier(self) -> None:
+        """What the spider knows of its frontier: budget spent, guards' counts, URLs seen."""
+        cfg = self.config
+        self.scheduled = 0
+        self.target_scheduled = 0
+        self.per_host: Counter[str] = Counter()
+        self.per_pattern: Counter[str] = Counter()
+        self.per_path_queries: Counter[str] = Counter()
+        # URLs already considered: hash() as linked (a cheap first check, this process only),
+        # and a stable 64-bit key of the canonical URL (kept across attempts of a job).
+        self.raw_seen: set[int] = set()
+        self.seen: set[int] = set()
+        self.domain_hop: dict[str, int] = dict.fromkeys(cfg.seed_domains, 0)
+        self.referring_domains: set[str] = set()
+        self.targets_checked: set[str] = set()
+        self.target_statuses: dict[str, int] = {}
+        self.target_answers: dict[str, tuple[int, str, str]] = {}
+
+    def _snapshot(self) -> dict[str, Any]:
+        """The frontier bookkeeping a resumed attempt needs (Scrapy keeps the queue itself)."""
+        stats = self.stats
+        pending = None
+        if self.queued_at_start is not None:
+            pending = (
+                self.queued_at_start
+                + stats.get_value("scheduler/enqueued/disk", 0)
+                - stats.get_value("scheduler/dequeued/disk", 0)
+            )
+        return {
+            "pending": pending,
+            "dont_filter": self.dont_filter,
+            "scheduled": self.scheduled,
+            "target_scheduled": self.target_scheduled,
+            "per_host": dict(self.per_host),
+            "per_pattern": dict(self.per_pattern),
+            "per_path_queries": dict(self.per_path_queries),
+            "seen": pack_keys(self.seen),
+            "domain_hop": self.domain_hop,
+            "referring_domains": sorted(self.referring_domains),
+            "targets_checked": sorted(self.targets_checked),
+            "target_statuses": self.target_statuses,
+            "target_answers": self.target_answers,
+        }
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.dont_filter = bool(state.get("dont_filter"))
+        self.scheduled = int(state["scheduled"])
+        self.target_scheduled = int(state["target_scheduled"])
+        self.per_host.update(state["per_host"])
+        self.per_pattern.update(state["per_pattern"])
+        self.per_path_queries.update(state["per_path_queries"])
+        self.seen = unpack_keys(state["seen"])
+        self.domain_hop.update(state["domain_hop"])
+        self.referring_domains.update(state["referring_domains"])
+        self.targets_checked.update(state["targets_checked"])
+        self.target_statuses.update(state["target_statuses"])
+        self.target_answers.update({u: tuple(a) for u, a in state["target_answers"].items()})
 
     @property
     def stats(self) -> Any:
@@ -134,6 +231,11 @@ class NicheSpider(scrapy.Spider):
     async def start(self) -> AsyncIterator[Any]:
         cfg = self.config
         self.started = time.monotonic()
+        self._check_resume()
+        # The pipeline applies target checks to every link of the crawl when it ends: it
+        # needs the answers earlier attempts got too.
+        for url, (status, final_url, error) in list(self.target_answers.items()):
+            yield self._answer(url, status, final_url, error)
         logger.info(
             "Crawl %s: backlinks of %s from %d seed site(s), depth %d, budget %d pages",
             self.crawl_id,
@@ -150,6 +252,44 @@ class NicheSpider(scrapy.Spider):
             request = self._request(seed, ROLE_SEED, 0, priority=5)
             if request is not None:
                 yield request
+
+    def _check_resume(self) -> None:
+        """A resumed job must find the queue it left; if not, its frontier starts again.
+
+        Runs once the scheduler is open (it opens after the spider is built, before start()).
+        """
+        job = self.job
+        if job is None:
+            return
+        scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
+        if isinstance(scheduler, Scheduler):  # another scheduler keeps its own queue
+            self.queued_at_start = len(scheduler)
+        self.stats.set_value("backlinks/jobdir/attempt", job.attempt)
+        if job.resume == RESUME_SEEDS:
+            self.stats.set_value("backlinks/jobdir/restarted_from_seeds", 1)
+        if job.resume != RESUME_QUEUE or self.queued_at_start is None:
+            return
+        if self.queued_at_start == 0 and job.pending:
+            logger.warning(
+                "Crawl %s stopped with %d requests queued, but Scrapy's queue in JOBDIR is "
+                "empty: attempt %d starts again from the seeds under the same crawl id",
+                self.crawl_id,
+                job.pending,
+                job.attempt,
+            )
+            self.stats.set_value("backlinks/jobdir/restarted_from_seeds", 1)
+            self._init_frontier()
+            self.dont_filter = True  # the dupefilter remembers the lost requests
+        else:
+            logger.info(
+                "Crawl %s: attempt %d continues with %d queued requests, %d of %d pages "
+                "of the budget already scheduled",
+                self.crawl_id,
+                job.attempt,
+                self.queued_at_start,
+                self.scheduled,
+                self.config.max_pages,
+            )
 
     def _skip(self, reason: str) -> None:
         self.stats.inc_value(f"backlinks/spider/skipped/{reason}")
@@ -170,7 +310,7 @@ class NicheSpider(scrapy.Spider):
         if canonical is None:
             self._skip("bad_url")
             return None
-        key = hash(canonical)
+        key = url_key(canonical)
         if key in self.seen:
             return None
         self.seen.add(key)
@@ -217,6 +357,7 @@ class NicheSpider(scrapy.Spider):
             errback=self.on_error,
             priority=priority,
             meta=meta,
+            dont_filter=self.dont_filter,
         )
 
     # -- download guards ------------------------------------------------------------------------
@@ -269,9 +410,7 @@ class NicheSpider(scrapy.Spider):
             self.targets_checked.add(url)
             if known >= 400:
                 self.stats.inc_value("backlinks/spider/broken_targets")
-            yield TargetCheck(
-                url=url, status=known, checked_at=datetime.now(UTC), crawl_id=self.crawl_id
-            )
+            yield self._answer(url, known)
             return
         if len(self.targets_checked) >= self.max_target_checks:
             self._skip("target_checks")
@@ -285,6 +424,7 @@ class NicheSpider(scrapy.Spider):
             errback=self.on_target_check_error,
             priority=CHECK_PRIORITY,
             meta={"bl_check": url},
+            dont_filter=self.dont_filter,
         )
 
     def on_target_check(self, response: Response) -> Iterator[Any]:
@@ -297,13 +437,7 @@ class NicheSpider(scrapy.Spider):
             return
         if response.status >= 400:
             self.stats.inc_value("backlinks/spider/broken_targets")
-        yield TargetCheck(
-            url=url,
-            status=response.status,
-            final_url=response.url if response.url != url else "",
-            checked_at=datetime.now(UTC),
-            crawl_id=self.crawl_id,
-        )
+        yield self._answer(url, response.status, response.url if response.url != url else "")
 
     def on_target_check_error(self, failure: Failure) -> Iterator[TargetCheck]:
         if failure.check(IgnoreRequest):
@@ -311,10 +445,16 @@ class NicheSpider(scrapy.Spider):
         reason = failure.type.__name__ if failure.type else "Error"
         self.stats.inc_value(f"backlinks/spider/target_check_failed/{reason}")
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
-        yield TargetCheck(
-            url=request.meta["bl_check"],
-            status=0,
-            error=reason,
+        yield self._answer(request.meta["bl_check"], 0, error=reason)
+
+    def _answer(self, url: str, status: int, final_url: str = "", error: str = "") -> TargetCheck:
+        """A target URL's answer, kept: a resumed attempt hands the earlier ones on again."""
+        self.target_answers[url] = (status, final_url, error)
+        return TargetCheck(
+            url=url,
+            status=status,
+            final_url=final_url,
+            error=error,
             checked_at=datetime.now(UTC),
             crawl_id=self.crawl_id,
         )
@@ -530,6 +670,9 @@ class NicheSpider(scrapy.Spider):
         )
 
     def _closed(self, spider: Any, reason: str) -> None:
+        if self.job is not None:
+            # After Scheduler.close wrote Scrapy's queue: the job is now resumable as it is.
+            self.job.close(reason, self._snapshot())
         logger.info(
             "Crawl %s %s: %d pages read, %d backlinks to %s from %d referring domains",
             self.crawl_id,

@@ -604,9 +604,11 @@ def _link_scores(
             for i in boiler:
                 values[i] /= len(boiler)
                 reasons[i].append("site-wide")
-        # Then the strongest link of the site keeps its weight, the others get 1/n.
+        # Then the strongest link of the site keeps its weight, the others get 1/n. Ties go
+        # to the smallest _id, not to the order links were stored in: the same links score
+        # the same however a crawl (or its resumed attempts) happened to store them.
         n = len(idx)
-        best = max(idx, key=lambda i: (values[i], -i))
+        best = min(idx, key=lambda i: (-values[i], str(links[i]["_id"])))
         for i in idx:
             if i != best:
                 values[i] /= n

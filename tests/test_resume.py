@@ -1,0 +1,216 @@
+"""Pause and resume (``-s JOBDIR=``): a crawl stopped with SIGINT, or killed with SIGKILL, and
+started again with the same JOBDIR stores what an uninterrupted crawl of the same web stores.
+
+The reference is an uninterrupted crawl of the same generated web into another database; the
+interrupted crawl is signalled once a third of the reference's pages have been asked for.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backlink_spider.demoweb.model import Web
+from backlink_spider.demoweb.server import WebServer
+from backlink_spider.demoweb.sites import generated_web
+from pipelines.mongo import BACKLINK_FIELDS, PAGE_FIELDS
+from tests.conftest import FAST, ROOT, MongoServer, Run, run_scrapy, scrapy_env
+
+# Small batches written often: a signal finds pages already stored, as in a long crawl.
+QUICK_WRITES = ["-s", "BACKLINKS_MONGO_BATCH_SIZE=20", "-s", "BACKLINKS_MONGO_FLUSH_INTERVAL=0.2"]
+
+
+@dataclass
+class Site:
+    web: Web
+    server: WebServer
+    mongo: MongoServer
+    tmp: Path
+    reference: Any  # the uninterrupted crawl's database
+    reference_gets: Counter[str]
+
+
+def crawl_args(web: Web, *extra: str) -> list[str]:
+    return ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={','.join(web.seeds)}",
+            "-a", f"competitors={','.join(web.competitors)}", *FAST, *QUICK_WRITES,
+            *extra]  # fmt: skip
+
+
+def env_for(site: Site, database: str) -> dict[str, str]:
+    return scrapy_env(site.server.proxy_url, MONGO_URI=site.mongo.uri, MONGO_DATABASE=database,
+                      BACKLINKS_DATA_DIR=str(site.tmp / "data"))  # fmt: skip
+
+
+def page_gets(server: WebServer, since: int) -> Counter[str]:
+    """GETs of pages (robots.txt is asked again by every process) after request number since."""
+    return Counter(
+        url
+        for method, url, _ in server.requests[since:]
+        if method == "GET" and not url.endswith("/robots.txt")
+    )
+
+
+@pytest.fixture(scope="module")
+def site(mongo_server: MongoServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
+    web = generated_web(200, n_hosts=12, seed=7)
+    tmp = tmp_path_factory.mktemp("resume")
+    client = mongo_server.client()
+    name = f"ref_{uuid.uuid4().hex[:8]}"
+    with WebServer(web) as server:
+        site = Site(web, server, mongo_server, tmp, client[name], Counter())
+        run = run_scrapy(crawl_args(web), env_for(site, name))
+        assert run.returncode == 0, run.stderr[-3000:]
+        site.reference_gets = page_gets(server, 0)
+        yield site
+    client.drop_database(name)
+    client.close()
+
+
+@pytest.fixture
+def db(site: Site) -> Iterator[tuple[str, Any]]:
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    client = site.mongo.client()
+    yield name, client[name]
+    client.drop_database(name)
+    client.close()
+
+
+def interrupted(
+    site: Site, database: str, jobdir: Path, sig: signal.Signals, *extra: str, after: int = 0
+) -> Run:
+    """Start a crawl, send sig once ``after`` pages (default: a third of the reference's) have
+    been asked for, and wait for its end."""
+    scrapy = shutil.which("scrapy")
+    argv = [scrapy] if scrapy else [sys.executable, "-m", "scrapy"]
+    argv += crawl_args(site.web, "-s", f"JOBDIR={jobdir}", *extra)
+    since = len(site.server.requests)
+    third = after or sum(site.reference_gets.values()) // 3
+    proc = subprocess.Popen(argv, cwd=ROOT, env=env_for(site, database), text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    try:
+        while proc.poll() is None and sum(page_gets(site.server, since).values()) < third:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the crawl ended before it could be interrupted"
+        proc.send_signal(sig)
+        stdout, stderr = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return Run(proc.returncode, stdout, stderr)
+
+
+def _by_id(collection: Any) -> dict[str, dict[str, Any]]:
+    return {doc["_id"]: doc for doc in collection.find()}
+
+
+def assert_same_store(site: Site, db: Any, *, scored: bool = True) -> str:
+    """The resumed crawl stored what the uninterrupted one did, as one crawl; its crawl id."""
+    ref = site.reference
+    [crawl] = list(db.crawls.find())
+    crawl_id = crawl["_id"]
+    got, want = _by_id(db.backlinks), _by_id(ref.backlinks)
+    assert want, "the reference crawl found no backlinks"
+    pairs = {(d["source_url"], d["target_url"]) for d in got.values()}
+    assert pairs == {(d["source_url"], d["target_url"]) for d in want.values()}
+    for key, doc in got.items():
+        expected = want[key]
+        for field in (*BACKLINK_FIELDS, "target_status", "reciprocal", "lost_at", "unverified_at"):
+            assert doc.get(field) == expected.get(field), (field, doc["source_url"])
+        assert doc["seen_count"] == 1, doc["source_url"]  # a crawl, however many attempts
+        assert doc["first_crawl_id"] == doc["last_crawl_id"] == crawl_id
+        for score in ("trust", "relevance", "quality") if scored else ():
+            assert doc["scores"][score] == pytest.approx(expected["scores"][score], abs=1e-6)
+    pages, ref_pages = _by_id(db.pages), _by_id(ref.pages)
+    assert pages.keys() == ref_pages.keys()
+    for url, page in pages.items():
+        assert page["crawl_id"] == crawl_id
+        for field in (*PAGE_FIELDS, "out_hosts"):
+            assert page.get(field) == ref_pages[url].get(field), (field, url)
+
+    def edges(database: Any) -> set[tuple[Any, ...]]:
+        return {(e["src"], e["dst"], e["links"], e["followed"], e["pages"])
+                for e in database.host_edges.find()}  # fmt: skip
+
+    assert edges(db) == edges(ref)
+    assert crawl["status"] == "finished" and crawl["attempts"] == 2
+    assert crawl["started_at"] < crawl["resumed_at"] <= crawl["finished_at"]
+    return crawl_id
+
+
+def test_a_crawl_stopped_with_sigint_resumes_where_it_stopped(
+    site: Site, db: tuple[str, Any], tmp_path: Path
+) -> None:
+    name, database = db
+    jobdir = tmp_path / "job"
+    since = len(site.server.requests)
+    first = interrupted(site, name, jobdir, signal.SIGINT)
+    assert first.returncode == 0, first.stderr[-3000:]
+    [crawl] = list(database.crawls.find())
+    assert crawl["status"] == "shutdown" and crawl["attempts"] == 1
+    stored = database.pages.count_documents({})
+    assert 0 < stored < site.reference.pages.count_documents({})
+
+    other = run_scrapy(crawl_args(site.web, "-a", "depth=0", "-s", f"JOBDIR={jobdir}"),
+                       env_for(site, name))  # fmt: skip
+    assert other.returncode == 2
+    assert other.stderr.strip().count("\n") == 0 and "other arguments" in other.stderr
+
+    second = run_scrapy(crawl_args(site.web, "-s", f"JOBDIR={jobdir}"), env_for(site, name))
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "continues with" in second.stderr
+    crawl_id = assert_same_store(site, database)
+    assert crawl_id == crawl["_id"]
+    assert database.crawls.find_one()["resumed_from"] == "queue"
+    # Nothing fetched twice, nothing left out: the two attempts asked for what one crawl did.
+    assert page_gets(site.server, since) == site.reference_gets
+
+
+def test_a_killed_crawl_starts_again_from_its_seeds_as_the_same_crawl(
+    site: Site, db: tuple[str, Any], tmp_path: Path
+) -> None:
+    name, database = db
+    jobdir = tmp_path / "job"
+    # Scores were compared after SIGINT; here they would only cost time.
+    no_scoring = ("-s", "BACKLINKS_SCORE_ON_CLOSE=False")
+    first = interrupted(site, name, jobdir, signal.SIGKILL, *no_scoring)
+    assert first.returncode == -signal.SIGKILL
+    [crawl] = list(database.crawls.find())
+    assert crawl["status"] == "running"  # nobody could say otherwise
+    assert database.pages.count_documents({"crawl_id": crawl["_id"]}) > 0
+
+    second = run_scrapy(crawl_args(site.web, "-s", f"JOBDIR={jobdir}", *no_scoring),
+                        env_for(site, name))  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "did not stop cleanly" in second.stderr
+    crawl_id = assert_same_store(site, database, scored=False)
+    assert crawl_id == crawl["_id"]
+    assert database.crawls.find_one()["resumed_from"] == "seeds"
+
+
+def test_a_resumed_crawl_spends_its_page_budget_once(
+    site: Site, db: tuple[str, Any], tmp_path: Path
+) -> None:
+    name, database = db
+    budget = ("-a", "max_pages=60", "-s", "BACKLINKS_SCORE_ON_CLOSE=False")
+    assert sum(site.reference_gets.values()) > 60, "the web must be larger than the budget"
+    since = len(site.server.requests)
+    first = interrupted(site, name, tmp_path / "job", signal.SIGINT, *budget, after=20)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = run_scrapy(crawl_args(site.web, "-s", f"JOBDIR={tmp_path / 'job'}", *budget),
+                        env_for(site, name))  # fmt: skip
+    assert second.returncode == 0, second.stderr[-3000:]
+    gets = page_gets(site.server, since)
+    assert sum(gets.values()) == len(gets) == 60  # the whole budget, each page once
+    assert database.pages.count_documents({}) == 60
