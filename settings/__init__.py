@@ -62,6 +62,9 @@ DOWNLOADER_MIDDLEWARES = {
     "backlink_spider.redirects.HopRedirectMiddleware": 600,
     "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
     "backlink_spider.redirects.HopMetaRefreshMiddleware": 580,
+    # Before HttpCompressionMiddleware (590) sees the response: gzip/deflate pages are inflated
+    # only up to BACKLINKS_MAX_PAGE_BYTES, so a compressed 50 MB page is cut like a plain one.
+    "backlink_spider.pagesize.PageSizeCapMiddleware": 595,
 }
 # Refuse URLs whose host is or resolves to a loopback/private/link-local/reserved address.
 # True for an intranet crawl.

@@ -56,13 +56,18 @@ def _whatwg_strip(href: str) -> str:
     return href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
 
 
+# lxml.html's parser with libxml2's hard limits relaxed, as a browser has none: by default a
+# page's 256th nested element (or a 10 MB attribute) ends the parse and drops the rest.
+_HUGE_PARSER = lxml.html.HTMLParser(huge_tree=True)
+
+
 def plain_lxml_links(text: str, url: str) -> set[str]:
     """Absolute http(s) URLs of <a href>/<area href> by a plain lxml.html parse + iterlinks().
 
     lxml's own resolve_base_href() takes the *last* <base href> and does not resolve it against
     the page URL; browsers take the first and resolve it, and so do we (and this reference).
     """
-    root = lxml.html.document_fromstring(text)
+    root = lxml.html.document_fromstring(text, parser=_HUGE_PARSER)
     base = url
     for el in root.iter("base"):
         if el.get("href") is not None:
@@ -752,6 +757,24 @@ def test_hostile_input_never_raises(markup: str | bytes) -> None:
         assert link.position in POSITIONS
         assert len(link.context) <= 240
     assert len(page.text) <= 20000
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>" + "<font>x" * 300 + '<a href="/deep">deep</a>',  # unclosed tags nest
+        "<div>" * 1000 + '<a href="/deep">deep</a>' + "</div>" * 1000,
+        '<a href="/big" title="' + "t" * 11_000_000 + '">x</a><a href="/deep">deep</a>',
+    ],
+    ids=["300-unclosed-font", "1000-divs", "11MB-attribute"],
+)
+def test_deep_or_huge_markup_does_not_end_the_parse(markup: str) -> None:
+    """libxml2 used to stop at the 256th nested element or a 10 MB attribute and drop the rest
+    of the page, links included; a browser shows it all."""
+    page = extract_page(markup + '<p>After it: <a href="/after">after</a></p>', PAGE)
+    found = {link.anchor_text: link.url for link in page.links}
+    assert found["deep"] == "https://blog.example.com/deep"
+    assert found["after"] == "https://blog.example.com/after"
 
 
 def test_empty_document_gives_an_empty_page() -> None:

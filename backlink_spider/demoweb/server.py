@@ -13,6 +13,7 @@ import datetime as dt
 import gzip
 import io
 import ipaddress
+import itertools
 import logging
 import shutil
 import socket
@@ -21,6 +22,7 @@ import tempfile
 import threading
 import time
 import weakref
+import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
@@ -340,6 +342,9 @@ class _Handler(BaseHTTPRequestHandler):
             response = owner.web.resolve(scheme, host, path)
         if response.delay > 0:
             time.sleep(response.delay)
+        if getattr(response, "chunks", None) is not None:
+            self._send_streamed(response, url, head=head)
+            return
         body = response.body_bytes()
         headers = dict(response.headers)
         if (
@@ -368,6 +373,47 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             self.close_connection = True
             logger.debug("client went away while sending %s", url)
+
+    # -- streamed bodies (hostile pages: see demoweb/hostile.py) -------------------------------
+    def _send_streamed(self, response: Any, url: str, *, head: bool) -> None:
+        """Send a body generated chunk by chunk (``response.chunks()``, ``response.length``
+        bytes), so a 50 MB page never sits in memory; gzip-compressed on the fly, chunked, under
+        the same rule as ordinary bodies."""
+        owner = self.server.owner
+        compress = (
+            owner.gzip
+            and "gzip" in self.headers.get("Accept-Encoding", "").lower()
+            and response.content_type.startswith("text/")
+        )
+        owner._log(self.command, url, response.status)
+        try:
+            self.send_response(response.status)
+            self.send_header("Content-Type", response.content_type)
+            for name, value in response.headers.items():
+                if name.lower() not in {"content-length", "content-type", "connection"}:
+                    self.send_header(name, value)
+            if compress:
+                self.send_header("Content-Encoding", "gzip")
+                self.send_header("Vary", "Accept-Encoding")
+                self.send_header("Transfer-Encoding", "chunked")
+            else:
+                self.send_header("Content-Length", str(response.length))
+            self.end_headers()
+            if head:
+                return
+            if not compress:
+                for chunk in response.chunks():
+                    self.wfile.write(chunk)
+                return
+            gz = zlib.compressobj(1, zlib.DEFLATED, 31)  # wbits 31: a gzip container
+            for data in itertools.chain(response.chunks(), [None]):
+                chunk = gz.compress(data) if data is not None else gz.flush()
+                if chunk:
+                    self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            self.wfile.write(b"0\r\n\r\n")
+        except OSError:  # the crawler cut the page: what a huge page is for
+            self.close_connection = True
+            logger.debug("client went away while streaming %s", url)
 
 
 class WebServer:

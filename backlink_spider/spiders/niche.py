@@ -382,6 +382,7 @@ class NicheSpider(scrapy.Spider):
         received = request.meta.get("bl_bytes", 0) + len(data)
         request.meta["bl_bytes"] = received
         if received > self.config.max_page_bytes:
+            request.meta["bl_cut"] = True
             self.stats.inc_value("backlinks/spider/page_cut")
             raise StopDownload(fail=False)
 
@@ -500,6 +501,13 @@ class NicheSpider(scrapy.Spider):
             content_type and not any(t in content_type for t in _HTML_TYPES)
         ):
             return  # counted when its headers arrived
+        if len(response.body) > cfg.max_page_bytes:
+            # What a br/zstd body inflated to (gzip is cut by PageSizeCapMiddleware), or the
+            # last chunk past a cut download: only the capped head is parsed.
+            if not response.meta.get("bl_cut"):
+                response.meta["bl_cut"] = True
+                self.stats.inc_value("backlinks/spider/page_cut")
+            response = response.replace(body=response.body[: cfg.max_page_bytes])
         robots = response.headers.get(b"X-Robots-Tag")
         page = extract_page(
             response.text, response.url,
