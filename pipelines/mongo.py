@@ -119,6 +119,29 @@ def page_op(adapter: ItemAdapter, crawl_id: str, fetched: datetime) -> Op:
     return ("pages", {"_id": adapter["url"]}, update)
 
 
+def _field(name: str) -> str:
+    """A worker name as one MongoDB field name (host names have dots)."""
+    return name.replace(".", "_").replace("$", "_")
+
+
+def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stats of a crawl's workers as one: counts add up, times and levels take the largest."""
+    merged: dict[str, Any] = {}
+    for stats in parts:
+        for key, value in stats.items():
+            old = merged.get(key)
+            if old is None:
+                merged[key] = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                adds = not any(word in key for word in ("time", "seconds", "max", "memusage"))
+                merged[key] = old + value if adds else max(old, value)
+            elif isinstance(value, datetime) and key.endswith("start_time"):
+                merged[key] = min(old, value)
+            elif isinstance(value, datetime):
+                merged[key] = max(old, value)
+    return merged
+
+
 class _Spill:
     """Operations that could not be written, as JSON Lines the next run writes in."""
 
@@ -225,19 +248,13 @@ class MongoPipeline:
         job = getattr(spider, "job", None)
         if job is not None and job.attempt > 1:  # another attempt of the crawl (JOBDIR)
             crawl_doc.update(resumed_at=now, resumed_from=job.resume)
-        self.store.db.crawls.update_one(
-            {"_id": self.crawl_id},
-            [
-                {
-                    "$set": {
-                        **{k: _lit(v) for k, v in crawl_doc.items()},
-                        "started_at": {"$ifNull": ["$started_at", now]},
-                        "attempts": {"$add": [{"$ifNull": ["$attempts", 0]}, 1]},
-                    }
-                }
-            ],
-            upsert=True,
-        )
+        fields = {k: _lit(v) for k, v in crawl_doc.items()}
+        # Another attempt (JOBDIR), or another worker of a shared crawl, opens it again: it
+        # started when the first one did.
+        fields["started_at"] = {"$ifNull": ["$started_at", now]}
+        if self._shared() is None:  # workers of one shared crawl are not attempts
+            fields["attempts"] = {"$add": [{"$ifNull": ["$attempts", 0]}, 1]}
+        self.store.db.crawls.update_one({"_id": self.crawl_id}, [{"$set": fields}], upsert=True)
         logger.info(
             "Storing in MongoDB at %s, database %s, crawl %s",
             self.store.display_uri,
@@ -289,15 +306,29 @@ class MongoPipeline:
         """Last: the crawl's own record, with Scrapy's final stats, then let the store go."""
         if self.store is None:
             return
-        stats = {
-            k.replace(".", "_").lstrip("$"): v for k, v in (self.stats.get_stats() or {}).items()
-        }
+        stats = self._stats_doc()
         update = {
             "status": "finished" if reason == "finished" else reason,
             "finished_at": datetime.now(UTC),
             "stats": stats,
             "spilled": self.spill.count if self.spill else 0,
         }
+        shared = self._shared()
+        if shared is not None:
+            # Each worker keeps its own record; the last one also writes the crawl's, with the
+            # stats of all (the others wrote theirs before leaving).
+            worker = {**update, "pid": os.getpid()}
+            update = {f"workers.{_field(shared.worker)}": worker}
+            if shared.is_last:
+                others: list[dict[str, Any]] = []
+                with contextlib.suppress(PyMongoError):
+                    doc = self.store.db.crawls.find_one({"_id": self.crawl_id}, {"workers": 1})
+                    workers = (doc or {}).get("workers") or {}
+                    others = [w.get("stats") or {} for name, w in workers.items()
+                              if name != _field(shared.worker)]  # fmt: skip
+                update.update(status=worker["status"], finished_at=worker["finished_at"],
+                              stats=merge_stats([stats, *others]),
+                              worker_count=len(others) + 1)  # fmt: skip
         try:
             self.store.db.crawls.update_one({"_id": self.crawl_id}, {"$set": update})
         except PyMongoError as exc:
@@ -310,6 +341,15 @@ class MongoPipeline:
             )
         release_store(self.store)
         self.store = None
+
+    def _stats_doc(self) -> dict[str, Any]:
+        return {
+            k.replace(".", "_").lstrip("$"): v for k, v in (self.stats.get_stats() or {}).items()
+        }
+
+    def _shared(self) -> Any:
+        """This worker's part in a crawl shared through Redis (backlink_spider/frontier.py)."""
+        return getattr(getattr(self.crawler, "spider", None), "shared", None)
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -411,6 +451,21 @@ class MongoPipeline:
         """
         assert self.store is not None
         db = self.store.db
+        shared = self._shared()
+        # Another attempt or worker fetched part of this crawl: count from the store, not memory.
+        resumed = getattr(getattr(self.crawler, "spider", None), "resumed", False)
+        trust_memory = shared is None and not resumed
+        if shared is not None:
+            shared.deposit(self.fetch_failed, self.target_checks)
+            db.crawls.update_one(
+                {"_id": self.crawl_id},
+                {"$set": {f"workers.{_field(shared.worker)}.stats": self._stats_doc()}},
+            )
+            if not shared.leave():
+                logger.info("Crawl %s goes on in other workers: the last to finish marks lost "
+                            "links, rebuilds host edges and scores", self.crawl_id)  # fmt: skip
+                return
+            self._read_back(shared)
         now = datetime.now(UTC)
         urls = sorted(self.fetched_ok)
         lost = 0
@@ -431,7 +486,7 @@ class MongoPipeline:
         self.stats.set_value(
             "backlinks/mongo/new", db.backlinks.count_documents({"first_crawl_id": self.crawl_id})
         )
-        self._rebuild_host_edges(now)
+        self._rebuild_host_edges(now, trust_memory=trust_memory)
         config = getattr(getattr(self.crawler, "spider", None), "config", None)
         if config is not None:  # scores the target's links and its competitors'
             mark_reciprocal(db, sorted(config.watched_domains))  # first: reasons and exports
@@ -439,6 +494,24 @@ class MongoPipeline:
             if summary:
                 scored = summary["backlinks"] + summary["competitor_backlinks"]
                 self.stats.set_value("backlinks/score/scored", scored)
+
+    def _read_back(self, shared: Any) -> None:
+        """The last worker of a shared crawl: what all the workers fetched, from the store.
+
+        Pages carry the crawl id; failed fetches and target checks were left in Redis.
+        """
+        assert self.store is not None
+        pages = self.store.db.pages.find({"crawl_id": self.crawl_id}, {"status": 1, "host": 1})
+        self.edges = {}
+        for page in pages:
+            self.edges.setdefault(page["host"], {})
+            if 200 <= page["status"] < 300:
+                self.fetched_ok.add(page["_id"])
+            elif page["status"] >= 400:
+                self.fetch_failed.add(page["_id"])
+        fails, checks = shared.deposited()
+        self.fetch_failed |= fails
+        self.target_checks.update(checks)
 
     def _watched_filter(self) -> dict[str, Any]:
         """Only links this crawl looked for can be found gone: a crawl without a competitor
@@ -501,18 +574,19 @@ class MongoPipeline:
                 counts[1] += out.followed
                 counts[2] += 1
 
-    def _rebuild_host_edges(self, now: datetime) -> None:
+    def _rebuild_host_edges(self, now: datetime, *, trust_memory: bool = True) -> None:
         """Edges of each host fetched in this crawl, from all its stored pages.
 
         This process's pages were counted as they passed; only the host's pages that this crawl
-        did not fetch again are read back, in one query. Another attempt of a resumed crawl
-        (JOBDIR) did not count what earlier attempts fetched: it recounts every page of the
-        hosts this crawl fetched. Edges not seen again are removed.
+        did not fetch again are read back, in one query. Without ``trust_memory`` other
+        processes fetched part of this crawl (an earlier attempt of a resumed JOBDIR crawl, the
+        other workers of a shared one): every stored page of the hosts this crawl fetched is
+        read back. Edges not seen again are removed.
         """
         assert self.store is not None
         db = self.store.db
         skip_own: dict[str, Any] = {"crawl_id": {"$ne": self.crawl_id}}
-        if getattr(getattr(self.crawler, "spider", None), "resumed", False):
+        if not trust_memory:
             skip_own = {}
             hosts_before = db.pages.distinct("host", {"crawl_id": self.crawl_id})
             self.edges = {host: {} for host in {*self.edges, *hosts_before}}

@@ -55,6 +55,9 @@ FEED_EXPORT_ENCODING = "utf-8"
 
 ADDONS = {"backlink_spider.addon.BacklinksAddon": 100}
 DOWNLOADER_MIDDLEWARES = {
+    # Scrapy 2.19's lets requests that wait for a robots.txt through unchecked (robots.py).
+    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+    "backlink_spider.robots.RobotsTxtMiddleware": 100,
     # After HttpProxyMiddleware (750): through an explicit proxy, the proxy decides.
     "backlink_spider.ssrf.SsrfGuardMiddleware": 760,
     # Scrapy's redirect handling, except that a hop into the target is a backlink, not a fetch.
@@ -107,6 +110,14 @@ BACKLINKS_MONGO_RETRY_BACKOFF = 0.5  # seconds before the first retry
 BACKLINKS_DEDUPE_ENABLED = True
 BACKLINKS_CHECK_TARGETS = True  # ask each distinct backlink target URL once (HEAD): broken links
 BACKLINKS_MAX_TARGET_CHECKS = 1000  # target URLs checked per crawl; not in BACKLINKS_MAX_PAGES
+
+# --- Several workers ----------------------------------------------------------------------------
+# Several workers (processes, Scrapyd nodes) crawl one target together through this Redis, e.g.
+# redis://localhost:6379/0 (README "Several workers"). Empty: one worker, Scrapy's own scheduler.
+BACKLINKS_REDIS_URL = os.environ.get("BACKLINKS_REDIS_URL", "")
+# seconds without a heartbeat (sent every second) before a worker is taken for dead, and before a
+# stopped crawl's Redis keys expire
+BACKLINKS_REDIS_WORKER_TIMEOUT = 30.0
 
 # --- Scoring (pipelines/scoring; README "How links are scored") ---------------------------------
 BACKLINKS_SCORE_ON_CLOSE = True  # score the target's (and competitors') links when a crawl ends

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
@@ -11,6 +13,20 @@ from backlink_spider.cli import fail
 from backlink_spider.config import ArgumentError, CrawlConfig
 from backlink_spider.jobdir import JobMismatch, check_job
 from pipelines.store import Store, StoreError, acquire_store, release_store
+
+
+def check_redis(settings: Any) -> None:
+    """A shared frontier that cannot be reached, or is not installed, is one line and exit 1."""
+    try:
+        from backlink_spider.frontier import redis_client
+    except ImportError as exc:
+        fail(f"BACKLINKS_REDIS_URL needs scrapy-redis: pip install 'backlinks[redis]' ({exc})", 1)
+    try:
+        redis_client(settings).ping()
+    except Exception as exc:  # any redis error (bad URL, refused, auth): say it in one line
+        url = urlsplit(settings.get("BACKLINKS_REDIS_URL"))
+        shown = url._replace(netloc=url.netloc.rpartition("@")[2]).geturl()  # no password
+        fail(f"cannot reach Redis at {shown}: {exc}", code=1)
 
 
 class Command(ScrapyCrawlCommand):
@@ -26,11 +42,16 @@ class Command(ScrapyCrawlCommand):
             config = CrawlConfig.from_args(self.settings, opts.spargs)
         except ArgumentError as exc:
             fail(str(exc))
+        if self.settings.get("JOBDIR") and self.settings.get("BACKLINKS_REDIS_URL"):
+            fail("JOBDIR and BACKLINKS_REDIS_URL exclude each other: a shared crawl keeps its "
+                 "frontier in Redis, not in a job directory")  # fmt: skip
         if self.settings.get("JOBDIR"):
             try:
                 check_job(Path(self.settings["JOBDIR"]), config.describe())
             except JobMismatch as exc:
                 fail(str(exc))
+        if self.settings.get("BACKLINKS_REDIS_URL"):
+            check_redis(self.settings)
         if "pipelines.mongo.MongoPipeline" in self.settings.getdict("ITEM_PIPELINES"):
             try:
                 # Held for the whole crawl: the pipeline shares this connection and server.

@@ -340,8 +340,8 @@ class _Handler(BaseHTTPRequestHandler):
             response = owner.index_page()
         else:
             response = owner.web.resolve(scheme, host, path)
-        if response.delay > 0:
-            time.sleep(response.delay)
+        if response.delay + owner.latency > 0:
+            time.sleep(response.delay + owner.latency)
         if getattr(response, "chunks", None) is not None:
             self._send_streamed(response, url, head=head)
             return
@@ -424,10 +424,17 @@ class WebServer:
     """
 
     def __init__(
-        self, web: Web, host: str = "127.0.0.1", port: int = 0, *, gzip: bool = True
+        self,
+        web: Web,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        gzip: bool = True,
+        latency: float = 0.0,
     ) -> None:
         self.web = web
         self.gzip = gzip
+        self.latency = latency  # seconds added to every answer: origins on the far side of a net
         self.ca = CertificateAuthority()
         self._lock = threading.Lock()
         self._log_entries: list[tuple[str, str, int]] = []

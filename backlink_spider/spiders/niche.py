@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from hashlib import blake2b
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import scrapy
@@ -56,6 +56,9 @@ from backlink_spider.jobdir import (
 from backlink_spider.redirects import LANDED
 from pipelines.normalize import get_resolver
 from pipelines.urls import has_repeated_segments, path_signature, try_canonical_url, url_host
+
+if TYPE_CHECKING:
+    from backlink_spider.frontier import SharedCrawl
 
 logger = logging.getLogger(__name__)
 
@@ -138,10 +141,12 @@ class NicheSpider(scrapy.Spider):
         self.started = time.monotonic()
 
     def _crawl_identity(self, crawler: Crawler) -> str:
-        """A fresh crawl id; with ``JOBDIR``, the one an earlier attempt of that job saved.
+        """A fresh crawl id; with ``JOBDIR``, the one an earlier attempt of that job saved;
+        with a Redis frontier, the id of the target's crawl its workers share.
 
         A crawl stopped (SIGINT) or killed and started again with the same JOBDIR stays one
-        crawl: per-crawl bookkeeping in the store (``seen_count``, lost links) keys on this id.
+        crawl, as do the workers of a shared crawl: per-crawl bookkeeping in the store
+        (``seen_count``, lost links) keys on this id.
         """
         cfg = self.config
 
@@ -150,6 +155,12 @@ class NicheSpider(scrapy.Spider):
             return f"{cfg.target_domain}-{stamp}-{secrets.token_hex(3)}"
 
         self.job: Job | None = None
+        self.shared: SharedCrawl | None = None
+        if crawler.settings.get("BACKLINKS_REDIS_URL"):
+            from backlink_spider.frontier import SharedCrawl  # scrapy-redis: the "redis" extra
+
+            self.shared = SharedCrawl.join(crawler.settings, cfg.target_domain, fresh())
+            return self.shared.crawl_id
         jobdir = job_dir(crawler.settings)
         if not jobdir:
             return fresh()
@@ -314,43 +325,18 @@ class NicheSpider(scrapy.Spider):
         if key in self.seen:
             return None
         self.seen.add(key)
-        parts = urlsplit(canonical)
-        if parts.path.lower().endswith(_SKIP_EXTENSIONS):
-            self._skip("not_html_extension")
+        reason = self._admit(canonical, role)
+        if reason is not None:
+            if reason != "seen":
+                self._skip(reason)
             return None
-        host = parts.hostname or ""
-        if role == ROLE_TARGET:
-            if self.target_scheduled >= cfg.target_pages:
-                self._skip("target_pages")
-                return None
-        elif self.per_host[host] >= cfg.max_pages_per_host:
-            self._skip("host_cap")
-            return None
-        if has_repeated_segments(canonical, cfg.trap_segment_repeats):
-            self._skip("trap_repeated_segments")
-            return None
-        signature = path_signature(canonical)
-        if self.per_pattern[signature] >= cfg.trap_pattern_pages:
-            self._skip("trap_url_pattern")
-            return None
-        if parts.query:
-            path_key = f"{host}{parts.path}"
-            if self.per_path_queries[path_key] >= cfg.trap_query_variants:
-                self._skip("trap_query_variants")
-                return None
-            self.per_path_queries[path_key] += 1
-        self.per_pattern[signature] += 1
-        self.per_host[host] += 1
-        self.scheduled += 1
-        if role == ROLE_TARGET:
-            self.target_scheduled += 1
         if self.scheduled == cfg.max_pages:
             logger.info("Page budget of %d reached; finishing what is queued", cfg.max_pages)
         meta: dict[str, Any] = {"bl_role": role, "bl_hop": hop}
         if ref is not None:
-            key = hash(ref[3].url)
-            meta["bl_ref"], meta["bl_key"] = ref, key
-            self.inflight[key] = []
+            ref_key = hash(ref[3].url)
+            meta["bl_ref"], meta["bl_key"] = ref, ref_key
+            self.inflight[ref_key] = []
         return Request(
             canonical,
             callback=self.parse,
@@ -359,6 +345,55 @@ class NicheSpider(scrapy.Spider):
             meta=meta,
             dont_filter=self.dont_filter,
         )
+
+    def _admit(self, canonical: str, role: str) -> str | None:
+        """None if a new URL may be fetched (and counted), else why not.
+
+        With a Redis frontier the same guards are counted in Redis, so the workers of a crawl
+        spend one budget; "seen" then means another worker had the URL first.
+        """
+        cfg = self.config
+        parts = urlsplit(canonical)
+        host = parts.hostname or ""
+        if self.shared is not None:
+            answer = self.shared.admit(
+                canonical, host, path_signature(canonical),
+                f"{host}{parts.path}" if parts.query else "",
+                is_target=role == ROLE_TARGET,
+                skipped_extension=parts.path.lower().endswith(_SKIP_EXTENSIONS),
+                repeated_segments=has_repeated_segments(canonical, cfg.trap_segment_repeats),
+                limits=(cfg.max_pages, cfg.max_pages_per_host, cfg.target_pages,
+                        cfg.trap_pattern_pages, cfg.trap_query_variants),
+            )  # fmt: skip
+            if answer.isdigit():
+                self.scheduled = int(answer)
+                return None
+            if answer == "budget":
+                self.scheduled = cfg.max_pages
+            return answer
+        if parts.path.lower().endswith(_SKIP_EXTENSIONS):
+            return "not_html_extension"
+        if role == ROLE_TARGET:
+            if self.target_scheduled >= cfg.target_pages:
+                return "target_pages"
+        elif self.per_host[host] >= cfg.max_pages_per_host:
+            return "host_cap"
+        if has_repeated_segments(canonical, cfg.trap_segment_repeats):
+            return "trap_repeated_segments"
+        signature = path_signature(canonical)
+        if self.per_pattern[signature] >= cfg.trap_pattern_pages:
+            return "trap_url_pattern"
+        if parts.query:
+            path_key = f"{host}{parts.path}"
+            if self.per_path_queries[path_key] >= cfg.trap_query_variants:
+                return "trap_query_variants"
+            self.per_path_queries[path_key] += 1
+        self.per_pattern[signature] += 1
+        self.per_host[host] += 1
+        self.scheduled += 1
+        if role == ROLE_TARGET:
+            self.target_scheduled += 1
+        return None
 
     # -- download guards ------------------------------------------------------------------------
 

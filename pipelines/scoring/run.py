@@ -230,8 +230,10 @@ def _domain_members(graph: HostGraph, hosts: list[str]) -> tuple[np.ndarray, np.
 
 
 def _read_links(db: Any, domains: list[str], batch: int) -> list[dict[str, Any]]:
+    """In ``_id`` order: ties between a site's links go the same way whatever order (or how many
+    workers) stored them."""
     cursor = db.backlinks.find({"matched_domain": {"$in": domains}}, LINK_FIELDS, batch_size=batch)
-    return list(cursor)
+    return list(cursor.sort("_id", 1))
 
 
 def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
