@@ -11,10 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from backlink_spider.extract import DEFAULT_POSITION_PATTERNS, PositionRules
+from backlink_spider.render import MODES as RENDER_MODES
+from backlink_spider.render import find_browser
 from pipelines.normalize import get_resolver, tracking_params
 from pipelines.urls import UrlError, parse_seed, parse_target, url_host
 
-ARGUMENTS = ("target", "seeds", "keywords", "competitors", "distrust", "depth", "max_pages")
+ARGUMENTS = (
+    "target", "seeds", "keywords", "competitors", "distrust", "depth", "max_pages", "render",
+)  # fmt: skip
 MAX_DEPTH = 5
 
 
@@ -44,6 +48,8 @@ class CrawlConfig:
     text_chars: int = 20000
     drop_params: tuple[str, ...] = ()
     position_rules: PositionRules = field(default_factory=lambda: PositionRules.from_mapping(None))
+    render: str = "never"  # never, auto, always (backlink_spider/render.py)
+    browser: str = ""  # the browser's executable; "" when none was found or render is never
 
     @property
     def watched_domains(self) -> frozenset[str]:
@@ -95,6 +101,8 @@ class CrawlConfig:
         except (ValueError, TypeError) as exc:
             raise ArgumentError(f"bad BACKLINKS_POSITION_PATTERNS: {exc}") from None
 
+        render, browser = _render(args.get("render"), settings)
+
         return cls(
             target_url=target_url,
             target_host=url_host(target_url),
@@ -120,6 +128,8 @@ class CrawlConfig:
             text_chars=max(0, settings.getint("BACKLINKS_PAGE_TEXT_CHARS", 20000)),
             drop_params=tracking_params(settings),
             position_rules=rules,
+            render=render,
+            browser=browser,
         )
 
     def describe(self) -> dict[str, Any]:
@@ -133,7 +143,33 @@ class CrawlConfig:
             "distrust": list(self.distrust),
             "depth": self.depth,
             "max_pages": self.max_pages,
+            "render": self.render,
         }
+
+
+def _render(value: Any, settings: Any) -> tuple[str, str]:
+    """The render mode and the browser for it. ``always`` without a browser cannot run at all;
+    ``auto`` without one reads raw HTML (the spider says so in a warning)."""
+    raw = value if value is not None and str(value).strip() else settings.get("BACKLINKS_RENDER")
+    mode = str(raw or "auto").strip().lower()
+    if mode not in RENDER_MODES:
+        name = "render" if value is not None and str(value).strip() else "BACKLINKS_RENDER"
+        raise ArgumentError(f"{name} must be one of {', '.join(RENDER_MODES)}, not {raw!r}")
+    if mode == "never":
+        return mode, ""
+    configured = str(settings.get("BACKLINKS_BROWSER_PATH") or "")
+    browser = find_browser(configured)
+    if not browser and mode == "always" and not settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"):
+        missing = (
+            f"BACKLINKS_BROWSER_PATH={configured} is not an executable"
+            if configured
+            else "no chromium was found on PATH"
+        )
+        raise ArgumentError(
+            f"render=always needs a browser, and {missing}: install chromium "
+            "(apt-get install chromium) or set BACKLINKS_BROWSER_PATH, or use render=auto"
+        )
+    return mode, browser
 
 
 def _position_rules(extra: dict[str, Any]) -> PositionRules:

@@ -96,6 +96,27 @@ BACKLINKS_POSITION_PATTERNS: dict[str, list[str]] = {}
 BACKLINKS_CONTEXT_CHARS = 240  # characters of text kept around a link
 BACKLINKS_PAGE_TEXT_CHARS = 20000  # characters of page text kept for relevance
 
+# --- Pages built by script (backlink_spider/render.py; README "JavaScript pages") -------------
+# http(s) as usual; a request marked for rendering goes to scrapy-playwright's handler, which is
+# imported and started (with Chromium) only when the first page needs it.
+DOWNLOAD_HANDLERS = {
+    "http": "backlink_spider.render.RenderDownloadHandler",
+    "https": "backlink_spider.render.RenderDownloadHandler",
+}
+# Default of -a render=: never, auto (render the pages that look built by script, learning per
+# host), always. auto without a browser reads raw HTML and says so.
+BACKLINKS_RENDER = "auto"
+# Chromium's executable. Empty: chromium, chromium-browser or google-chrome from PATH.
+# (Playwright's own browser download is not needed; Debian's `chromium` package works.)
+BACKLINKS_BROWSER_PATH = ""
+BACKLINKS_RENDER_SAMPLES = 2  # auto: rendered pages of a host without new links before it stops
+BACKLINKS_RENDER_MIN_NEW_LINKS = 1  # auto: new links in a sample that make a host rendered
+BACKLINKS_RENDER_TIMEOUT = 20.0  # seconds for a page to load in the browser
+BACKLINKS_RENDER_WAIT_UNTIL = "load"  # Playwright's goto wait_until: load, domcontentloaded…
+BACKLINKS_RENDER_CONCURRENCY = 4  # pages open in the browser at once (~120 ms of CPU each)
+# Resource types the browser does not fetch: they hold no links and cost the most bytes.
+BACKLINKS_RENDER_BLOCK_RESOURCES = ["image", "media", "font"]
+
 # --- Storage -----------------------------------------------------------------------------------
 # MongoDB: MONGO_URI unset means the embedded SecantusDB server under BACKLINKS_DATA_DIR.
 MONGO_URI = os.environ.get("MONGO_URI", "")

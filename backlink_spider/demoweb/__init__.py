@@ -21,6 +21,7 @@ from backlink_spider.demoweb.model import (
     page_links,
     walk,
 )
+from backlink_spider.demoweb.scripted import script_web
 from backlink_spider.demoweb.server import WebServer
 from backlink_spider.demoweb.sites import demo_web, generated_web, test_web
 
@@ -37,11 +38,12 @@ __all__ = [
     "demo_web",
     "generated_web",
     "page_links",
+    "script_web",
     "test_web",
     "walk",
 ]
 
-WEBS = ("demo", "test", "generated")
+WEBS = ("demo", "test", "generated", "script")
 
 
 def build_web(name: str, *, pages: int = 2000, hosts: int = 60, seed: int = 1) -> Web:
@@ -50,6 +52,8 @@ def build_web(name: str, *, pages: int = 2000, hosts: int = 60, seed: int = 1) -
         return demo_web()
     if name == "test":
         return test_web()
+    if name == "script":
+        return script_web()
     if name == "generated":
         return generated_web(pages, n_hosts=hosts, seed=seed)
     raise ValueError(f"unknown web {name!r}; choose from {', '.join(WEBS)}")

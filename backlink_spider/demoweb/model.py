@@ -173,7 +173,8 @@ class ExpectedBacklink:
     X-Robots-Tag); "ugc"/"sponsored" alone leave it False. ``min_depth`` is the site-hop depth of
     the source host (seed hosts 0, hosts they link to 1, ...), i.e. the smallest crawl depth that
     can reach it. ``occurrences`` counts links from the page to that same URL; the declared
-    anchor/position/rel are those of the most prominent one (content first).
+    anchor/position/rel are those of the most prominent one (content first). ``needs_render``:
+    the link is written by the page's script, so only a crawl that renders the page finds it.
     """
 
     source_url: str
@@ -187,6 +188,7 @@ class ExpectedBacklink:
     min_depth: int = 0
     occurrences: int = 1
     via_url: str | None = None
+    needs_render: bool = False
 
 
 @dataclass(frozen=True)
@@ -251,6 +253,7 @@ class Web(Mapping[str, Site]):
         min_depth: int = 0,
         occurrences: int = 1,
         via_url: str | None = None,
+        needs_render: bool = False,
     ) -> ExpectedBacklink:
         """Declare a link a correct crawl reports (see ExpectedBacklink for the field meanings)."""
         if position not in POSITIONS:
@@ -268,6 +271,7 @@ class Web(Mapping[str, Site]):
             min_depth=min_depth,
             occurrences=occurrences,
             via_url=via_url,
+            needs_render=needs_render,
         )
         self.expected.append(item)
         return item

@@ -54,6 +54,7 @@ from backlink_spider.jobdir import (
     unpack_keys,
 )
 from backlink_spider.redirects import LANDED
+from backlink_spider.render import Renderer, is_rendered
 from pipelines.normalize import get_resolver
 from pipelines.urls import has_repeated_segments, path_signature, try_canonical_url, url_host
 
@@ -134,6 +135,8 @@ class NicheSpider(scrapy.Spider):
         # and hop URLs known to land in a watched site -> (landing URL, first URL).
         self.inflight: dict[int, list[Ref]] = {}
         self.hops: dict[int, tuple[str, str]] = {}
+        # Pages built by script: which to read again in the browser (backlink_spider/render.py).
+        self.renderer = Renderer.from_crawler(crawler, self.config.render, self.config.browser)
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
         crawler.signals.connect(self._bytes_received, signal=signals.bytes_received)
         crawler.signals.connect(self._closed, signal=signals.spider_closed)
@@ -421,10 +424,13 @@ class NicheSpider(scrapy.Spider):
             self.stats.inc_value("backlinks/spider/page_cut")
             raise StopDownload(fail=False)
 
-    def on_error(self, failure: Failure) -> Iterator[FetchFailure]:
+    def on_error(self, failure: Failure) -> Iterator[FetchFailure | Request]:
+        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        if "bl_render" in request.meta:
+            yield from self.renderer.failed(failure)  # the page is read raw instead
+            return
         reason = failure.type.__name__ if failure.type else "Error"
         self.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
-        request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
         self.inflight.pop(request.meta.get("bl_key", 0), None)
         logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
         if failure.check(IgnoreRequest):
@@ -499,6 +505,10 @@ class NicheSpider(scrapy.Spider):
 
     def parse(self, response: Response) -> Iterator[Any]:
         cfg = self.config
+        raw_again = self.renderer.unusable(response)
+        if raw_again is not None:
+            yield raw_again
+            return
         now = datetime.now(UTC)
         referrers = self.inflight.pop(response.meta.get("bl_key", 0), None)
         if LANDED in response.meta:
@@ -522,6 +532,7 @@ class NicheSpider(scrapy.Spider):
             is_target=role == ROLE_TARGET,
             is_seed=domain in cfg.seed_domains,
             hop=hop,
+            rendered=is_rendered(response),
             fetched_at=now,
             crawl_id=self.crawl_id,
         )
@@ -549,6 +560,12 @@ class NicheSpider(scrapy.Spider):
             robots_header=robots.decode("latin-1") if robots else None,
             rules=cfg.position_rules, context_chars=cfg.context_chars, text_chars=cfg.text_chars,
         )  # fmt: skip
+        render = self.renderer.review(
+            response, page, cfg.watched_domains if role != ROLE_TARGET else frozenset()
+        )
+        if render is not None:
+            yield render  # read again in the browser; this raw read yields nothing
+            return
         self.stats.inc_value("backlinks/spider/pages")
         record.title, record.lang, record.text = page.title, page.lang, page.text
         record.nofollow, record.outlinks_total = page.nofollow, len(page.links)

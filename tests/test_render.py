@@ -1,0 +1,273 @@
+"""Pages built by script: ``-a render=never|auto|always`` over the script web, with real Chromium.
+
+The script web (backlink_spider/demoweb/scripted.py) declares which backlinks only a browser
+sees (``needs_render``); the crawls must find exactly those with rendering and none without, and
+``auto`` must render only the sites that need it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from backlink_spider.demoweb.model import Web
+from backlink_spider.demoweb.scripted import BLOGROLL, NOSCRIPT, PLAIN, SPA, script_web
+from backlink_spider.demoweb.server import WebServer
+from backlink_spider.render import (
+    _PrivateAddressGuard,
+    browser_proxy,
+    find_browser,
+    script_signals,
+)
+from pipelines.urls import try_canonical_url
+from tests.conftest import FAST, Run, run_scrapy, scrapy_env
+
+pytestmark = pytest.mark.skipif(
+    not find_browser(""), reason="no Chromium (apt-get install chromium)"
+)
+
+SAMPLES = 2  # BACKLINKS_RENDER_SAMPLES, the default
+
+
+@dataclass
+class Crawl:
+    run: Run
+    feed: list[dict[str, Any]]
+    db: Any
+    fetched: list[str]
+
+    @property
+    def stats(self) -> dict[str, Any]:
+        return self.db.crawls.find_one()["stats"]
+
+    def rendered(self, host: str) -> dict[str, bool]:
+        """Stored pages of a host: URL -> rendered."""
+        return {d["url"]: d["rendered"] for d in self.db.pages.find({"host": host})}
+
+
+def crawl_args(web: Web, out: Path, *extra: str) -> list[str]:
+    return ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={','.join(web.seeds)}",
+            "-O", str(out), *FAST, *extra]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def web() -> Web:
+    return script_web()
+
+
+@pytest.fixture(scope="module")
+def server(web: Web) -> Iterator[WebServer]:
+    with WebServer(web) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def crawls(
+    web: Web, server: WebServer, mongo_server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Crawl]]:
+    """One crawl of the script web per mode, each into its own database."""
+    tmp = tmp_path_factory.mktemp("render")
+    client = mongo_server.client()
+    done: dict[str, Crawl] = {}
+    for mode in ("never", "auto", "always"):
+        name = f"render_{mode}_{os.getpid()}"
+        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
+                         BACKLINKS_DATA_DIR=str(tmp / "data"))  # fmt: skip
+        server.reset_log()
+        out = tmp / f"{mode}.jsonl"
+        run = run_scrapy(crawl_args(web, out, "-a", f"render={mode}"), env)
+        assert run.returncode == 0, run.stderr[-3000:]
+        done[mode] = Crawl(run, run.feed(out), client[name], server.fetched_urls())
+    yield done
+    for mode in done:
+        client.drop_database(f"render_{mode}_{os.getpid()}")
+    client.close()
+
+
+def pairs(feed: list[dict[str, Any]]) -> dict[tuple[str | None, str | None], dict[str, Any]]:
+    return {(r["source_url"], r["target_url"]): r for r in feed}
+
+
+def key(source: str, target: str) -> tuple[str | None, str | None]:
+    return try_canonical_url(source), try_canonical_url(target)
+
+
+@pytest.mark.parametrize("mode", ["never", "auto", "always"])
+def test_links_written_by_script_are_found_only_when_rendering(
+    web: Web, crawls: dict[str, Crawl], mode: str
+) -> None:
+    found = pairs(crawls[mode].feed)
+    scripted = [e for e in web.expected if e.needs_render]
+    plain = [e for e in web.expected if not e.needs_render]
+    assert scripted and plain
+    for e in plain if mode == "never" else web.expected:
+        row = found.get(key(e.source_url, e.target_url))
+        assert row is not None, f"{mode}: missing {e.source_url} -> {e.target_url} ({e.note})"
+        assert (row["anchor_text"], row["position"]) == (e.anchor, e.position), e
+    if mode == "never":
+        for e in scripted:
+            assert key(e.source_url, e.target_url) not in found, e
+    assert len(found) == len(plain if mode == "never" else web.expected)
+
+
+def test_the_stored_pages_say_which_were_rendered(web: Web, crawls: dict[str, Crawl]) -> None:
+    never, auto, always = crawls["never"], crawls["auto"], crawls["always"]
+    assert not any(never.db.pages.distinct("rendered"))
+    assert always.db.pages.count_documents({"status": 200, "rendered": False}) == 0
+    # auto: the app and the script-written blogroll are rendered, every page of them...
+    for host, pages in ((SPA, 3), (BLOGROLL, 3)):
+        assert auto.rendered(host) == always.rendered(host), host
+        assert len(auto.rendered(host)) == pages and all(auto.rendered(host).values()), host
+    # ...the ordinary site and the target never, the "enable JavaScript" site only as samples.
+    assert auto.rendered(PLAIN) and not any(auto.rendered(PLAIN).values())
+    assert not any(auto.rendered(web.target).values())
+    notes = auto.rendered(NOSCRIPT)
+    assert len(notes) == 4 and sum(notes.values()) == SAMPLES
+    # In the never crawl, the app's own pages are not even known: its links are script-written.
+    assert set(never.rendered(SPA)) == {f"https://{SPA}/"}
+
+
+def test_stats_count_rendered_pages_and_links_found_only_after_rendering(
+    web: Web, crawls: dict[str, Crawl]
+) -> None:
+    scripted = [e for e in web.expected if e.needs_render]
+    for mode in ("auto", "always"):
+        crawl = crawls[mode]
+        stats = crawl.stats
+        assert stats["backlinks/render/pages"] == crawl.db.pages.count_documents({"rendered": True})
+        assert stats["backlinks/render/backlinks_only_rendered"] == len(scripted), mode
+        assert stats["backlinks/render/links_only_rendered"] >= len(scripted), mode
+    assert crawls["auto"].stats["backlinks/render/hosts_rendered"] == 2
+    assert crawls["auto"].stats["backlinks/render/hosts_raw"] == 1
+    assert crawls["auto"].db.crawls.find_one()["render"] == "auto"
+    never = crawls["never"].stats
+    assert not any(k.startswith(("backlinks/render/", "playwright/")) for k in never)
+
+
+def test_the_browser_goes_through_the_crawlers_proxy(crawls: dict[str, Crawl]) -> None:
+    # Only a browser asks for the app's script; the web exists only behind the proxy.
+    bundle = f"https://{SPA}/static/app.js"
+    assert bundle in crawls["auto"].fetched and bundle not in crawls["never"].fetched
+    # Images are not fetched by the browser, nor the analytics host (the site is never rendered).
+    assert not any("/img/" in url or "analytics" in url for url in crawls["always"].fetched)
+
+
+def test_auto_on_ordinary_pages_starts_no_browser(
+    web: Web, server: WebServer, mongo_server, tmp_path: Path
+) -> None:
+    env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri,
+                     MONGO_DATABASE=f"render_plain_{os.getpid()}",
+                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    run = run_scrapy(
+        ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={PLAIN}",
+         "-o", str(tmp_path / "plain.jsonl"), *FAST, "-s", "LOG_LEVEL=DEBUG"], env,
+    )  # fmt: skip
+    with mongo_server.client() as client:
+        client.drop_database(f"render_plain_{os.getpid()}")
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert len(run.feed(tmp_path / "plain.jsonl")) == 3
+    assert "scrapy-playwright" not in run.stderr and "playwright/" not in run.stderr
+
+
+def test_a_bad_render_value_is_one_line(web: Web, tmp_path: Path) -> None:
+    run = run_scrapy(crawl_args(web, tmp_path / "x.jsonl", "-a", "render=sometimes"), scrapy_env())
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        "error: render must be one of never, auto, always, not 'sometimes'"
+    ]
+
+
+def test_render_always_without_a_browser_is_one_line(web: Web, tmp_path: Path) -> None:
+    env = scrapy_env(BACKLINKS_DATA_DIR=str(tmp_path / "data"))
+    run = run_scrapy(crawl_args(web, tmp_path / "x.jsonl", "-a", "render=always",
+                                "-s", "BACKLINKS_BROWSER_PATH=/nonexistent"), env)  # fmt: skip
+    assert run.returncode != 0
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: render=always needs a browser"), lines
+    assert "/nonexistent" in lines[0]
+    assert not (tmp_path / "data").exists()  # stopped before anything started
+
+
+def test_render_auto_without_a_browser_warns_and_reads_raw_html(
+    web: Web, server: WebServer, mongo_server, tmp_path: Path
+) -> None:
+    name = f"render_nobrowser_{os.getpid()}"
+    env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
+                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    out = tmp_path / "raw.jsonl"
+    run = run_scrapy(crawl_args(web, out, "-s", "BACKLINKS_BROWSER_PATH=/nonexistent"), env)
+    with mongo_server.client() as client:
+        client.drop_database(name)
+    assert run.returncode == 0, run.stderr[-3000:]
+    warnings = [line for line in run.stderr.splitlines() if "WARNING" in line and "browser" in line]
+    assert len(warnings) == 1 and "/nonexistent" in warnings[0]
+    plain = {key(e.source_url, e.target_url) for e in web.expected if not e.needs_render}
+    assert set(pairs(run.feed(out))) == plain
+
+
+# --- the signals of a script-built page, as a table --------------------------------------------
+
+PLAIN_PAGE = '<html><body><p>Hello <a href="/a">a</a> <a href="/b">b</a> <a href="/c">c</a></p>'
+SIGNALS = [
+    (PLAIN_PAGE, 3, ()),
+    (PLAIN_PAGE + '<script>gtag("config", "G-1"); location.href = "/x";</script>', 3, ()),
+    (PLAIN_PAGE + '<script type="application/ld+json">{"url": "https://a.test/"}</script>', 3, ()),
+    (PLAIN_PAGE + '<noscript><img src="https://px.test/t.gif"></noscript>', 3, ()),
+    ('<body><div id="root"></div><script src="/app.js"></script>', 0,
+     ("empty_app_root", "few_links")),
+    ('<body><div id="app" class="x">\n  <!-- filled by Vue -->\n</div><script src="/a.js">'
+     "</script>", 5, ("empty_app_root",)),
+    ('<body><div data-id="root"></div><p>text</p><script src="/a.js"></script>', 5, ()),
+    ('<body><app-root></app-root><script src="/main.js"></script>', 0,
+     ("empty_app_root", "few_links")),
+    (PLAIN_PAGE + "<script>var a = document.createElement('a'); a.href = u;</script>", 3,
+     ("script_writes_links",)),
+    (PLAIN_PAGE + "<script>el.innerHTML = '<a class=\"x\" href=\"' + u + '\">';</script>", 3,
+     ("script_writes_links",)),
+    (PLAIN_PAGE + "<noscript>Please enable JavaScript to view the comments.</noscript>", 3,
+     ("noscript_fallback",)),
+    ('<body><p>Loading…</p><script>window.__STATE__ = "' + "x" * 3000 + '";</script>', 0,
+     ("few_links", "script_heavy")),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("html", "links", "expected"), SIGNALS)
+def test_script_signals(html: str, links: int, expected: tuple[str, ...]) -> None:
+    assert script_signals(html, links, 40) == expected
+
+
+def test_the_browser_refuses_the_private_network() -> None:
+    async def verdicts(guard: _PrivateAddressGuard, urls: list[str]) -> list[bool]:
+        return [await guard.refuses(url) for url in urls]
+
+    urls = ["http://127.0.0.1:6800/jobs", "http://[::1]/", "http://localhost:8080/",
+            "http://169.254.169.254/latest/meta-data/", "http://0x7f.1/", "https://a.test/x",
+            "data:text/html,hi"]  # fmt: skip
+    proxied = asyncio.run(verdicts(_PrivateAddressGuard({"server": "http://proxy:3128"}), urls))
+    assert proxied == [True, True, True, True, True, False, False]
+
+
+def test_the_browser_gets_the_crawlers_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    assert browser_proxy() is None
+    monkeypatch.setenv("http_proxy", "http://127.0.0.1:3128")
+    assert browser_proxy() == {"server": "http://127.0.0.1:3128"}
+    monkeypatch.setenv("https_proxy", "http://bob:s%40cret@proxy.test:8080/")
+    monkeypatch.setenv("no_proxy", "localhost,.internal.test")
+    assert browser_proxy() == {"server": "http://proxy.test:8080", "username": "bob",
+                               "password": "s@cret", "bypass": "localhost,.internal.test"}
+
+
+def test_a_browser_path_that_is_not_an_executable_is_no_browser(tmp_path: Path) -> None:
+    text_file = tmp_path / "chromium"
+    text_file.write_text("not a browser")
+    assert find_browser("/nonexistent") == ""
+    assert find_browser(str(text_file)) == ""
+    assert find_browser("") == find_browser(find_browser(""))  # found on PATH, and executable
