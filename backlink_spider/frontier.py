@@ -47,8 +47,11 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "backlinks"
 # The keys of one crawl, after its prefix. "workers": worker -> last heartbeat (server time);
 # "busy": workers with work in flight; "requests"/"dupefilter": scrapy-redis' queue and seen
-# requests; "seen"/"counts": the spider's guards; "fails"/"checks": what the last worker needs.
-CRAWL_KEYS = ("workers", "busy", "requests", "dupefilter", "seen", "counts", "fails", "checks")
+# requests; "seen"/"counts": the spider's guards; "fails"/"checks": what the last worker needs;
+# "inflight"/"refs"/"hops": redirect hops into the target (URLs admitted and not yet answered,
+# pages of other workers that link them, and where answered hops land).
+CRAWL_KEYS = ("workers", "busy", "requests", "dupefilter", "seen", "counts", "fails", "checks",
+              "inflight", "refs", "hops")  # fmt: skip
 TICK_SECONDS = 0.5  # how often a waiting worker looks at the queue; heartbeats every other tick
 
 _NOW = """
@@ -124,6 +127,7 @@ return 1
 # is target, skipped extension, repeated segments (flags "1"/"0"), max pages, pages per host,
 # target pages, pages per shape, query variants per path.
 # -> the skip reason, "seen" (another worker has it), or the pages admitted so far.
+# KEYS[3] inflight: an admitted URL is in flight until its worker resolves it.
 _ADMIT = """
 local counts = KEYS[2]
 local function count(field) return tonumber(redis.call('HGET', counts, field) or '0') end
@@ -142,7 +146,36 @@ end
 redis.call('HINCRBY', counts, 's:' .. ARGV[3], 1)
 redis.call('HINCRBY', counts, 'h:' .. ARGV[2], 1)
 if ARGV[5] == '1' then redis.call('HINCRBY', counts, 'target', 1) end
+redis.call('SADD', KEYS[3], ARGV[1])
 return tostring(redis.call('HINCRBY', counts, 'pages', 1))
+"""
+# A page links URLs another worker admitted. KEYS: hops, inflight, refs. ARGV: url key, ref,
+# url key, ref, ... -> per URL: where it lands if it is a known hop, "wait" when the ref is
+# queued for the worker fetching it, or "" (answered, not a hop).
+_REFER = """
+local out = {}
+for i = 1, #ARGV, 2 do
+  local hop = redis.call('HGET', KEYS[1], ARGV[i])
+  if hop then
+    out[#out + 1] = hop
+  elseif redis.call('SISMEMBER', KEYS[2], ARGV[i]) == 1 then
+    local refs = redis.call('HGET', KEYS[3], ARGV[i]) or ''
+    if #refs < 262144 then redis.call('HSET', KEYS[3], ARGV[i], refs .. ARGV[i + 1] .. '\\n') end
+    out[#out + 1] = 'wait'
+  else
+    out[#out + 1] = ''
+  end
+end
+return out
+"""
+# The worker that fetched a URL answers it. KEYS: hops, inflight, refs. ARGV: url key, where the
+# hop lands ("" when not a hop) -> the refs other workers queued for it.
+_RESOLVE = """
+if ARGV[2] ~= '' then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
+redis.call('SREM', KEYS[2], ARGV[1])
+local refs = redis.call('HGET', KEYS[3], ARGV[1]) or ''
+redis.call('HDEL', KEYS[3], ARGV[1])
+return refs
 """
 
 
@@ -183,6 +216,8 @@ class SharedCrawl:
         self.is_last = False
         self._member = True
         self._admit = server.register_script(_ADMIT)
+        self._refer = server.register_script(_REFER)
+        self._resolve = server.register_script(_RESOLVE)
         self._heartbeat = server.register_script(_HEARTBEAT)
         self._idle = server.register_script(_IDLE)
         self._leave = server.register_script(_LEAVE)
@@ -234,13 +269,30 @@ class SharedCrawl:
 
         ``limits``: max pages, pages per host, target pages, pages per URL shape, query variants.
         """
-        url_key = hashlib.blake2b(url.encode(), digest_size=12).hexdigest()
         answer = self._admit(
-            keys=[self.key("seen"), self.key("counts")],
-            args=[url_key, host, shape, path_key, int(is_target), int(skipped_extension),
+            keys=[self.key("seen"), self.key("counts"), self.key("inflight")],
+            args=[_url_key(url), host, shape, path_key, int(is_target), int(skipped_extension),
                   int(repeated_segments), *limits],
         )  # fmt: skip
         return answer.decode() if isinstance(answer, bytes) else str(answer)
+
+    # -- redirect hops into the target, across workers -----------------------------------------
+
+    def refer(self, refs: list[tuple[str, str]]) -> list[str]:
+        """Pages of this worker link (canonical URL, serialized ref) that another worker
+        admitted: per URL, where it lands if it is a known hop, "wait" (the ref is queued for
+        the worker fetching it), or "" (not a hop)."""
+        args = [part for url, ref in refs for part in (_url_key(url), ref)]
+        answers = self._refer(keys=[self.key(k) for k in ("hops", "inflight", "refs")], args=args)
+        return [_text(a) for a in answers]
+
+    def resolve(self, url: str, landed: str = "") -> list[str]:
+        """This worker fetched ``url`` (a hop landing at ``landed``, or not a hop): the refs
+        other workers queued for it, one per line."""
+        refs = self._resolve(
+            keys=[self.key(k) for k in ("hops", "inflight", "refs")], args=[_url_key(url), landed]
+        )
+        return [line for line in _text(refs).split("\n") if line]
 
     # -- membership -----------------------------------------------------------------------------
 
@@ -307,6 +359,10 @@ class SharedCrawl:
     def cleanup(self) -> None:
         """The last worker is done: the crawl's keys go (they would expire anyway)."""
         self.server.delete(*(self.key(name) for name in CRAWL_KEYS))
+
+
+def _url_key(url: str) -> str:
+    return hashlib.blake2b(url.encode(), digest_size=12).hexdigest()
 
 
 def _text(value: Any) -> str:

@@ -198,3 +198,31 @@ def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [run.stderr.strip()]
     assert run.stderr.startswith("error: cannot reach Redis at redis://127.0.0.1:")
+
+
+
+def test_a_hop_fetched_by_one_worker_credits_the_pages_of_another(redis_url: str) -> None:
+    """Worker A fetches /out?to=…; worker B's pages that link it while it is in flight are
+    handed to A, and B learns where it landed when it meets the link again."""
+    from scrapy.settings import Settings
+
+    from backlink_spider.frontier import SharedCrawl
+
+    settings = Settings({"BACKLINKS_REDIS_URL": redis_url})
+    a = SharedCrawl.join(settings, "hops.test", "hops-crawl-1")
+    b = SharedCrawl.join(settings, "hops.test", "another-id")
+    assert a.crawl_id == b.crawl_id == "hops-crawl-1"
+    hop, page = "https://blog.test/out?to=x", "https://blog.test/about"
+    for url in (hop, page):
+        answer = a.admit(url, "blog.test", "/", "", is_target=False, skipped_extension=False,
+                         repeated_segments=False, limits=(100, 100, 10, 100, 100))  # fmt: skip
+        assert answer.isdigit()
+    assert b.refer([(hop, '["b1"]'), (page, '["b2"]')]) == ["wait", "wait"]
+    landed = "https://hops.test/\thttps://blog.test/out?to=x"
+    assert a.resolve(hop, landed) == ['["b1"]']  # A credits B's page
+    assert a.resolve(page) == ['["b2"]']  # not a hop: nothing to credit
+    assert b.refer([(hop, '["b3"]'), (page, '["b4"]')]) == [landed, ""]
+    assert not a.leave()
+    assert b.leave()
+    b.cleanup()
+    assert not redis.Redis.from_url(redis_url).keys("backlinks:{hops.test}*")

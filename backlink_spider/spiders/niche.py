@@ -18,6 +18,7 @@ page the crawl fetched anyway is not asked again.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import secrets
@@ -92,6 +93,22 @@ def url_key(canonical: str) -> int:
     return int.from_bytes(blake2b(canonical.encode(), digest_size=8).digest(), "big")
 
 
+def _dump_ref(ref: Ref) -> str:
+    """A ref as one line of JSON, for the other workers of a shared crawl."""
+    source, title, status, link = ref
+    fields = (link.url, link.anchor_text, list(link.rel), link.nofollow, link.link_type,
+              link.position, link.context, link.tag)  # fmt: skip
+    return json.dumps([source, title, status, *fields])
+
+
+def _load_ref(line: str) -> Ref:
+    source, title, status, url, anchor, rel, nofollow, link_type, position, context, tag = (
+        json.loads(line)
+    )
+    link = Link(url, anchor, tuple(rel), nofollow, link_type, position, context, tag)
+    return source, title, status, link
+
+
 def _host_domain(url: str) -> tuple[str, str]:
     """Per link, so a regex on the authority rather than a full urlsplit."""
     match = _AUTHORITY_RE.match(url)
@@ -135,6 +152,10 @@ class NicheSpider(scrapy.Spider):
         # and hop URLs known to land in a watched site -> (landing URL, first URL).
         self.inflight: dict[int, list[Ref]] = {}
         self.hops: dict[int, tuple[str, str]] = {}
+        # A shared crawl: links (hash as written -> canonical URL) another worker admitted, not
+        # yet known to be a hop or not; and this page's refs to them, asked in one call.
+        self.remote: dict[int, str] = {}
+        self.remote_refs: list[tuple[str, Ref]] = []
         # Pages built by script: which to read again in the browser (backlink_spider/render.py).
         self.renderer = Renderer.from_crawler(crawler, self.config.render, self.config.browser)
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
@@ -332,6 +353,10 @@ class NicheSpider(scrapy.Spider):
         if reason is not None:
             if reason != "seen":
                 self._skip(reason)
+            elif self.shared is not None and ref is not None and len(self.remote) < MAX_KNOWN_HOPS:
+                # Another worker fetches it: if it is a hop, that worker credits this page.
+                self.remote[hash(url)] = canonical
+                self.remote_refs.append((canonical, ref))
             return None
         if self.scheduled == cfg.max_pages:
             logger.info("Page budget of %d reached; finishing what is queued", cfg.max_pages)
@@ -340,6 +365,8 @@ class NicheSpider(scrapy.Spider):
             ref_key = hash(ref[3].url)
             meta["bl_ref"], meta["bl_key"] = ref, ref_key
             self.inflight[ref_key] = []
+        if self.shared is not None:
+            meta["bl_url"] = canonical  # answered to the other workers when fetched
         return Request(
             canonical,
             callback=self.parse,
@@ -432,6 +459,8 @@ class NicheSpider(scrapy.Spider):
         reason = failure.type.__name__ if failure.type else "Error"
         self.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
         self.inflight.pop(request.meta.get("bl_key", 0), None)
+        if self.shared is not None and "bl_url" in request.meta:
+            self.shared.resolve(request.meta["bl_url"])
         logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
         if failure.check(IgnoreRequest):
             return  # robots.txt said no: nothing is known about the page
@@ -514,6 +543,8 @@ class NicheSpider(scrapy.Spider):
         if LANDED in response.meta:
             yield from self._hop_backlinks(response, referrers or [], now)
             return
+        if self.shared is not None and "bl_url" in response.meta:
+            self.shared.resolve(response.meta["bl_url"])  # not a hop
         if response.meta.get("bl_probe"):
             # Followed past the depth only because it looked like a redirect; it was not one.
             self.stats.inc_value("backlinks/spider/probe_not_redirect")
@@ -647,8 +678,17 @@ class NicheSpider(scrapy.Spider):
         via = try_canonical_url(first, drop_params=drop) or first
         if len(self.hops) < MAX_KNOWN_HOPS:
             self.hops[hash(ref[3].url)] = (landed, via)
+        refs = [ref, *referrers]
+        if self.shared is not None and "bl_url" in response.meta:
+            # Pages of the other workers that linked it while it was in flight.
+            queued = self.shared.resolve(response.meta["bl_url"], f"{landed}\t{via}")
+            refs += [_load_ref(line) for line in queued]
+        yield from self._credit_hop(refs, landed, via, now)
+
+    def _credit_hop(self, refs: list[Ref], landed: str, via: str, now: datetime) -> Iterator[Any]:
+        """Backlinks of the pages that link a hop, one per page (repeats counted)."""
         by_page: dict[str, tuple[str, int, dict[str, tuple[Link, int, str | None]]]] = {}
-        for source, title, status, link in (ref, *referrers):
+        for source, title, status, link in refs:
             _, _, found = by_page.setdefault(source, (title, status, {}))
             self._collect(found, link, landed=landed, via=via)
         for source, (title, status, found) in by_page.items():
@@ -702,13 +742,15 @@ class NicheSpider(scrapy.Spider):
 
     def _follow(
         self, candidates: list[tuple[str, str, int, bool, Link]], page: tuple[str, str, int]
-    ) -> Iterator[Request]:
+    ) -> Iterator[Any]:
         for url, role, hop, probe, link in candidates:
             raw = hash(url)
             if raw in self.raw_seen:
                 waiting = self.inflight.get(raw)
                 if waiting is not None and len(waiting) < MAX_HOP_REFERRERS:
                     waiting.append((*page, link))  # answered if it turns out to be a hop
+                elif self.remote and raw in self.remote:
+                    self.remote_refs.append((self.remote[raw], (*page, link)))
                 continue
             self.raw_seen.add(raw)
             if role == ROLE_SITE and not probe:
@@ -722,6 +764,25 @@ class NicheSpider(scrapy.Spider):
                     request.meta["bl_probe"] = True
                     self.stats.inc_value("backlinks/spider/redirect_probes")
                 yield request
+        if self.remote_refs:
+            yield from self._refer_remote()
+
+    def _refer_remote(self) -> Iterator[Any]:
+        """A shared crawl: this page's links to URLs other workers fetch, in one Redis call."""
+        assert self.shared is not None
+        pending, self.remote_refs = self.remote_refs, []
+        answers = self.shared.refer([(url, _dump_ref(ref)) for url, ref in pending])
+        now = datetime.now(UTC)
+        for (_, ref), answer in zip(pending, answers, strict=True):
+            if answer == "wait":
+                continue  # queued for the worker fetching it
+            raw = hash(ref[3].url)
+            self.remote.pop(raw, None)
+            if answer:  # a known hop: this worker remembers it and credits the page now
+                landed, _, via = answer.partition("\t")
+                if len(self.hops) < MAX_KNOWN_HOPS:
+                    self.hops[raw] = (landed, via)
+                yield from self._credit_hop([ref], landed, via, now)
 
     def _idle(self, spider: Any = None) -> None:
         """The fetching is over when the spider is last idle: what follows is bookkeeping."""
