@@ -48,7 +48,7 @@ class CrawlConfig:
     text_chars: int = 20000
     drop_params: tuple[str, ...] = ()
     position_rules: PositionRules = field(default_factory=lambda: PositionRules.from_mapping(None))
-    render: str = "never"  # never, auto, always (backlink_spider/render.py)
+    render: str = "auto"  # never, auto, always (backlink_spider/render.py)
     browser: str = ""  # the browser's executable; "" when none was found or render is never
 
     @property

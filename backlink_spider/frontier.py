@@ -52,6 +52,8 @@ KEY_PREFIX = "backlinks"
 # pages of other workers that link them, and where answered hops land).
 CRAWL_KEYS = ("workers", "busy", "requests", "dupefilter", "seen", "counts", "fails", "checks",
               "inflight", "refs", "hops")  # fmt: skip
+# Requests that stay with the worker that made them (a page read again: render.py).
+_LOCAL_META = ("bl_render", "bl_render_failed")
 TICK_SECONDS = 0.5  # how often a waiting worker looks at the queue; heartbeats every other tick
 
 _NOW = """
@@ -283,15 +285,23 @@ class SharedCrawl:
         admitted: per URL, where it lands if it is a known hop, "wait" (the ref is queued for
         the worker fetching it), or "" (not a hop)."""
         args = [part for url, ref in refs for part in (_url_key(url), ref)]
-        answers = self._refer(keys=[self.key(k) for k in ("hops", "inflight", "refs")], args=args)
+        try:
+            answers = self._refer(keys=[self.key(k) for k in ("hops", "inflight", "refs")],
+                                  args=args)  # fmt: skip
+        except redis.RedisError as exc:  # a page is worth more than its hops' credit
+            logger.warning("Redis: %s (redirect credit of a page lost)", exc)
+            return [""] * len(refs)
         return [_text(a) for a in answers]
 
     def resolve(self, url: str, landed: str = "") -> list[str]:
         """This worker fetched ``url`` (a hop landing at ``landed``, or not a hop): the refs
         other workers queued for it, one per line."""
-        refs = self._resolve(
-            keys=[self.key(k) for k in ("hops", "inflight", "refs")], args=[_url_key(url), landed]
-        )
+        try:
+            refs = self._resolve(keys=[self.key(k) for k in ("hops", "inflight", "refs")],
+                                 args=[_url_key(url), landed])  # fmt: skip
+        except redis.RedisError as exc:
+            logger.warning("Redis: %s (redirect credit of other pages lost)", exc)
+            return []
         return [line for line in _text(refs).split("\n") if line]
 
     # -- membership -----------------------------------------------------------------------------
@@ -319,9 +329,6 @@ class SharedCrawl:
         """This worker has nothing in flight: (requests queued, workers still busy)."""
         queued, busy = self._idle(args=[self.worker, self.timeout, self.prefix])
         return int(queued), int(busy)
-
-    def queued(self) -> int:
-        return int(self.server.zcard(self.key("requests")))
 
     def deposit(self, failed_urls: set[str], target_checks: dict[str, tuple[int, str]]) -> None:
         """What only this worker knows and the last one needs: failed fetches, target checks."""
@@ -425,6 +432,11 @@ class SharedScheduler(Scheduler):
         if self.shared is not None and request is self.waking:
             self.waking = None
             self.local.append(request)  # already popped from Redis to wake the engine
+            return True
+        if self.shared is not None and any(k in request.meta for k in _LOCAL_META):
+            # A page read again (in the browser, or raw after a failed render): the worker that
+            # read it raw keeps what rendering taught it about the host (render.py).
+            self.local.append(request)
             return True
         return super().enqueue_request(request)
 

@@ -36,6 +36,8 @@ class _HopMixin:
     def process_response(
         self, request: Request, response: Response, spider: Any = None
     ) -> Request | Response:
+        if LANDED in request.meta:
+            return response  # a 3xx hop whose body also refreshes: already handed over
         result = super().process_response(request, response)  # type: ignore[misc]
         if not isinstance(result, Request) or "bl_role" not in request.meta:
             return result  # not redirected, or not a page request (robots.txt, target checks)

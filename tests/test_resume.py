@@ -214,3 +214,29 @@ def test_a_resumed_crawl_spends_its_page_budget_once(
     gets = page_gets(site.server, since)
     assert sum(gets.values()) == len(gets) == 60  # the whole budget, each page once
     assert database.pages.count_documents({}) == 60
+
+
+def test_redirect_hops_and_their_waiting_pages_survive_a_pause(tmp_path: Path) -> None:
+    """What an attempt learned about redirect hops is in its saved state, so pages of the next
+    attempt linking a known hop (or one still queued) are credited."""
+    import json
+
+    from scrapy.utils.test import get_crawler
+
+    from backlink_spider.extract import Link
+    from backlink_spider.spiders.niche import NicheSpider
+
+    def spider() -> NicheSpider:
+        crawler = get_crawler(NicheSpider, {"JOBDIR": str(tmp_path / "job")})
+        return NicheSpider.from_crawler(crawler, target="t.test", seeds="s.test")
+
+    first = spider()
+    hop, queued = "https://s.test/out?to=t", "https://s.test/go/t"
+    link = Link(queued, "T", ("ugc",), True, "text", "comment", "see T", "a")
+    first.hops[hop] = ("https://t.test/", hop)
+    first.inflight[queued] = [("https://s.test/a", "A", 200, link)]
+    state = json.loads(json.dumps(first._snapshot()))  # as backlinks-state.json holds it
+    second = spider()
+    second._restore_hops(state)
+    assert second.hops == first.hops
+    assert second.inflight == first.inflight

@@ -148,14 +148,18 @@ class NicheSpider(scrapy.Spider):
         # Target URLs whose status is asked (once each), and statuses already known from pages.
         self.check_targets = crawler.settings.getbool("BACKLINKS_CHECK_TARGETS", True)
         self.max_target_checks = crawler.settings.getint("BACKLINKS_MAX_TARGET_CHECKS", 1000)
-        # Redirect hops: pages linking a URL still in flight (by hash of the link as written),
-        # and hop URLs known to land in a watched site -> (landing URL, first URL).
-        self.inflight: dict[int, list[Ref]] = {}
-        self.hops: dict[int, tuple[str, str]] = {}
-        # A shared crawl: links (hash as written -> canonical URL) another worker admitted, not
+        # Redirect hops, by link URL as written: the pages linking a URL still in flight, and
+        # hop URLs known to land in a watched site -> (landing URL, first URL). Kept across
+        # the attempts of a JOBDIR crawl (_snapshot).
+        self.inflight: dict[str, list[Ref]] = {}
+        self.hops: dict[str, tuple[str, str]] = {}
+        # A shared crawl: links (as written -> canonical URL) admitted to the shared queue, not
         # yet known to be a hop or not; and this page's refs to them, asked in one call.
-        self.remote: dict[int, str] = {}
+        self.remote: dict[str, str] = {}
         self.remote_refs: list[tuple[str, Ref]] = []
+        if self.job is not None and self.job.resume == RESUME_QUEUE:
+            self._restore_hops(self.job.state)
+        crawler.signals.connect(self._dropped, signal=signals.request_dropped)
         # Pages built by script: which to read again in the browser (backlink_spider/render.py).
         self.renderer = Renderer.from_crawler(crawler, self.config.render, self.config.browser)
         crawler.signals.connect(self._headers_received, signal=signals.headers_received)
@@ -238,7 +242,20 @@ class NicheSpider(scrapy.Spider):
             "targets_checked": sorted(self.targets_checked),
             "target_statuses": self.target_statuses,
             "target_answers": self.target_answers,
+            "hops": self.hops,
+            "inflight": {url: [_dump_ref(r) for r in refs] for url, refs in self.inflight.items()},
         }
+
+    def _restore_hops(self, state: dict[str, Any]) -> None:
+        """Redirect hops an earlier attempt learned, and the pages waiting on queued ones."""
+        try:
+            self.hops = {url: (hop[0], hop[1]) for url, hop in state.get("hops", {}).items()}
+            self.inflight = {
+                url: [_load_ref(r) for r in refs] for url, refs in state.get("inflight", {}).items()
+            }
+        except (TypeError, ValueError, IndexError) as exc:
+            logger.warning("Saved redirect hops are unreadable (%r): starting without them", exc)
+            self.hops, self.inflight = {}, {}
 
     def _restore(self, state: dict[str, Any]) -> None:
         self.dont_filter = bool(state.get("dont_filter"))
@@ -355,16 +372,19 @@ class NicheSpider(scrapy.Spider):
                 self._skip(reason)
             elif self.shared is not None and ref is not None and len(self.remote) < MAX_KNOWN_HOPS:
                 # Another worker fetches it: if it is a hop, that worker credits this page.
-                self.remote[hash(url)] = canonical
+                self.remote[ref[3].url] = canonical
                 self.remote_refs.append((canonical, ref))
             return None
         if self.scheduled == cfg.max_pages:
             logger.info("Page budget of %d reached; finishing what is queued", cfg.max_pages)
         meta: dict[str, Any] = {"bl_role": role, "bl_hop": hop}
         if ref is not None:
-            ref_key = hash(ref[3].url)
-            meta["bl_ref"], meta["bl_key"] = ref, ref_key
-            self.inflight[ref_key] = []
+            meta["bl_ref"], meta["bl_key"] = ref, ref[3].url
+            if self.shared is None:
+                self.inflight[ref[3].url] = []
+            elif len(self.remote) < MAX_KNOWN_HOPS:
+                # Any worker may fetch it: later links to it are handed over through Redis.
+                self.remote[ref[3].url] = canonical
         if self.shared is not None:
             meta["bl_url"] = canonical  # answered to the other workers when fetched
         return Request(
@@ -458,9 +478,7 @@ class NicheSpider(scrapy.Spider):
             return
         reason = failure.type.__name__ if failure.type else "Error"
         self.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
-        self.inflight.pop(request.meta.get("bl_key", 0), None)
-        if self.shared is not None and "bl_url" in request.meta:
-            self.shared.resolve(request.meta["bl_url"])
+        self._forget(request)
         logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
         if failure.check(IgnoreRequest):
             return  # robots.txt said no: nothing is known about the page
@@ -539,12 +557,10 @@ class NicheSpider(scrapy.Spider):
             yield raw_again
             return
         now = datetime.now(UTC)
-        referrers = self.inflight.pop(response.meta.get("bl_key", 0), None)
         if LANDED in response.meta:
-            yield from self._hop_backlinks(response, referrers or [], now)
+            yield from self._hop_backlinks(response, now)
             return
-        if self.shared is not None and "bl_url" in response.meta:
-            self.shared.resolve(response.meta["bl_url"])  # not a hop
+        self._forget(response)  # not a hop
         if response.meta.get("bl_probe"):
             # Followed past the depth only because it looked like a redirect; it was not one.
             self.stats.inc_value("backlinks/spider/probe_not_redirect")
@@ -612,7 +628,7 @@ class NicheSpider(scrapy.Spider):
             if not link_host:
                 continue
             if hops and role != ROLE_TARGET:
-                known = hops.get(hash(link.url))
+                known = hops.get(link.url)
                 if known is not None:  # a redirect into a watched site, seen before
                     self._collect(found, link, landed=known[0], via=known[1])
             if link_domain == domain:
@@ -665,22 +681,34 @@ class NicheSpider(scrapy.Spider):
         if matched == cfg.target_domain:
             yield from self._check_target(target_url)
 
-    def _hop_backlinks(
-        self, response: Response, referrers: list[Ref], now: datetime
-    ) -> Iterator[Any]:
+    def _forget(self, request: Request | Response) -> list[Ref]:
+        """A followed URL is answered (and not a hop): its waiting referrers, here and in the
+        other workers' pages, are let go."""
+        referrers = self.inflight.pop(request.meta.get("bl_key", ""), None) or []
+        if self.shared is not None and "bl_url" in request.meta:
+            self.shared.resolve(request.meta["bl_url"])
+        return referrers
+
+    def _dropped(self, request: Request, spider: Any = None) -> None:
+        """A request the scheduler refused (a redirect to a URL already fetched) is answered."""
+        if "bl_role" in request.meta:
+            self._forget(request)
+
+    def _hop_backlinks(self, response: Response, now: datetime) -> Iterator[Any]:
         """A followed link ended in a redirect into a watched site: backlinks of its linkers."""
         drop = self.config.drop_params
         landed = try_canonical_url(response.meta[LANDED], drop_params=drop)
         first = (response.meta.get("redirect_urls") or [response.url])[0]
         ref: Ref | None = response.meta.get("bl_ref")
         if landed is None or ref is None:
-            return  # a seed that redirects into the target: no page links it
+            self._forget(response)  # a seed that redirects into the target: no page links it
+            return
         via = try_canonical_url(first, drop_params=drop) or first
         if len(self.hops) < MAX_KNOWN_HOPS:
-            self.hops[hash(ref[3].url)] = (landed, via)
-        refs = [ref, *referrers]
+            self.hops[ref[3].url] = (landed, via)
+        refs = [ref, *(self.inflight.pop(ref[3].url, None) or ())]
         if self.shared is not None and "bl_url" in response.meta:
-            # Pages of the other workers that linked it while it was in flight.
+            # Pages (of this worker and the others) that linked it while it was in flight.
             queued = self.shared.resolve(response.meta["bl_url"], f"{landed}\t{via}")
             refs += [_load_ref(line) for line in queued]
         yield from self._credit_hop(refs, landed, via, now)
@@ -744,13 +772,16 @@ class NicheSpider(scrapy.Spider):
         self, candidates: list[tuple[str, str, int, bool, Link]], page: tuple[str, str, int]
     ) -> Iterator[Any]:
         for url, role, hop, probe, link in candidates:
+            waiting = self.inflight.get(url)
+            if waiting is not None:
+                if len(waiting) < MAX_HOP_REFERRERS:
+                    waiting.append((*page, link))  # answered if it turns out to be a hop
+                continue
+            if self.remote and url in self.remote:
+                self.remote_refs.append((self.remote[url], (*page, link)))
+                continue
             raw = hash(url)
             if raw in self.raw_seen:
-                waiting = self.inflight.get(raw)
-                if waiting is not None and len(waiting) < MAX_HOP_REFERRERS:
-                    waiting.append((*page, link))  # answered if it turns out to be a hop
-                elif self.remote and raw in self.remote:
-                    self.remote_refs.append((self.remote[raw], (*page, link)))
                 continue
             self.raw_seen.add(raw)
             if role == ROLE_SITE and not probe:
@@ -772,17 +803,20 @@ class NicheSpider(scrapy.Spider):
         assert self.shared is not None
         pending, self.remote_refs = self.remote_refs, []
         answers = self.shared.refer([(url, _dump_ref(ref)) for url, ref in pending])
-        now = datetime.now(UTC)
+        landed_refs: dict[str, list[Ref]] = {}
         for (_, ref), answer in zip(pending, answers, strict=True):
             if answer == "wait":
                 continue  # queued for the worker fetching it
-            raw = hash(ref[3].url)
-            self.remote.pop(raw, None)
+            self.remote.pop(ref[3].url, None)
             if answer:  # a known hop: this worker remembers it and credits the page now
-                landed, _, via = answer.partition("\t")
+                landed_refs.setdefault(answer, []).append(ref)
                 if len(self.hops) < MAX_KNOWN_HOPS:
-                    self.hops[raw] = (landed, via)
-                yield from self._credit_hop([ref], landed, via, now)
+                    landed, _, via = answer.partition("\t")
+                    self.hops[ref[3].url] = (landed, via)
+        now = datetime.now(UTC)
+        for answer, refs in landed_refs.items():
+            landed, _, via = answer.partition("\t")
+            yield from self._credit_hop(refs, landed, via, now)
 
     def _idle(self, spider: Any = None) -> None:
         """The fetching is over when the spider is last idle: what follows is bookkeeping."""
