@@ -87,3 +87,30 @@ def test_a_crawl_refuses_loopback_unless_allowed(local_site, mongo_server, mongo
     run = run_scrapy([*args, "-s", "BACKLINKS_ALLOW_PRIVATE_NETWORKS=True"], env)
     assert run.returncode == 0, run.stderr[-2000:]
     assert db.pages.count_documents({}) >= 1
+
+
+@pytest.mark.parametrize("location", ["http://169.254.169.254/latest/meta-data/",
+                                      "http://[::ffff:127.0.0.1]/admin", "http://0177.0.0.1/"])
+def test_a_redirect_into_the_private_network_is_refused(location: str) -> None:
+    """A public page that 302s to the cloud metadata address: the redirected request is a new
+    request through the downloader middlewares, and the guard refuses it."""
+    import asyncio
+
+    from scrapy.http import HtmlResponse, Request
+    from scrapy.utils.test import get_crawler
+
+    from backlink_spider.redirects import HopRedirectMiddleware
+    from backlink_spider.spiders.niche import NicheSpider
+    from backlink_spider.ssrf import ForbiddenAddress, SsrfGuardMiddleware
+    from settings import DOWNLOADER_MIDDLEWARES
+
+    assert DOWNLOADER_MIDDLEWARES["backlink_spider.ssrf.SsrfGuardMiddleware"] > 600  # after it
+    crawler = get_crawler(NicheSpider)
+    crawler.spider = NicheSpider.from_crawler(crawler, target="t.example", seeds="s.example")
+    redirects, guard = HopRedirectMiddleware.from_crawler(crawler), SsrfGuardMiddleware(crawler)
+    page = Request("http://93.184.216.34/go", meta={"bl_role": "site", "bl_hop": 1})
+    hop = HtmlResponse(page.url, status=302, headers={"Location": location}, request=page)
+    redirected = redirects.process_response(page, hop)
+    assert isinstance(redirected, Request) and redirected.url.startswith(location[:12])
+    with pytest.raises(ForbiddenAddress):
+        asyncio.run(guard.process_request(redirected))
