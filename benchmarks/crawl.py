@@ -11,7 +11,6 @@ of each (best of the rounds) and the ratio; the goal is a ratio of at least 0.85
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -24,6 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from backlink_spider.demoweb.server import WebServer  # noqa: E402
 from backlink_spider.demoweb.sites import generated_web  # noqa: E402
+from benchmarks._command import crawl_command  # noqa: E402
 
 STAT_RE = re.compile(
     r"'(elapsed_time_seconds|response_received_count|item_scraped_count"
@@ -32,16 +32,9 @@ STAT_RE = re.compile(
 
 
 def crawl(web, proxy: str, data_dir: Path, *, pipelines: bool, pages: int) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in {"no_proxy", "mongo_uri"}}
-    env.update(http_proxy=proxy, https_proxy=proxy, BACKLINKS_DATA_DIR=str(data_dir))
-    argv = [
-        "scrapy", "crawl", "niche", "-a", f"target={web.target}", "-a",
-        f"seeds={','.join(web.seeds)}", "-a", f"max_pages={pages * 2}", "-L", "INFO",
-        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "RETRY_TIMES=0",
-        "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={pages}",
-    ]  # fmt: skip
-    if not pipelines:
-        argv += ["-s", "ITEM_PIPELINES={}"]
+    bare = [] if pipelines else ["-s", "ITEM_PIPELINES={}"]
+    argv, env = crawl_command(web, proxy, pages, *bare)
+    env["BACKLINKS_DATA_DIR"] = str(data_dir)
     started = time.monotonic()
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     wall = time.monotonic() - started

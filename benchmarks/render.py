@@ -18,7 +18,6 @@ on them without pipelines, so the figures are the crawler's own:
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import resource
 import statistics
@@ -39,6 +38,7 @@ from backlink_spider.demoweb.server import WebServer  # noqa: E402
 from backlink_spider.demoweb.sites import generated_web  # noqa: E402
 from backlink_spider.extract import extract_page  # noqa: E402
 from backlink_spider.render import script_signals  # noqa: E402
+from benchmarks._command import crawl_command  # noqa: E402
 
 STAT_RE = re.compile(
     r"'(backlinks/spider/pages|backlinks/spider/crawl_seconds|backlinks/render/pages"
@@ -74,15 +74,10 @@ def with_ordinary_scripts(web: Web) -> Web:
 
 
 def crawl(web: Web, proxy: str, render: str, pages: int) -> dict[str, float]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in {"no_proxy", "mongo_uri"}}
-    env.update(http_proxy=proxy, https_proxy=proxy)
-    argv = [
-        "scrapy", "crawl", "niche", "-a", f"target={web.target}", "-a",
-        f"seeds={','.join(web.seeds)}", "-a", f"max_pages={pages * 2}", "-a", f"render={render}",
-        "-L", "INFO", "-s", "ITEM_PIPELINES={}", "-s", "AUTOTHROTTLE_ENABLED=False",
-        "-s", "DOWNLOAD_DELAY=0", "-s", "RETRY_TIMES=0", "-s", "BACKLINKS_CHECK_TARGETS=False",
-        "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={pages}",
-    ]  # fmt: skip
+    argv, env = crawl_command(
+        web, proxy, pages, "-a", f"render={render}",
+        "-s", "ITEM_PIPELINES={}", "-s", "BACKLINKS_CHECK_TARGETS=False",
+    )  # fmt: skip
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)

@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from backlink_spider.demoweb.server import WebServer  # noqa: E402
 from backlink_spider.demoweb.sites import generated_web  # noqa: E402
+from benchmarks._command import crawl_command  # noqa: E402
 
 STAT_RE = re.compile(r"'(response_received_count|backlinks/spider/crawl_seconds)': ([\d.]+)")
 
@@ -59,16 +60,10 @@ def start_redis() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def crawl(web, proxy: str, tmp: Path, *, workers: int, redis_url: str, pages: int) -> dict:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in {"no_proxy", "mongo_uri"}}
-    env.update(http_proxy=proxy, https_proxy=proxy, BACKLINKS_DATA_DIR=str(tmp / "data"))
+    argv, env = crawl_command(web, proxy, pages)
+    env["BACKLINKS_DATA_DIR"] = str(tmp / "data")
     if workers > 1:
         env["BACKLINKS_REDIS_URL"] = redis_url
-    argv = [
-        "scrapy", "crawl", "niche", "-a", f"target={web.target}", "-a",
-        f"seeds={','.join(web.seeds)}", "-a", f"max_pages={pages * 2}", "-L", "INFO",
-        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "RETRY_TIMES=0",
-        "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={pages}",
-    ]  # fmt: skip
     started = time.monotonic()
     procs, logs = [], []
     for n in range(workers):
