@@ -14,9 +14,8 @@ from typing import NoReturn
 from pymongo.errors import PyMongoError
 from scrapy.commands import ScrapyCommand
 
-from pipelines.normalize import get_resolver
+from backlink_spider.urls import UrlError, get_resolver, parse_target
 from pipelines.store import Store, StoreConfig, StoreError, acquire_store, release_store
-from pipelines.urls import UrlError, parse_target
 
 
 def fail(message: str, code: int = 2) -> NoReturn:

@@ -13,8 +13,14 @@ from typing import Any
 from backlink_spider.extract import DEFAULT_POSITION_PATTERNS, PositionRules
 from backlink_spider.render import MODES as RENDER_MODES
 from backlink_spider.render import find_browser
-from pipelines.normalize import get_resolver, tracking_params
-from pipelines.urls import UrlError, parse_seed, parse_target, url_host
+from backlink_spider.urls import (
+    UrlError,
+    get_resolver,
+    parse_seed,
+    parse_target,
+    tracking_params,
+    url_host,
+)
 
 ARGUMENTS = (
     "target", "seeds", "keywords", "competitors", "distrust", "depth", "max_pages", "render",

@@ -17,8 +17,7 @@ from typing import Any
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.http import Request, Response
 
-from pipelines.normalize import get_resolver
-from pipelines.urls import url_host
+from backlink_spider.urls import get_resolver, url_host
 
 LANDED = "bl_landed"
 

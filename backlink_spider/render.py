@@ -35,8 +35,7 @@ from scrapy.crawler import Crawler
 from scrapy.http import Request, Response, TextResponse
 
 from backlink_spider.ssrf import is_forbidden, parse_ip
-from pipelines.normalize import get_resolver
-from pipelines.urls import url_host
+from backlink_spider.urls import get_resolver, url_host
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure

@@ -11,7 +11,7 @@ from scrapy.crawler import Crawler
 from scrapy.exceptions import DropItem
 
 from backlink_spider.items import Backlink, PageRecord
-from pipelines.urls import DEFAULT_TRACKING_PARAMS, DomainResolver, try_canonical_url, url_host
+from backlink_spider.urls import get_resolver, tracking_params, try_canonical_url, url_host
 
 logger = logging.getLogger(__name__)
 
@@ -32,24 +32,6 @@ def backlink_id(source_url: str, target_url: str) -> str:
     """Stable id of a (normalized source, normalized target) pair: the store's ``_id``."""
     digest = hashlib.blake2b(f"{source_url}\n{target_url}".encode(), digest_size=16)
     return digest.hexdigest()
-
-
-_resolver: DomainResolver | None = None
-
-
-def get_resolver() -> DomainResolver:
-    """One resolver per process: its cache is what makes per-link lookups cheap."""
-    global _resolver
-    if _resolver is None:
-        _resolver = DomainResolver()
-    return _resolver
-
-
-def tracking_params(settings: Any) -> tuple[str, ...]:
-    value = settings.get("BACKLINKS_TRACKING_PARAMS")
-    if value is None:
-        return DEFAULT_TRACKING_PARAMS
-    return tuple(settings.getlist("BACKLINKS_TRACKING_PARAMS"))
 
 
 class NormalizePipeline:

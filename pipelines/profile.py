@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from pipelines.normalize import get_resolver
+from backlink_spider.urls import get_resolver
 from pipelines.scoring.run import quality
 
 logger = logging.getLogger(__name__)

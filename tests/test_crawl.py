@@ -17,8 +17,8 @@ import pytest
 from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
 from backlink_spider.demoweb.sites import test_web as build_test_web
+from backlink_spider.urls import canonical_url, try_canonical_url
 from pipelines.normalize import backlink_id
-from pipelines.urls import canonical_url, try_canonical_url
 from tests.conftest import FAST, Run, run_scrapy, scrapy_env
 
 

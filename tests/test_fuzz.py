@@ -29,8 +29,7 @@ from scrapy.utils.test import get_crawler
 from backlink_spider.extract import POSITIONS, Page, extract_page
 from backlink_spider.items import Backlink, PageRecord
 from backlink_spider.pagesize import inflate_capped
-from pipelines.normalize import NormalizePipeline
-from pipelines.urls import (
+from backlink_spider.urls import (
     DomainResolver,
     UrlError,
     canonical_url,
@@ -41,6 +40,7 @@ from pipelines.urls import (
     try_canonical_url,
     url_host,
 )
+from pipelines.normalize import NormalizePipeline
 from tests.test_extract import plain_lxml_links
 
 # Hypothesis keeps caches (and patches of failing examples) in ./.hypothesis: not in the checkout.

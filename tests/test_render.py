@@ -25,7 +25,7 @@ from backlink_spider.render import (
     find_browser,
     script_signals,
 )
-from pipelines.urls import try_canonical_url
+from backlink_spider.urls import try_canonical_url
 from tests.conftest import FAST, Run, run_scrapy, scrapy_env
 
 pytestmark = pytest.mark.skipif(

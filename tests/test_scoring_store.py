@@ -14,7 +14,8 @@ import pytest
 from scrapy.settings import Settings
 
 from backlink_spider.commands.score import Command
-from pipelines.normalize import backlink_id, get_resolver
+from backlink_spider.urls import get_resolver
+from pipelines.normalize import backlink_id
 from pipelines.scoring.run import ScoringError, score_on_close, score_target
 from tests.conftest import run_scrapy, scrapy_env
 

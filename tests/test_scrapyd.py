@@ -36,7 +36,7 @@ from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
 from backlink_spider.demoweb.sites import demo_web
 from backlink_spider.scrapyd import Scrapyd, ScrapydConfig, ScrapydError
-from pipelines.urls import try_canonical_url
+from backlink_spider.urls import try_canonical_url
 from tests.conftest import FAST, ROOT, MongoServer, free_port, run_scrapy, scrapy_env, stop_process
 
 USER, PASSWORD = "crawler", "s3cret-pw"

@@ -15,8 +15,8 @@ from urllib.parse import urljoin, urlsplit, urlunsplit
 import pytest
 import w3lib.url
 
-from pipelines import urls
-from pipelines.urls import (
+from backlink_spider import urls
+from backlink_spider.urls import (
     DEFAULT_TRACKING_PARAMS,
     DomainResolver,
     UrlError,

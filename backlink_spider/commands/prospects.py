@@ -17,9 +17,8 @@ from typing import Any, TextIO
 from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
-from pipelines.normalize import get_resolver
+from backlink_spider.urls import UrlError, get_resolver, parse_target
 from pipelines.profile import latest_crawl, prospects
-from pipelines.urls import UrlError, parse_target
 
 
 def _competitor_domains(value: str) -> list[str]:

@@ -33,9 +33,8 @@ from scrapy.exceptions import UsageError
 from backlink_spider.cli import fail
 from backlink_spider.config import ArgumentError, CrawlConfig
 from backlink_spider.scrapyd import SPIDER, Scrapyd, ScrapydError
-from pipelines.normalize import get_resolver
+from backlink_spider.urls import UrlError, get_resolver, parse_target
 from pipelines.store import Store, StoreError, acquire_store, release_store
-from pipelines.urls import UrlError, parse_target
 
 logger = logging.getLogger(__name__)
 

@@ -56,8 +56,13 @@ from backlink_spider.jobdir import (
 )
 from backlink_spider.redirects import LANDED
 from backlink_spider.render import Renderer, is_rendered
-from pipelines.normalize import get_resolver
-from pipelines.urls import has_repeated_segments, path_signature, try_canonical_url, url_host
+from backlink_spider.urls import (
+    get_resolver,
+    has_repeated_segments,
+    path_signature,
+    try_canonical_url,
+    url_host,
+)
 
 if TYPE_CHECKING:
     from backlink_spider.frontier import SharedCrawl

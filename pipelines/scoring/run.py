@@ -37,7 +37,7 @@ from pymongo import DESCENDING, UpdateOne
 from pymongo.errors import PyMongoError
 from scrapy.settings import BaseSettings, Settings
 
-from pipelines.normalize import get_resolver
+from backlink_spider.urls import UrlError, get_resolver, parse_seed, url_host
 from pipelines.scoring.graph import EdgeScale, HostGraph, load_host_graph
 from pipelines.scoring.relevance import (
     Relevance,
@@ -62,7 +62,6 @@ from pipelines.scoring.trust import (
     seed_hops,
     trustrank,
 )
-from pipelines.urls import UrlError, parse_seed, url_host
 
 logger = logging.getLogger(__name__)
 

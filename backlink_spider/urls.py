@@ -12,9 +12,9 @@ import re
 import socket
 import unicodedata
 from collections import Counter
-from functools import lru_cache
+from functools import cache, lru_cache
 from ipaddress import IPv4Address, IPv6Address
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import tldextract
@@ -474,3 +474,17 @@ def has_repeated_segments(url: str, max_repeats: int = 2) -> bool:
     if len(segments) <= max_repeats:
         return False
     return max(Counter(segments).values()) > max_repeats
+
+
+@cache
+def get_resolver() -> DomainResolver:
+    """One resolver per process: its cache is what makes per-link lookups cheap."""
+    return DomainResolver()
+
+
+def tracking_params(settings: Any) -> tuple[str, ...]:
+    """``BACKLINKS_TRACKING_PARAMS``, or the defaults when it is unset (empty keeps them all)."""
+    value = settings.get("BACKLINKS_TRACKING_PARAMS")
+    if value is None:
+        return DEFAULT_TRACKING_PARAMS
+    return tuple(settings.getlist("BACKLINKS_TRACKING_PARAMS"))
