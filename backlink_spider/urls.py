@@ -488,3 +488,9 @@ def tracking_params(settings: Any) -> tuple[str, ...]:
     if value is None:
         return DEFAULT_TRACKING_PARAMS
     return tuple(settings.getlist("BACKLINKS_TRACKING_PARAMS"))
+
+
+@lru_cache(maxsize=65536)
+def url_domain(url: str) -> str:
+    """The registered domain of a URL's host ("" when none); links repeat hosts: cached."""
+    return get_resolver().registered_domain(url_host(url))
