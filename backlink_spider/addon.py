@@ -1,9 +1,35 @@
-"""One add-on wires what settings alone cannot: feeds default to backlinks only, and
-``BACKLINKS_REDIS_URL`` switches the scheduler to a frontier shared by several workers."""
+"""The one add-on that wires our components into Scrapy, at documented priorities.
+
+``ADDONS = {"backlink_spider.addon.BacklinksAddon": 100}`` (the project's settings say so) puts:
+
+====================================================  =======  ==================================
+component                                             where    why there
+====================================================  =======  ==================================
+``backlink_spider.robots.RobotsTxtMiddleware``        DM 100   replaces Scrapy's (its 2.19 bug)
+``backlink_spider.redirects.HopMetaRefreshMiddleware`` DM 580  replaces Scrapy's, same place
+``backlink_spider.guards.DownloadGuardMiddleware``    DM 595   before HttpCompression (590) on
+                                                               the response path: caps inflation
+``backlink_spider.redirects.HopRedirectMiddleware``   DM 600   replaces Scrapy's, same place
+``backlink_spider.ssrf.SsrfGuardMiddleware``          DM 760   after HttpProxyMiddleware (750):
+                                                               through a proxy, the proxy decides
+``pipelines.normalize.NormalizePipeline``             IP 100   canonical URLs, domains
+``pipelines.dedupe.DedupePipeline``                   IP 200   one link per pair, per crawl
+``pipelines.mongo.MongoPipeline``                     IP 300   writes items, nothing else
+``backlink_spider.finisher.CrawlFinisher``            EXT 500  the end of the crawl
+====================================================  =======  ==================================
+
+(DM: ``DOWNLOADER_MIDDLEWARES``, IP: ``ITEM_PIPELINES``, EXT: ``EXTENSIONS``.) A project that
+wants one of them elsewhere, or off (``None``), says so in its own settings: what it sets at a
+higher priority than the add-on's wins. The add-on also derives what settings alone cannot:
+feeds hold backlinks only, ``BACKLINKS_REDIS_URL`` switches the scheduler to the shared
+frontier, and rendering configures scrapy-playwright.
+"""
 
 from __future__ import annotations
 
 from typing import Any
+
+from scrapy.utils.misc import load_object
 
 BACKLINK_ITEM = "backlink_spider.items.Backlink"
 # scrapy-redis' components, as the shared frontier uses them (backlink_spider/frontier.py).
@@ -14,18 +40,57 @@ REDIS_SETTINGS = {
     "SCHEDULER_PERSIST": True,
     "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",  # keeps breadth-first order
 }
+_DM = "scrapy.downloadermiddlewares"
+# Scrapy's component -> ours, at the same priority (None: Scrapy's is not replaced).
+DOWNLOADER_MIDDLEWARES: dict[str, tuple[str | None, int]] = {
+    "backlink_spider.robots.RobotsTxtMiddleware": (f"{_DM}.robotstxt.RobotsTxtMiddleware", 100),
+    "backlink_spider.redirects.HopMetaRefreshMiddleware": (
+        f"{_DM}.redirect.MetaRefreshMiddleware",
+        580,
+    ),
+    "backlink_spider.guards.DownloadGuardMiddleware": (None, 595),
+    "backlink_spider.redirects.HopRedirectMiddleware": (f"{_DM}.redirect.RedirectMiddleware", 600),
+    "backlink_spider.ssrf.SsrfGuardMiddleware": (None, 760),
+}
+ITEM_PIPELINES = {
+    "pipelines.normalize.NormalizePipeline": 100,
+    "pipelines.dedupe.DedupePipeline": 200,
+    "pipelines.mongo.MongoPipeline": 300,
+}
+EXTENSIONS = {"backlink_spider.finisher.CrawlFinisher": 500}
 
 
 class BacklinksAddon:
-    """``-O backlinks.jsonl`` should hold backlinks, not the page records kept for scoring; and
-    with ``BACKLINKS_REDIS_URL`` the workers of a target share one frontier.
-
-    A feed that names its own ``item_classes`` (for example PageRecord) keeps them.
-    """
+    """Wires the components above; ``-O backlinks.jsonl`` holds backlinks, not the page records
+    kept for scoring (a feed that names its own ``item_classes`` keeps them); with
+    ``BACKLINKS_REDIS_URL`` the workers of a target share one frontier."""
 
     def update_settings(self, settings: Any) -> None:
+        self._components(settings)
         self._shared_frontier(settings)
         self._feeds(settings)
+        from backlink_spider import render
+
+        if hasattr(render, "update_settings"):  # TODO(lead): until the render rework lands
+            render.update_settings(settings)
+
+    @staticmethod
+    def _components(settings: Any) -> None:
+        """Ours at their places (Scrapy's that they replace switched off), unless the project
+        placed or removed them itself."""
+        placed = {load_object(k) for k in settings.getdict("DOWNLOADER_MIDDLEWARES")}
+        for ours, (scrapys, priority) in DOWNLOADER_MIDDLEWARES.items():
+            cls = load_object(ours)
+            if cls in placed:
+                continue
+            if scrapys is not None:
+                settings.set_in_component_priority_dict(
+                    "DOWNLOADER_MIDDLEWARES", load_object(scrapys), None
+                )
+            settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", cls, priority)
+        for name, components in (("ITEM_PIPELINES", ITEM_PIPELINES), ("EXTENSIONS", EXTENSIONS)):
+            for ours, priority in components.items():
+                settings.setdefault_in_component_priority_dict(name, load_object(ours), priority)
 
     @staticmethod
     def _shared_frontier(settings: Any) -> None:

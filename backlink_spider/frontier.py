@@ -16,7 +16,10 @@ fetched once by one of them. What scrapy-redis leaves to each project is done he
   ``BACKLINKS_REDIS_WORKER_TIMEOUT``; every key expires that long after the last heartbeat, so
   a killed crawl leaves nothing behind that could filter the next one;
 - the page budget, per-host caps and spider-trap counters are counted in Redis, so two workers
-  spend one budget (``SharedCrawl.admit``).
+  spend one budget (``SharedCrawl.admission``: the rules are ``backlink_spider.admission``'s,
+  applied by one generic script);
+- the end of the crawl (``backlink_spider.finisher``) leaves the crawl: the last worker to
+  leave finishes it for all, then removes its keys.
 
 Time comes from the Redis server (``TIME``), so nodes with unsynchronised clocks agree.
 Requests are pickled into Redis (scrapy-redis' serializer): the Redis server must be trusted.
@@ -24,7 +27,6 @@ Requests are pickled into Redis (scrapy-redis' serializer): the Redis server mus
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import secrets
@@ -41,6 +43,9 @@ from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
+
+from backlink_spider.admission import AdmissionRules, SharedAdmission, shared_key
+from backlink_spider.run import CrawlRun
 
 logger = logging.getLogger(__name__)
 
@@ -124,33 +129,6 @@ if redis.call('GET', KEYS[1]) == ARGV[4] then redis.call('DEL', KEYS[1]) end
 return 1
 """
 )
-# The spider's guards, in the order NicheSpider._admit checks them, for one new URL.
-# KEYS: seen, counts. ARGV: url key, host, URL shape, host+path ("" without a query),
-# is target, skipped extension, repeated segments (flags "1"/"0"), max pages, pages per host,
-# target pages, pages per shape, query variants per path.
-# -> the skip reason, "seen" (another worker has it), or the pages admitted so far.
-# KEYS[3] inflight: an admitted URL is in flight until its worker resolves it.
-_ADMIT = """
-local counts = KEYS[2]
-local function count(field) return tonumber(redis.call('HGET', counts, field) or '0') end
-if count('pages') >= tonumber(ARGV[8]) then return 'budget' end
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return 'seen' end
-if ARGV[6] == '1' then return 'not_html_extension' end
-if ARGV[5] == '1' then
-  if count('target') >= tonumber(ARGV[10]) then return 'target_pages' end
-elseif count('h:' .. ARGV[2]) >= tonumber(ARGV[9]) then return 'host_cap' end
-if ARGV[7] == '1' then return 'trap_repeated_segments' end
-if count('s:' .. ARGV[3]) >= tonumber(ARGV[11]) then return 'trap_url_pattern' end
-if ARGV[4] ~= '' then
-  if count('q:' .. ARGV[4]) >= tonumber(ARGV[12]) then return 'trap_query_variants' end
-  redis.call('HINCRBY', counts, 'q:' .. ARGV[4], 1)
-end
-redis.call('HINCRBY', counts, 's:' .. ARGV[3], 1)
-redis.call('HINCRBY', counts, 'h:' .. ARGV[2], 1)
-if ARGV[5] == '1' then redis.call('HINCRBY', counts, 'target', 1) end
-redis.call('SADD', KEYS[3], ARGV[1])
-return tostring(redis.call('HINCRBY', counts, 'pages', 1))
-"""
 # A page links URLs another worker admitted. KEYS: hops, inflight, refs. ARGV: url key, ref,
 # url key, ref, ... -> per URL: where it lands if it is a known hop, "wait" when the ref is
 # queued for the worker fetching it, or "" (answered, not a hop).
@@ -217,7 +195,6 @@ class SharedCrawl:
         self.left = False
         self.is_last = False
         self._member = True
-        self._admit = server.register_script(_ADMIT)
         self._refer = server.register_script(_REFER)
         self._resolve = server.register_script(_RESOLVE)
         self._heartbeat = server.register_script(_HEARTBEAT)
@@ -261,22 +238,13 @@ class SharedCrawl:
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    # -- the spider's guards --------------------------------------------------------------------
+    # -- admission ------------------------------------------------------------------------------
 
-    def admit(
-        self, url: str, host: str, shape: str, path_key: str, *, is_target: bool,
-        skipped_extension: bool, repeated_segments: bool, limits: tuple[int, ...],
-    ) -> str:  # fmt: skip
-        """The skip reason for a new URL, "seen" if a worker has it, else the pages admitted.
-
-        ``limits``: max pages, pages per host, target pages, pages per URL shape, query variants.
-        """
-        answer = self._admit(
-            keys=[self.key("seen"), self.key("counts"), self.key("inflight")],
-            args=[_url_key(url), host, shape, path_key, int(is_target), int(skipped_extension),
-                  int(repeated_segments), *limits],
-        )  # fmt: skip
-        return answer.decode() if isinstance(answer, bytes) else str(answer)
+    def admission(self, rules: AdmissionRules) -> SharedAdmission:
+        """Admission counted in this crawl's Redis keys: every worker spends one budget."""
+        return SharedAdmission(
+            rules, self.server, [self.key(k) for k in ("seen", "counts", "inflight")]
+        )
 
     # -- redirect hops into the target, across workers -----------------------------------------
 
@@ -284,7 +252,7 @@ class SharedCrawl:
         """Pages of this worker link (canonical URL, serialized ref) that another worker
         admitted: per URL, where it lands if it is a known hop, "wait" (the ref is queued for
         the worker fetching it), or "" (not a hop)."""
-        args = [part for url, ref in refs for part in (_url_key(url), ref)]
+        args = [part for url, ref in refs for part in (shared_key(url), ref)]
         try:
             answers = self._refer(keys=[self.key(k) for k in ("hops", "inflight", "refs")],
                                   args=args)  # fmt: skip
@@ -298,7 +266,7 @@ class SharedCrawl:
         other workers queued for it, one per line."""
         try:
             refs = self._resolve(keys=[self.key(k) for k in ("hops", "inflight", "refs")],
-                                 args=[_url_key(url), landed])  # fmt: skip
+                                 args=[shared_key(url), landed])  # fmt: skip
         except redis.RedisError as exc:
             logger.warning("Redis: %s (redirect credit of other pages lost)", exc)
             return []
@@ -368,10 +336,6 @@ class SharedCrawl:
         self.server.delete(*(self.key(name) for name in CRAWL_KEYS))
 
 
-def _url_key(url: str) -> str:
-    return hashlib.blake2b(url.encode(), digest_size=12).hexdigest()
-
-
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
@@ -396,8 +360,9 @@ class SharedScheduler(Scheduler):
         return instance
 
     def open(self, spider: Any) -> None:
-        shared = getattr(spider, "shared", None)
-        if not isinstance(shared, SharedCrawl):
+        run = CrawlRun.get(self.crawler)
+        shared = run.shared if run is not None else None
+        if shared is None:
             super().open(spider)  # not the niche spider (scrapy shell…): scrapy-redis as it is
             return
         self.shared = shared
@@ -420,10 +385,7 @@ class SharedScheduler(Scheduler):
             super().close(reason)
             return
         if self.ticker.running:
-            self.ticker.stop()
-        if self.shared.leave():  # the item pipeline may have left already, after its writes
-            self.shared.cleanup()
-            logger.info("Last worker of crawl %s: its Redis keys are removed", self.shared.crawl_id)
+            self.ticker.stop()  # the end of the crawl (CrawlFinisher) leaves the crawl
 
     def has_pending_requests(self) -> bool:
         return bool(self.shared and self.local) or super().has_pending_requests()

@@ -17,16 +17,10 @@ from typing import Any
 from scrapy.downloadermiddlewares.redirect import MetaRefreshMiddleware, RedirectMiddleware
 from scrapy.http import Request, Response
 
-from backlink_spider.urls import get_resolver, url_host
+from backlink_spider.run import CrawlRun
+from backlink_spider.urls import url_domain
 
 LANDED = "bl_landed"
-
-
-def _domain(url: str) -> str:
-    try:
-        return get_resolver().registered_domain(url_host(url))
-    except ValueError:
-        return ""
 
 
 class _HopMixin:
@@ -40,11 +34,11 @@ class _HopMixin:
         result = super().process_response(request, response)  # type: ignore[misc]
         if not isinstance(result, Request) or "bl_role" not in request.meta:
             return result  # not redirected, or not a page request (robots.txt, target checks)
-        config = getattr(self.crawler.spider, "config", None)
-        if config is None:
-            return result
-        watched = config.watched_domains
-        if _domain(result.url) not in watched or _domain(request.url) in watched:
+        run = CrawlRun.get(self.crawler)
+        if run is None:
+            return result  # not a niche crawl: Scrapy's redirect handling as it is
+        watched = run.config.watched_domains
+        if url_domain(result.url) not in watched or url_domain(request.url) in watched:
             return result
         # The hop ends in a watched site: hand the response (3xx or refresh page) to the spider.
         request.meta[LANDED] = result.url

@@ -7,7 +7,6 @@ per-crawl counters. That makes retries, and the replay of a spill file, safe.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import time
@@ -22,15 +21,13 @@ from bson import json_util
 from itemadapter import ItemAdapter
 from pymongo import UpdateOne
 from pymongo.errors import AutoReconnect, BulkWriteError, ConnectionFailure, PyMongoError
-from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.utils.defer import deferred_from_coro, maybe_deferred_to_future
 from twisted.internet import defer, task, threads
 
-from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
+from backlink_spider.items import Backlink, PageRecord
+from backlink_spider.run import CrawlRun
 from pipelines.normalize import backlink_id
-from pipelines.profile import mark_reciprocal
-from pipelines.scoring import score_on_close
 from pipelines.store import Store, acquire_store, release_store
 
 logger = logging.getLogger(__name__)
@@ -119,29 +116,6 @@ def page_op(adapter: ItemAdapter, crawl_id: str, fetched: datetime) -> Op:
     return ("pages", {"_id": adapter["url"]}, update)
 
 
-def _field(name: str) -> str:
-    """A worker name as one MongoDB field name (host names have dots)."""
-    return name.replace(".", "_").replace("$", "_")
-
-
-def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The stats of a crawl's workers as one: counts add up, times and levels take the largest."""
-    merged: dict[str, Any] = {}
-    for stats in parts:
-        for key, value in stats.items():
-            old = merged.get(key)
-            if old is None:
-                merged[key] = value
-            elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                adds = not any(word in key for word in ("time", "seconds", "max", "memusage"))
-                merged[key] = old + value if adds else max(old, value)
-            elif isinstance(value, datetime) and key.endswith("start_time"):
-                merged[key] = min(old, value)
-            elif isinstance(value, datetime):
-                merged[key] = max(old, value)
-    return merged
-
-
 class _Spill:
     """Operations that could not be written, as JSON Lines the next run writes in."""
 
@@ -195,6 +169,12 @@ def replay_spills(store: Store, data_dir: Path, batch_size: int = 500) -> int:
 
 
 class MongoPipeline:
+    """Writes items, nothing else: buffered, unordered bulk upserts of backlinks and pages.
+
+    Target checks and failed fetches are not stored as documents; the end of the crawl
+    (``backlink_spider.finisher.CrawlFinisher``) applies them to the stored links.
+    """
+
     def __init__(self, crawler: Crawler):
         self.crawler = crawler
         self.settings = crawler.settings
@@ -206,15 +186,8 @@ class MongoPipeline:
         self.timer: task.LoopingCall | None = None
         self.spill: _Spill | None = None
         self.degraded_until = 0.0  # while the database is down, batches go straight to the spill
-        self.crawl_id = ""
-        self.fetched_ok: set[str] = set()  # pages fetched now: their old links can be lost
-        # Pages that failed now (4xx/5xx, network): their links are unverified, not lost.
-        self.fetch_failed: set[str] = set()
-        # Backlink target URL -> (status, final URL) as the crawl found them.
-        self.target_checks: dict[str, tuple[int, str]] = {}
-        # Host edges of the pages fetched in this crawl: src -> dst -> [links, followed, pages].
-        self.edges: dict[str, dict[str, list[int]]] = {}
-        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+        run = CrawlRun.get(crawler)
+        self.crawl_id = run.crawl_id if run else datetime.now(UTC).strftime("crawl-%Y%m%dT%H%M%S")
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> MongoPipeline:
@@ -223,38 +196,11 @@ class MongoPipeline:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def open_spider(self) -> None:
-        spider = getattr(self.crawler, "spider", None)
-        self.crawl_id = getattr(spider, "crawl_id", "") or datetime.now(UTC).strftime(
-            "crawl-%Y%m%dT%H%M%S"
-        )
         self.store = acquire_store(self.settings)
         replayed = replay_spills(self.store, self.config.data_dir, self.config.batch_size)
         if replayed:
             self.stats.set_value("backlinks/mongo/replayed", replayed)
         self.spill = _Spill(self.config.data_dir, self.store.config.database, self.crawl_id)
-        describe = getattr(spider, "describe", None)
-        now = datetime.now(UTC)
-        crawl_doc = {
-            **(describe() if callable(describe) else {}),
-            "status": "running",
-            "attempt_started_at": now,
-            "finished_at": None,
-            "pid": os.getpid(),
-            # Scrapyd 1.6 passes the job id as the spider argument _job (no SCRAPY_JOB).
-            "job": getattr(spider, "_job", None)
-            or os.environ.get("SCRAPY_JOB")
-            or os.environ.get("SHUB_JOBKEY"),
-        }
-        job = getattr(spider, "job", None)
-        if job is not None and job.attempt > 1:  # another attempt of the crawl (JOBDIR)
-            crawl_doc.update(resumed_at=now, resumed_from=job.resume)
-        fields = {k: _lit(v) for k, v in crawl_doc.items()}
-        # Another attempt (JOBDIR), or another worker of a shared crawl, opens it again: it
-        # started when the first one did.
-        fields["started_at"] = {"$ifNull": ["$started_at", now]}
-        if self._shared() is None:  # workers of one shared crawl are not attempts
-            fields["attempts"] = {"$add": [{"$ifNull": ["$attempts", 0]}, 1]}
-        self.store.db.crawls.update_one({"_id": self.crawl_id}, [{"$set": fields}], upsert=True)
         logger.info(
             "Storing in MongoDB at %s, database %s, crawl %s",
             self.store.display_uri,
@@ -267,20 +213,12 @@ class MongoPipeline:
 
     async def process_item(self, item: Any) -> Any:
         now = datetime.now(UTC)
-        adapter = ItemAdapter(item)
         if isinstance(item, Backlink):
-            self.buffer.append(backlink_op(adapter, self.crawl_id, now))
+            self.buffer.append(backlink_op(ItemAdapter(item), self.crawl_id, now))
         elif isinstance(item, PageRecord):
-            self.buffer.append(page_op(adapter, self.crawl_id, now))
-            self._count_edges(adapter["host"], adapter.get("out_hosts") or ())
-            if 200 <= adapter["status"] < 300:
-                self.fetched_ok.add(adapter["url"])
-            elif adapter["status"] >= 400:
-                self.fetch_failed.add(adapter["url"])
-        elif isinstance(item, FetchFailure):
-            self.fetch_failed.add(item.url)
-        elif isinstance(item, TargetCheck):
-            self.target_checks[item.url] = (item.status, item.final_url)
+            self.buffer.append(page_op(ItemAdapter(item), self.crawl_id, now))
+        else:
+            return item
         if len(self.buffer) >= self.config.batch_size:
             if not self.lock.locked:
                 # Written in the background: the crawl goes on while a batch is stored.
@@ -296,60 +234,19 @@ class MongoPipeline:
         if self.timer is not None and self.timer.running:
             self.timer.stop()
         await self._flush()
-        if self.store is not None and time.monotonic() >= self.degraded_until:
-            try:
-                await maybe_deferred_to_future(threads.deferToThread(self._finish_crawl_writes))
-            except PyMongoError as exc:
-                logger.error("Could not update lost links and host edges: %s", exc)
+        self.release()
 
-    def spider_closed(self, spider: Any, reason: str) -> None:
-        """Last: the crawl's own record, with Scrapy's final stats, then let the store go."""
-        if self.store is None:
-            return
-        stats = self._stats_doc()
-        update = {
-            "status": "finished" if reason == "finished" else reason,
-            "finished_at": datetime.now(UTC),
-            "stats": stats,
-            "spilled": self.spill.count if self.spill else 0,
-        }
-        shared = self._shared()
-        if shared is not None:
-            # Each worker keeps its own record; the last one also writes the crawl's, with the
-            # stats of all (the others wrote theirs before leaving).
-            worker = {**update, "pid": os.getpid()}
-            update = {f"workers.{_field(shared.worker)}": worker}
-            if shared.is_last:
-                others: list[dict[str, Any]] = []
-                with contextlib.suppress(PyMongoError):
-                    doc = self.store.db.crawls.find_one({"_id": self.crawl_id}, {"workers": 1})
-                    workers = (doc or {}).get("workers") or {}
-                    others = [w.get("stats") or {} for name, w in workers.items()
-                              if name != _field(shared.worker)]  # fmt: skip
-                update.update(status=worker["status"], finished_at=worker["finished_at"],
-                              stats=merge_stats([stats, *others]),
-                              worker_count=len(others) + 1)  # fmt: skip
-        try:
-            self.store.db.crawls.update_one({"_id": self.crawl_id}, {"$set": update})
-        except PyMongoError as exc:
-            logger.error("Could not record the end of crawl %s: %s", self.crawl_id, exc)
+    def release(self) -> None:
+        """Let the store go; say where writes that could not be stored wait."""
         if self.spill and self.spill.count:
             logger.warning(
                 "%d writes could not reach MongoDB and wait in %s; the next run writes them in",
                 self.spill.count,
                 self.spill.path,
             )
-        release_store(self.store)
-        self.store = None
-
-    def _stats_doc(self) -> dict[str, Any]:
-        return {
-            k.replace(".", "_").lstrip("$"): v for k, v in (self.stats.get_stats() or {}).items()
-        }
-
-    def _shared(self) -> Any:
-        """This worker's part in a crawl shared through Redis (backlink_spider/frontier.py)."""
-        return getattr(getattr(self.crawler, "spider", None), "shared", None)
+        if self.store is not None:
+            release_store(self.store)
+            self.store = None
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -440,187 +337,3 @@ class MongoPipeline:
         self.stats.inc_value("backlinks/mongo/spilled", n)
         if self.spill.count == n:
             logger.error("MongoDB is unreachable; writing to %s until it is back", self.spill.path)
-
-    # -- end of crawl ---------------------------------------------------------------------------
-
-    def _finish_crawl_writes(self) -> None:
-        """Links gone from re-fetched pages become lost; host edges follow the pages' outlinks.
-
-        Links of pages that failed become unverified (not lost), checked target URLs give their
-        status to the links into them, and each link is marked reciprocal or not.
-        """
-        assert self.store is not None
-        db = self.store.db
-        shared = self._shared()
-        # Another attempt or worker fetched part of this crawl: count from the store, not memory.
-        resumed = getattr(getattr(self.crawler, "spider", None), "resumed", False)
-        trust_memory = shared is None and not resumed
-        if shared is not None:
-            shared.deposit(self.fetch_failed, self.target_checks)
-            db.crawls.update_one(
-                {"_id": self.crawl_id},
-                {"$set": {f"workers.{_field(shared.worker)}.stats": self._stats_doc()}},
-            )
-            if not shared.leave():
-                logger.info("Crawl %s goes on in other workers: the last to finish marks lost "
-                            "links, rebuilds host edges and scores", self.crawl_id)  # fmt: skip
-                return
-            self._read_back(shared)
-        now = datetime.now(UTC)
-        urls = sorted(self.fetched_ok)
-        lost = 0
-        for start in range(0, len(urls), 1000):
-            result = db.backlinks.update_many(
-                {
-                    "source_url": {"$in": urls[start : start + 1000]},
-                    "last_crawl_id": {"$ne": self.crawl_id},
-                    "lost_at": None,
-                    **self._watched_filter(),
-                },
-                {"$set": {"lost_at": now, "unverified_at": None}},
-            )
-            lost += result.modified_count
-        self.stats.set_value("backlinks/mongo/lost", lost)
-        self._mark_unverified(now)
-        self._store_target_checks(now)
-        self.stats.set_value(
-            "backlinks/mongo/new", db.backlinks.count_documents({"first_crawl_id": self.crawl_id})
-        )
-        self._rebuild_host_edges(now, trust_memory=trust_memory)
-        config = getattr(getattr(self.crawler, "spider", None), "config", None)
-        if config is not None:  # scores the target's links and its competitors'
-            mark_reciprocal(db, sorted(config.watched_domains))  # first: reasons and exports
-            summary = score_on_close(self.store, config.target_domain, self.settings)
-            if summary:
-                scored = summary["backlinks"] + summary["competitor_backlinks"]
-                self.stats.set_value("backlinks/score/scored", scored)
-
-    def _read_back(self, shared: Any) -> None:
-        """The last worker of a shared crawl: what all the workers fetched, from the store.
-
-        Pages carry the crawl id; failed fetches and target checks were left in Redis.
-        """
-        assert self.store is not None
-        pages = self.store.db.pages.find({"crawl_id": self.crawl_id}, {"status": 1, "host": 1})
-        self.edges = {}
-        for page in pages:
-            self.edges.setdefault(page["host"], {})
-            if 200 <= page["status"] < 300:
-                self.fetched_ok.add(page["_id"])
-            elif page["status"] >= 400:
-                self.fetch_failed.add(page["_id"])
-        fails, checks = shared.deposited()
-        self.fetch_failed |= fails
-        self.target_checks.update(checks)
-
-    def _watched_filter(self) -> dict[str, Any]:
-        """Only links this crawl looked for can be found gone: a crawl without a competitor
-        never saw that competitor's links, and must not call them lost."""
-        config = getattr(getattr(self.crawler, "spider", None), "config", None)
-        if config is None:
-            return {}
-        return {"matched_domain": {"$in": sorted(config.watched_domains)}}
-
-    def _mark_unverified(self, now: datetime) -> None:
-        """Links of pages that failed in this crawl: not seen, not gone either; say so."""
-        assert self.store is not None
-        urls = sorted(self.fetch_failed - self.fetched_ok)
-        unverified = 0
-        for start in range(0, len(urls), 1000):
-            result = self.store.db.backlinks.update_many(
-                {
-                    "source_url": {"$in": urls[start : start + 1000]},
-                    "last_crawl_id": {"$ne": self.crawl_id},
-                    "lost_at": None,
-                    "unverified_at": None,
-                    **self._watched_filter(),
-                },
-                {"$set": {"unverified_at": now}},
-            )
-            unverified += result.modified_count
-        self.stats.set_value("backlinks/mongo/unverified", unverified)
-
-    def _store_target_checks(self, now: datetime) -> None:
-        """Each checked target URL's status onto every backlink pointing at it."""
-        assert self.store is not None
-        by_answer: dict[tuple[int, str], list[str]] = defaultdict(list)
-        for url, answer in self.target_checks.items():
-            by_answer[answer].append(url)
-        broken = 0
-        for (status, final_url), urls in by_answer.items():
-            for start in range(0, len(urls), 1000):
-                result = self.store.db.backlinks.update_many(
-                    {"target_url": {"$in": urls[start : start + 1000]}},
-                    {
-                        "$set": {
-                            "target_status": status,
-                            "target_final_url": final_url or None,
-                            "target_checked_at": now,
-                        }
-                    },
-                )
-                if status >= 400:
-                    broken += result.matched_count
-        self.stats.set_value("backlinks/mongo/broken", broken)
-
-    def _count_edges(self, src: str, out_hosts: Iterable[Any]) -> None:
-        edges = self.edges.setdefault(src, {})
-        for out in out_hosts:
-            counts = edges.get(out.host)
-            if counts is None:
-                edges[out.host] = [out.links, out.followed, 1]
-            else:
-                counts[0] += out.links
-                counts[1] += out.followed
-                counts[2] += 1
-
-    def _rebuild_host_edges(self, now: datetime, *, trust_memory: bool = True) -> None:
-        """Edges of each host fetched in this crawl, from all its stored pages.
-
-        This process's pages were counted as they passed; only the host's pages that this crawl
-        did not fetch again are read back, in one query. Without ``trust_memory`` other
-        processes fetched part of this crawl (an earlier attempt of a resumed JOBDIR crawl, the
-        other workers of a shared one): every stored page of the hosts this crawl fetched is
-        read back. Edges not seen again are removed.
-        """
-        assert self.store is not None
-        db = self.store.db
-        skip_own: dict[str, Any] = {"crawl_id": {"$ne": self.crawl_id}}
-        if not trust_memory:
-            skip_own = {}
-            hosts_before = db.pages.distinct("host", {"crawl_id": self.crawl_id})
-            self.edges = {host: {} for host in {*self.edges, *hosts_before}}
-        hosts = sorted(self.edges)
-        for start in range(0, len(hosts), 500):
-            older = db.pages.find(
-                {"host": {"$in": hosts[start : start + 500]}, **skip_own},
-                {"host": 1, "out_hosts": 1},
-            )
-            for page in older:
-                edges = self.edges[page["host"]]
-                for out in page.get("out_hosts") or ():
-                    counts = edges.setdefault(out["host"], [0, 0, 0])
-                    counts[0] += int(out.get("links", 0))
-                    counts[1] += int(out.get("followed", 0))
-                    counts[2] += 1
-        ops = [
-            UpdateOne(
-                {"_id": f"{src}>{dst}"},
-                {
-                    "$set": {"src": src, "dst": dst, "links": n, "followed": followed,
-                             "pages": pages, "last_seen": now},
-                    "$setOnInsert": {"first_seen": now},
-                },
-                upsert=True,
-            )
-            for src in hosts
-            for dst, (n, followed, pages) in self.edges[src].items()
-        ]  # fmt: skip
-        for start in range(0, len(ops), self.config.batch_size):
-            db.host_edges.bulk_write(ops[start : start + self.config.batch_size], ordered=False)
-        for start in range(0, len(hosts), 500):
-            db.host_edges.delete_many(
-                {"src": {"$in": hosts[start : start + 500]}, "last_seen": {"$lt": now}}
-            )
-        with contextlib.suppress(PyMongoError):
-            self.stats.set_value("backlinks/mongo/host_edges", db.host_edges.count_documents({}))

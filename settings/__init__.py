@@ -53,31 +53,12 @@ SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
 
+# Our components (middlewares, pipelines, the end-of-crawl extension) are wired by this add-on at
+# documented priorities (backlink_spider/addon.py); set one here to move it, or to None to drop it.
 ADDONS = {"backlink_spider.addon.BacklinksAddon": 100}
-DOWNLOADER_MIDDLEWARES = {
-    # Scrapy 2.19's lets requests that wait for a robots.txt through unchecked (robots.py).
-    "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
-    "backlink_spider.robots.RobotsTxtMiddleware": 100,
-    # After HttpProxyMiddleware (750): through an explicit proxy, the proxy decides.
-    "backlink_spider.ssrf.SsrfGuardMiddleware": 760,
-    # Scrapy's redirect handling, except that a hop into the target is a backlink, not a fetch.
-    "scrapy.downloadermiddlewares.redirect.RedirectMiddleware": None,
-    "backlink_spider.redirects.HopRedirectMiddleware": 600,
-    "scrapy.downloadermiddlewares.redirect.MetaRefreshMiddleware": None,
-    "backlink_spider.redirects.HopMetaRefreshMiddleware": 580,
-    # Before HttpCompressionMiddleware (590) sees the response: gzip/deflate pages are inflated
-    # only up to BACKLINKS_MAX_PAGE_BYTES, so a compressed 50 MB page is cut like a plain one.
-    "backlink_spider.pagesize.PageSizeCapMiddleware": 595,
-}
 # Refuse URLs whose host is or resolves to a loopback/private/link-local/reserved address.
 # True for an intranet crawl.
 BACKLINKS_ALLOW_PRIVATE_NETWORKS = False
-ITEM_PIPELINES = {
-    "pipelines.normalize.NormalizePipeline": 100,
-    "pipelines.dedupe.DedupePipeline": 200,
-    "pipelines.mongo.MongoPipeline": 300,
-}
-
 # --- The crawl ---------------------------------------------------------------------------------
 BACKLINKS_SEEDS: list[str] = []  # niche seed sites when -a seeds= is not given
 BACKLINKS_DEPTH = 1  # site hops beyond the seed sites whose pages are crawled
@@ -89,7 +70,7 @@ BACKLINKS_TRAP_PATTERN_PAGES = 25  # pages per URL shape (digits and query value
 BACKLINKS_TRAP_QUERY_VARIANTS = 10  # query-string variants of one path
 BACKLINKS_TRAP_SEGMENT_REPEATS = 2  # a path segment repeated more than this is a loop
 # Query parameters dropped from every URL (names; a trailing * is a prefix). Empty keeps them all.
-BACKLINKS_TRACKING_PARAMS: list[str] | None = None  # None: pipelines.urls.DEFAULT_TRACKING_PARAMS
+BACKLINKS_TRACKING_PARAMS: list[str] | None = None  # None: urls.DEFAULT_TRACKING_PARAMS
 # Extra class/id tokens per link position, merged over extract.DEFAULT_POSITION_PATTERNS, e.g.
 # {"sidebar": ["related-posts"], "navigation": ["toc"]}.
 BACKLINKS_POSITION_PATTERNS: dict[str, list[str]] = {}
@@ -131,6 +112,11 @@ BACKLINKS_MONGO_RETRY_BACKOFF = 0.5  # seconds before the first retry
 BACKLINKS_DEDUPE_ENABLED = True
 BACKLINKS_CHECK_TARGETS = True  # ask each distinct backlink target URL once (HEAD): broken links
 BACKLINKS_MAX_TARGET_CHECKS = 1000  # target URLs checked per crawl; not in BACKLINKS_MAX_PAGES
+
+# --- The end of a crawl (backlink_spider/finisher.py) -------------------------------------------
+BACKLINKS_FINISH_LINKS = True  # mark lost and unverified links, and the target checks' statuses
+BACKLINKS_FINISH_HOST_EDGES = True  # rebuild the fetched hosts' edges (the graph scoring reads)
+BACKLINKS_FINISH_RECIPROCITY = True  # mark each link reciprocal or not
 
 # --- Several workers ----------------------------------------------------------------------------
 # Several workers (processes, Scrapyd nodes) crawl one target together through this Redis, e.g.

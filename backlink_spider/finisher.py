@@ -1,0 +1,481 @@
+"""The end of a crawl, in one extension: the crawl record, lost links, host edges, scores.
+
+``CrawlFinisher`` opens the crawl's record in the store when the crawl opens, tallies what passes
+the item pipeline (pages fetched or failed, target checks, the pages' out-host counts), and when
+the crawl closes, after the item writer has flushed, runs its steps in a worker thread:
+
+1. **links** (``BACKLINKS_FINISH_LINKS``): a link gone from a page this crawl fetched is lost; a
+   link of a page that failed (4xx/5xx, network) is unverified, not lost; each checked target
+   URL's status goes onto the links into it. Only links this crawl looked for (its watched
+   domains) can be found gone.
+2. **host edges** (``BACKLINKS_FINISH_HOST_EDGES``): each fetched host's edges, from all its
+   stored pages; edges not seen again are removed.
+3. **reciprocity** (``BACKLINKS_FINISH_RECIPROCITY``): each link marked reciprocal or not.
+4. **scores** (``ScoreOnClose``, ``BACKLINKS_SCORE_ON_CLOSE``): the target's and competitors'
+   links scored from the stored host graph.
+
+Then the crawl record gets its status and Scrapy's final stats, and one summary line is logged.
+Writes that could not reach MongoDB (spilled, for the next run) leave the store incomplete: the
+steps are then skipped, since they would call links lost whose writes are only in the spill.
+
+With a shared frontier each worker deposits what only it knows (failed fetches, target checks)
+in Redis and leaves; the last to leave reads what all of them fetched back from the store and
+runs the steps for the whole crawl. A resumed JOBDIR attempt likewise reads its earlier attempts'
+pages back from the store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from pymongo import UpdateOne
+from pymongo.errors import PyMongoError
+from scrapy import signals
+from scrapy.crawler import Crawler
+from scrapy.exceptions import NotConfigured
+from scrapy.utils.defer import maybe_deferred_to_future
+from twisted.internet import threads
+
+from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
+from backlink_spider.run import CrawlRun
+from pipelines.store import Store, StoreError, acquire_store, release_store
+
+if TYPE_CHECKING:
+    from backlink_spider.frontier import SharedCrawl
+
+logger = logging.getLogger(__name__)
+
+BATCH = 1000  # URLs per update_many / host names per query
+
+
+def worker_field(name: str) -> str:
+    """A worker name as one MongoDB field name (host names have dots)."""
+    return name.replace(".", "_").replace("$", "_")
+
+
+def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """The stats of a crawl's workers as one: counts add up, times and levels take the largest."""
+    merged: dict[str, Any] = {}
+    for stats in parts:
+        for key, value in stats.items():
+            old = merged.get(key)
+            if old is None:
+                merged[key] = value
+            elif isinstance(value, (int, float)) and not isinstance(value, bool):
+                adds = not any(word in key for word in ("time", "seconds", "max", "memusage"))
+                merged[key] = old + value if adds else max(old, value)
+            elif isinstance(value, datetime) and key.endswith("start_time"):
+                merged[key] = min(old, value)
+            elif isinstance(value, datetime):
+                merged[key] = max(old, value)
+    return merged
+
+
+def _lit(value: Any) -> dict[str, Any]:
+    return {"$literal": value}
+
+
+def _chunks(items: list[str], size: int = BATCH) -> Iterable[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass
+class Tally:
+    """What passed the item pipeline in this process: what the end of the crawl works from."""
+
+    fetched_ok: set[str] = field(default_factory=set)  # pages fetched now: old links can be lost
+    fetch_failed: set[str] = field(default_factory=set)  # 4xx/5xx or network: unverified
+    target_checks: dict[str, tuple[int, str]] = field(default_factory=dict)  # status, final URL
+    # Host edges of the pages fetched in this crawl: src -> dst -> [links, followed, pages].
+    edges: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    referring_domains: set[str] = field(default_factory=set)
+
+    def add(self, item: Any) -> None:
+        if isinstance(item, PageRecord):
+            self._count_edges(item.host, item.out_hosts)
+            if 200 <= item.status < 300:
+                self.fetched_ok.add(item.url)
+            elif item.status >= 400:
+                self.fetch_failed.add(item.url)
+        elif isinstance(item, Backlink):
+            self.referring_domains.add(item.source_domain)
+        elif isinstance(item, FetchFailure):
+            self.fetch_failed.add(item.url)
+        elif isinstance(item, TargetCheck):
+            self.target_checks[item.url] = (item.status, item.final_url)
+
+    def _count_edges(self, src: str, out_hosts: Iterable[Any]) -> None:
+        edges = self.edges.setdefault(src, {})
+        for out in out_hosts:
+            counts = edges.get(out.host)
+            if counts is None:
+                edges[out.host] = [out.links, out.followed, 1]
+            else:
+                counts[0] += out.links
+                counts[1] += out.followed
+                counts[2] += 1
+
+
+class ScoreOnClose:
+    """Score the target's links (and its competitors') when a crawl ends."""
+
+    def __init__(self, crawler: Crawler):
+        if not crawler.settings.getbool("BACKLINKS_SCORE_ON_CLOSE", True):
+            raise NotConfigured("BACKLINKS_SCORE_ON_CLOSE is off")
+        self.settings = crawler.settings
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> ScoreOnClose:
+        return cls(crawler)
+
+    def __call__(self, store: Store, target_domain: str) -> None:
+        """In a worker thread, once the crawl's writes and host edges are in; never raises."""
+        from pipelines.scoring import ScoringError, score_target
+
+        try:
+            summary = score_target(store.db, target_domain, settings=self.settings)
+        except ScoringError as exc:
+            logger.error("Scoring %s skipped: %s", target_domain, exc)
+            return
+        except PyMongoError as exc:
+            logger.error("Scoring %s failed: %s", target_domain, str(exc).splitlines()[0][:200])
+            return
+        scored = summary["backlinks"] + summary["competitor_backlinks"]
+        self.stats.set_value("backlinks/score/scored", scored)
+
+
+class CrawlFinisher:
+    """The end of a niche crawl (see the module). ``NotConfigured`` for any other spider."""
+
+    def __init__(self, crawler: Crawler, run: CrawlRun):
+        settings = crawler.settings
+        self.crawler = crawler
+        self.settings = settings
+        self.stats = crawler.stats
+        self.run = run
+        self.mark_links = settings.getbool("BACKLINKS_FINISH_LINKS", True)
+        self.host_edges = settings.getbool("BACKLINKS_FINISH_HOST_EDGES", True)
+        self.reciprocity = settings.getbool("BACKLINKS_FINISH_RECIPROCITY", True)
+        self.batch_size = max(1, settings.getint("BACKLINKS_MONGO_BATCH_SIZE", 500))
+        try:
+            self.score: ScoreOnClose | None = ScoreOnClose.from_crawler(crawler)
+        except NotConfigured:
+            self.score = None
+        self.store: Store | None = None
+        self.tally = Tally()
+        crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
+        crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> CrawlFinisher:
+        return cls(crawler, CrawlRun.of(crawler))
+
+    @property
+    def db(self) -> Any:
+        assert self.store is not None
+        return self.store.db
+
+    # -- signals --------------------------------------------------------------------------------
+
+    def spider_opened(self, spider: Any = None) -> None:
+        """The crawl's record, ``running``; another attempt or worker opens the same one."""
+        try:
+            self.store = acquire_store(self.settings)
+            self._open_record()
+        except (StoreError, PyMongoError) as exc:
+            logger.error("Could not record the start of crawl %s: %s", self.run.crawl_id, exc)
+
+    def item_scraped(self, item: Any, response: Any = None, spider: Any = None) -> None:
+        self.tally.add(item)
+
+    async def spider_closed(self, spider: Any, reason: str) -> None:
+        if self.store is None:
+            with contextlib.suppress(StoreError):
+                self.store = acquire_store(self.settings)
+        try:
+            await maybe_deferred_to_future(threads.deferToThread(self._finish, reason))
+        finally:
+            if self.store is not None:
+                release_store(self.store)
+                self.store = None
+
+    # -- the record -----------------------------------------------------------------------------
+
+    def _open_record(self) -> None:
+        run = self.run
+        now = datetime.now(UTC)
+        doc: dict[str, Any] = {
+            **run.describe(),
+            "status": "running",
+            "attempt_started_at": now,
+            "finished_at": None,
+            "pid": os.getpid(),
+            "job": run.scrapyd_job,
+        }
+        if run.resumed:  # another attempt of the crawl (JOBDIR)
+            assert run.job is not None
+            doc.update(resumed_at=now, resumed_from=run.job.resume)
+        fields = {k: _lit(v) for k, v in doc.items()}
+        fields["started_at"] = {"$ifNull": ["$started_at", now]}
+        if run.shared is None:  # workers of one shared crawl are not attempts
+            fields["attempts"] = {"$add": [{"$ifNull": ["$attempts", 0]}, 1]}
+        self.db.crawls.update_one({"_id": run.crawl_id}, [{"$set": fields}], upsert=True)
+
+    def _stats_doc(self) -> dict[str, Any]:
+        stats = self.stats.get_stats() or {}
+        return {k.replace(".", "_").lstrip("$"): v for k, v in stats.items()}
+
+    def _close_record(self, reason: str, spilled: int, worker_stats: list[dict[str, Any]]) -> None:
+        stats = self._stats_doc()
+        update: dict[str, Any] = {
+            "status": "finished" if reason == "finished" else reason,
+            "finished_at": datetime.now(UTC),
+            "stats": stats,
+            "spilled": spilled,
+        }
+        shared = self.run.shared
+        if shared is not None:
+            # Each worker keeps its own record; the last one also writes the crawl's, with the
+            # stats of all (the others wrote theirs before leaving).
+            worker = {**update, "pid": os.getpid()}
+            update = {f"workers.{worker_field(shared.worker)}": worker}
+            if shared.is_last:
+                update.update(
+                    status=worker["status"],
+                    finished_at=worker["finished_at"],
+                    stats=merge_stats([stats, *worker_stats]),
+                    worker_count=len(worker_stats) + 1,
+                )
+        self.db.crawls.update_one({"_id": self.run.crawl_id}, {"$set": update})
+
+    # -- the steps ------------------------------------------------------------------------------
+
+    def _finish(self, reason: str) -> None:
+        """In a worker thread: the steps, the record and the summary (see the module)."""
+        shared = self.run.shared
+        try:
+            if self.store is not None:
+                self._finish_in_store(reason)
+            elif shared is not None:
+                shared.leave()
+        except PyMongoError as exc:
+            logger.error(
+                "Could not finish crawl %s in MongoDB: %s",
+                self.run.crawl_id,
+                str(exc).splitlines()[0][:200],
+            )
+        finally:
+            if shared is not None and shared.is_last:
+                shared.cleanup()
+                logger.info("Last worker of crawl %s: its Redis keys are removed", shared.crawl_id)
+        self._summary(reason)
+
+    def _finish_in_store(self, reason: str) -> None:
+        spilled = int(self.stats.get_value("backlinks/mongo/spilled", 0) or 0)
+        shared = self.run.shared
+        others: list[dict[str, Any]] = []
+        if shared is not None:
+            if not self._leave_shared(shared):
+                self._close_record(reason, spilled, [])
+                return
+            others = self._read_back(shared)
+        if spilled:
+            logger.error(
+                "%d writes wait in the spill file: lost links, host edges and scores "
+                "are left for a later crawl",
+                spilled,
+            )
+        else:
+            self._steps()
+        self._close_record(reason, spilled, others)
+
+    def _steps(self) -> None:
+        now = datetime.now(UTC)
+        config = self.run.config
+        if self.mark_links:
+            self._mark_lost(now)
+            self._mark_unverified(now)
+            self._store_target_checks(now)
+        self.stats.set_value(
+            "backlinks/mongo/new",
+            self.db.backlinks.count_documents({"first_crawl_id": self.run.crawl_id}),
+        )
+        if self.host_edges:
+            self._rebuild_host_edges(now)
+        if self.reciprocity:
+            from pipelines.profile import mark_reciprocal
+
+            mark_reciprocal(self.db, sorted(config.watched_domains))  # before the scores' reasons
+        if self.score is not None:
+            assert self.store is not None
+            self.score(self.store, config.target_domain)
+
+    def _leave_shared(self, shared: SharedCrawl) -> bool:
+        """Deposit, leave; True for the last worker, which finishes the crawl."""
+        shared.deposit(self.tally.fetch_failed, self.tally.target_checks)
+        with contextlib.suppress(PyMongoError):  # the last worker merges the workers' stats
+            self.db.crawls.update_one(
+                {"_id": self.run.crawl_id},
+                {"$set": {f"workers.{worker_field(shared.worker)}.stats": self._stats_doc()}},
+            )
+        if shared.leave():
+            return True
+        logger.info(
+            "Crawl %s goes on in other workers: the last to finish marks lost links, "
+            "rebuilds host edges and scores",
+            self.run.crawl_id,
+        )
+        return False
+
+    def _read_back(self, shared: SharedCrawl) -> list[dict[str, Any]]:
+        """The last worker: what all the workers fetched, from the store and Redis; and the
+        other workers' stats."""
+        tally = self.tally
+        for page in self.db.pages.find({"crawl_id": self.run.crawl_id}, {"status": 1}):
+            if 200 <= page["status"] < 300:
+                tally.fetched_ok.add(page["_id"])
+            elif page["status"] >= 400:
+                tally.fetch_failed.add(page["_id"])
+        fails, checks = shared.deposited()
+        tally.fetch_failed |= fails
+        tally.target_checks.update(checks)
+        doc = self.db.crawls.find_one({"_id": self.run.crawl_id}, {"workers": 1})
+        workers = (doc or {}).get("workers") or {}
+        mine = worker_field(shared.worker)
+        return [w.get("stats") or {} for name, w in workers.items() if name != mine]
+
+    def _watched(self) -> dict[str, Any]:
+        """Only links this crawl looked for can be found gone: a crawl without a competitor
+        never saw that competitor's links, and must not call them lost."""
+        return {"matched_domain": {"$in": sorted(self.run.config.watched_domains)}}
+
+    def _mark_lost(self, now: datetime) -> None:
+        lost = 0
+        for urls in _chunks(sorted(self.tally.fetched_ok)):
+            result = self.db.backlinks.update_many(
+                {
+                    "source_url": {"$in": urls},
+                    "last_crawl_id": {"$ne": self.run.crawl_id},
+                    "lost_at": None,
+                    **self._watched(),
+                },
+                {"$set": {"lost_at": now, "unverified_at": None}},
+            )
+            lost += result.modified_count
+        self.stats.set_value("backlinks/mongo/lost", lost)
+
+    def _mark_unverified(self, now: datetime) -> None:
+        """Links of pages that failed in this crawl: not seen, not gone either; say so."""
+        unverified = 0
+        for urls in _chunks(sorted(self.tally.fetch_failed - self.tally.fetched_ok)):
+            result = self.db.backlinks.update_many(
+                {
+                    "source_url": {"$in": urls},
+                    "last_crawl_id": {"$ne": self.run.crawl_id},
+                    "lost_at": None,
+                    "unverified_at": None,
+                    **self._watched(),
+                },
+                {"$set": {"unverified_at": now}},
+            )
+            unverified += result.modified_count
+        self.stats.set_value("backlinks/mongo/unverified", unverified)
+
+    def _store_target_checks(self, now: datetime) -> None:
+        """Each checked target URL's status onto every backlink pointing at it."""
+        by_answer: dict[tuple[int, str], list[str]] = defaultdict(list)
+        for url, answer in self.tally.target_checks.items():
+            by_answer[answer].append(url)
+        broken = 0
+        for (status, final_url), all_urls in by_answer.items():
+            for urls in _chunks(all_urls):
+                result = self.db.backlinks.update_many(
+                    {"target_url": {"$in": urls}},
+                    {
+                        "$set": {
+                            "target_status": status,
+                            "target_final_url": final_url or None,
+                            "target_checked_at": now,
+                        }
+                    },
+                )
+                if status >= 400:
+                    broken += result.matched_count
+        self.stats.set_value("backlinks/mongo/broken", broken)
+
+    def _rebuild_host_edges(self, now: datetime) -> None:
+        """Edges of each host fetched in this crawl, from all its stored pages.
+
+        This process's pages were counted as they passed; only the host's pages that this crawl
+        did not fetch again are read back, in one query. When other processes fetched part of
+        this crawl (an earlier attempt of a resumed JOBDIR crawl, the other workers of a shared
+        one), every stored page of the hosts this crawl fetched is read back.
+        """
+        db = self.db
+        edges = self.tally.edges
+        skip_own: dict[str, Any] = {"crawl_id": {"$ne": self.run.crawl_id}}
+        if self.run.fetched_elsewhere:
+            skip_own = {}
+            hosts_before = db.pages.distinct("host", {"crawl_id": self.run.crawl_id})
+            edges = {host: {} for host in {*edges, *hosts_before}}
+        hosts = sorted(edges)
+        for chunk in _chunks(hosts, 500):
+            older = db.pages.find({"host": {"$in": chunk}, **skip_own}, {"host": 1, "out_hosts": 1})
+            for page in older:
+                host_edges = edges[page["host"]]
+                for out in page.get("out_hosts") or ():
+                    counts = host_edges.setdefault(out["host"], [0, 0, 0])
+                    counts[0] += int(out.get("links", 0))
+                    counts[1] += int(out.get("followed", 0))
+                    counts[2] += 1
+        ops = [
+            UpdateOne(
+                {"_id": f"{src}>{dst}"},
+                {
+                    "$set": {
+                        "src": src,
+                        "dst": dst,
+                        "links": n,
+                        "followed": followed,
+                        "pages": pages,
+                        "last_seen": now,
+                    },
+                    "$setOnInsert": {"first_seen": now},
+                },
+                upsert=True,
+            )
+            for src in hosts
+            for dst, (n, followed, pages) in edges[src].items()
+        ]
+        for start in range(0, len(ops), self.batch_size):
+            db.host_edges.bulk_write(ops[start : start + self.batch_size], ordered=False)
+        for chunk in _chunks(hosts, 500):
+            db.host_edges.delete_many({"src": {"$in": chunk}, "last_seen": {"$lt": now}})
+        with contextlib.suppress(PyMongoError):
+            self.stats.set_value("backlinks/mongo/host_edges", db.host_edges.count_documents({}))
+
+    def _summary(self, reason: str) -> None:
+        domains: Iterable[str] = self.tally.referring_domains
+        with contextlib.suppress(PyMongoError):
+            domains = self.db.backlinks.distinct(
+                "source_domain", {"last_crawl_id": self.run.crawl_id}
+            )
+        logger.info(
+            "Crawl %s %s: %d pages read, %d backlinks to %s from %d referring domains",
+            self.run.crawl_id,
+            reason,
+            self.stats.get_value("backlinks/spider/pages", 0),
+            self.stats.get_value("backlinks/spider/backlinks", 0),
+            self.run.config.target_domain,
+            len(set(domains)),
+        )
