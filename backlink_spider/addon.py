@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scrapy.settings import SETTINGS_PRIORITIES
 from scrapy.utils.misc import load_object
 
 BACKLINK_ITEM = "backlink_spider.items.Backlink"
@@ -52,6 +53,7 @@ DOWNLOADER_MIDDLEWARES: dict[str, tuple[str | None, int]] = {
     "backlink_spider.redirects.HopRedirectMiddleware": (f"{_DM}.redirect.RedirectMiddleware", 600),
     "backlink_spider.ssrf.SsrfGuardMiddleware": (None, 760),
 }
+MONGO_PIPELINE = "pipelines.mongo.MongoPipeline"
 ITEM_PIPELINES = {
     "pipelines.normalize.NormalizePipeline": 100,
     "pipelines.dedupe.DedupePipeline": 200,
@@ -77,18 +79,22 @@ class BacklinksAddon:
     @staticmethod
     def _components(settings: Any) -> None:
         """Ours at their places (Scrapy's that they replace switched off), unless the project
-        placed or removed them itself."""
-        placed = {load_object(k) for k in settings.getdict("DOWNLOADER_MIDDLEWARES")}
-        for ours, (scrapys, priority) in DOWNLOADER_MIDDLEWARES.items():
-            cls = load_object(ours)
-            if cls in placed:
-                continue
-            if scrapys is not None:
-                settings.set_in_component_priority_dict(
-                    "DOWNLOADER_MIDDLEWARES", load_object(scrapys), None
-                )
-            settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", cls, priority)
+        placed or removed them itself. A component setting given whole on the command line
+        (``-s ITEM_PIPELINES={}``) is taken as it is: that is how a run goes without them."""
+        if not given_whole(settings, "DOWNLOADER_MIDDLEWARES"):
+            placed = {load_object(k) for k in settings.getdict("DOWNLOADER_MIDDLEWARES")}
+            for ours, (scrapys, priority) in DOWNLOADER_MIDDLEWARES.items():
+                cls = load_object(ours)
+                if cls in placed:
+                    continue
+                if scrapys is not None:
+                    settings.set_in_component_priority_dict(
+                        "DOWNLOADER_MIDDLEWARES", load_object(scrapys), None
+                    )
+                settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", cls, priority)
         for name, components in (("ITEM_PIPELINES", ITEM_PIPELINES), ("EXTENSIONS", EXTENSIONS)):
+            if given_whole(settings, name):
+                continue
             for ours, priority in components.items():
                 settings.setdefault_in_component_priority_dict(name, load_object(ours), priority)
 
@@ -110,3 +116,18 @@ class BacklinksAddon:
             if isinstance(options, dict):
                 options.setdefault("item_classes", [BACKLINK_ITEM])
         settings.set("FEEDS", feeds, priority=settings.getpriority("FEEDS") or "addon")
+
+
+def given_whole(settings: Any, name: str) -> bool:
+    """True when a component setting was given whole on the command line (or above)."""
+    return bool(settings.getpriority(name) or 0) and (
+        settings.getpriority(name) >= SETTINGS_PRIORITIES["cmdline"]
+    )
+
+
+def stores_items(settings: Any) -> bool:
+    """Whether a crawl with these (not yet add-on-applied) settings writes to MongoDB."""
+    pipelines = settings.getdict("ITEM_PIPELINES")
+    if given_whole(settings, "ITEM_PIPELINES"):
+        return pipelines.get(MONGO_PIPELINE) is not None
+    return pipelines.get(MONGO_PIPELINE, ITEM_PIPELINES[MONGO_PIPELINE]) is not None

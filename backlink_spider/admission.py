@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     import redis
 
     from backlink_spider.config import CrawlConfig
+    from backlink_spider.frontier import SharedCrawl
 
 SEEN = "seen"  # this process had the URL already
 SEEN_ELSEWHERE = "seen_elsewhere"  # another worker of the shared crawl had it first
@@ -122,12 +123,17 @@ class AdmissionRules:
 class Admission:
     """One interface for both implementations (see the module)."""
 
-    def __init__(self, rules: AdmissionRules):
+    def __init__(self, rules: AdmissionRules, seed_domains: Iterable[str] = ()):
         self.rules = rules
+        self.seed_domains = tuple(seed_domains)
+        self.reset()
+
+    def reset(self) -> None:
+        """As at the start of a crawl (a JOBDIR attempt whose queue was lost starts again)."""
         self.scheduled = 0  # pages admitted so far (all workers' for a shared crawl)
         self.seen: set[int] = set()  # keys of canonical URLs this process considered
         self._linked: set[int] = set()  # hash() of URLs as linked: a cheap first filter
-        self.site_hops: dict[str, int] = {}  # fewest site hops from a seed, per domain
+        self.site_hops: dict[str, int] = dict.fromkeys(self.seed_domains, 0)  # fewest site hops
 
     @property
     def exhausted(self) -> bool:
@@ -180,8 +186,8 @@ class Admission:
 class LocalAdmission(Admission):
     """Counters in this process."""
 
-    def __init__(self, rules: AdmissionRules):
-        super().__init__(rules)
+    def reset(self) -> None:
+        super().reset()
         self.counts: Counter[str] = Counter()
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
@@ -236,8 +242,14 @@ class SharedAdmission(Admission):
     that link it while it is fetched can be credited if it turns out to be a redirect hop.
     """
 
-    def __init__(self, rules: AdmissionRules, server: redis.Redis, keys: Iterable[str]):
-        super().__init__(rules)
+    def __init__(
+        self,
+        rules: AdmissionRules,
+        server: redis.Redis,
+        keys: Iterable[str],
+        seed_domains: Iterable[str] = (),
+    ):
+        super().__init__(rules, seed_domains)
         self.keys = list(keys)  # seen, counts, inflight
         self._script = server.register_script(_APPLY_PLAN)
 
@@ -254,3 +266,11 @@ class SharedAdmission(Admission):
         if text == "budget":
             self.scheduled = self.rules.max_pages
         return text
+
+
+def make_admission(config: CrawlConfig, shared: SharedCrawl | None = None) -> Admission:
+    """Local admission, or the shared crawl's when there is one."""
+    rules = AdmissionRules.from_config(config)
+    if shared is None:
+        return LocalAdmission(rules, config.seed_domains)
+    return shared.admission(rules, config.seed_domains)

@@ -114,9 +114,7 @@ class CrawlConfig:
             target_host=url_host(target_url),
             target_domain=target_domain,
             seeds=tuple(dict.fromkeys(seed_urls)),
-            seed_domains=frozenset(
-                resolver.registered_domain(url_host(url)) for url in seed_urls
-            ),
+            seed_domains=frozenset(resolver.registered_domain(url_host(url)) for url in seed_urls),
             keywords=tuple(dict.fromkeys(k.lower() for k in _split(args.get("keywords")))),
             competitors=tuple(competitors),
             distrust=_hosts(args.get("distrust"), settings),
@@ -155,7 +153,13 @@ class CrawlConfig:
 
 def _render(value: Any, settings: Any) -> tuple[str, str]:
     """The render mode and the browser for it. ``always`` without a browser cannot run at all;
-    ``auto`` without one reads raw HTML (the spider says so in a warning)."""
+    ``auto`` without one reads raw HTML (the spider says so in a warning).
+
+    ``-a render=`` wins over ``BACKLINKS_RENDER`` both ways, ``never`` included: the spider is
+    built before the add-on installs (or not) scrapy-playwright's handler for the crawl's mode
+    (render.Renderer.from_crawler, render.update_settings)."""
+    from backlink_spider.render import browser_configured
+
     raw = value if value is not None and str(value).strip() else settings.get("BACKLINKS_RENDER")
     mode = str(raw or "auto").strip().lower()
     if mode not in RENDER_MODES:
@@ -165,7 +169,7 @@ def _render(value: Any, settings: Any) -> tuple[str, str]:
         return mode, ""
     configured = str(settings.get("BACKLINKS_BROWSER_PATH") or "")
     browser = find_browser(configured)
-    if not browser and mode == "always" and not settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"):
+    if not browser and mode == "always" and not browser_configured(settings):
         missing = (
             f"BACKLINKS_BROWSER_PATH={configured} is not an executable"
             if configured

@@ -6,8 +6,8 @@ are then read from that same tree with lxml's C serialiser rather than Python lo
 is what a crawler pays for on every page.
 
 Where a link sits ("position") comes from the walk: HTML5 landmarks, ARIA roles and class/id
-names (see DEFAULT_POSITION_PATTERNS and _walk). A link outside every recognised region is
-"content" when it sits in running text, else "unknown" (see extract_page).
+names (see DEFAULT_POSITION_PATTERNS, _walk and _enter_region). A link outside every recognised
+region is "content" when it sits in running text, else "unknown" (see extract_page).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
+from typing import TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -764,9 +765,14 @@ def _classify_element(el: etree._Element, tag: str, rules: PositionRules) -> tup
     return best
 
 
-# A raw link: element, href, position (or (article, outer position) of a possible teaser card)
-# and the block chain, a linked list (element, is_strict_block, parent chain) of candidate blocks.
-_RawLink = tuple[etree._Element, str, object, object]
+# A link's candidate context blocks, innermost first: a linked list of (element, is_strict_block,
+# parent chain) sharing its tail with the chains of the element's ancestors.
+_Chain: TypeAlias = "tuple[etree._Element, bool, _Chain] | None"
+# An <article> that opened content outside any region, with the position around it: a possible
+# teaser card of a listing (see _links).
+_Card: TypeAlias = tuple[etree._Element, str]
+# A raw link: element, href, position (or the card it sits in) and its block chain.
+_RawLink: TypeAlias = tuple[etree._Element, str, "str | _Card", _Chain]
 
 
 def _walk(
@@ -776,28 +782,21 @@ def _walk(
     also the <main> elements and the content regions, for the page text.
 
     The region is a running state: an element that opens a region replaces it for its subtree
-    (the innermost wins), except that:
-    (1) an <article> or a content class inside a non-content region is an item of that region
-        (a related-posts card in a sidebar, a comment <article> in a comment list);
-    (2) a header/footer inside a region (an article, a comment, a widget...) is that region's
-        own, as in HTML5, unless it says otherwise loudly (role=banner, "site-header");
-    (3) <main> and role=main always mean content, but are tracked as "main": pages wrap their
-        whole layout in <main> often enough that a <header> element directly inside it is taken
-        as the site header (a one-word "header" class there is still the section's own). "main"
-        is reported as "content";
-    (4) an <article> opening content outside any region may be a teaser card of a listing:
-        extract_page decides by its size.
+    (the innermost wins), with the exceptions listed at _enter_region.
     """
     links: list[_RawLink] = []
     mains: list[etree._Element] = []
     contents: list[etree._Element] = []
     position = "unknown"
-    card: object = None
-    chain: object = None
-    stack: list[tuple[etree._Element, str, object, object]] = []
+    card: _Card | None = None
+    chain: _Chain = None
+    # (element, state to restore at its end); the bottom entry is never popped.
+    stack: list[tuple[etree._Element | None, str, _Card | None, _Chain]] = [
+        (None, position, card, chain)
+    ]
     for event, el in etree.iterwalk(root, events=("start", "end"), tag=_WALK_TAGS):
         if event == "end":
-            if stack and stack[-1][0] is el:
+            if stack[-1][0] is el:
                 _, position, card, chain = stack.pop()
             continue
         tag = el.tag
@@ -811,28 +810,9 @@ def _walk(
         if tag in _REGION_TAGS:
             found = _classify_element(el, tag, rules)
             if found is not None:
-                label, strength = found
-                if label == "main":
-                    new_position = "main"
-                    new_card = None
-                    mains.append(el)
-                elif label == "content":
-                    if position in ("unknown", "main", "content"):
-                        if position == "unknown" and strength == _TAG:
-                            new_card = (el, position)
-                        new_position = "content"
-                        contents.append(el)
-                elif label in ("header", "footer") and strength < _STRONG and position != "unknown":
-                    # The header/footer of the article, comment, widget... it sits in; directly
-                    # in <main> only a one-word class (see (3)).
-                    if position == "main" and strength >= _TAG:
-                        new_position = label
-                        new_card = None
-                else:
-                    new_position = label
-                    new_card = None
+                new_position, new_card = _enter_region(el, found, position, card, mains, contents)
         if tag in _BLOCK_TAGS:
-            new_chain: object = (el, True, chain)
+            new_chain: _Chain = (el, True, chain)
         elif tag in _LOOSE_BLOCK_TAGS:
             new_chain = (el, False, chain)
         else:
@@ -843,6 +823,49 @@ def _walk(
             card = new_card
             chain = new_chain
     return links, mains, contents
+
+
+def _enter_region(
+    el: etree._Element,
+    found: tuple[str, int],
+    position: str,
+    card: _Card | None,
+    mains: list[etree._Element],
+    contents: list[etree._Element],
+) -> tuple[str, _Card | None]:
+    """The (position, card) inside ``el``, which ``_classify_element`` found to open region
+    ``found`` inside ``position``; records ``el`` in ``mains`` or ``contents`` if it is one.
+
+    The innermost region wins, except that:
+    (1) an <article> or a content class inside a non-content region is an item of that region
+        (a related-posts card in a sidebar, a comment <article> in a comment list);
+    (2) a header/footer inside a region (an article, a comment, a widget...) is that region's
+        own, as in HTML5, unless it says otherwise loudly (role=banner, "site-header");
+    (3) <main> and role=main always mean content, but are tracked as "main": pages wrap their
+        whole layout in <main> often enough that a <header> element directly inside it is taken
+        as the site header (a one-word "header" class there is still the section's own). "main"
+        is reported as "content";
+    (4) an <article> opening content outside any region may be a teaser card of a listing:
+        _links decides by its size.
+    """
+    label, strength = found
+    if label == "main":
+        mains.append(el)
+        return "main", None
+    if label == "content":
+        if position not in ("unknown", "main", "content"):
+            return position, card  # (1)
+        contents.append(el)
+        if position == "unknown" and strength == _TAG:
+            return "content", (el, position)  # (4)
+        return "content", card
+    if label in ("header", "footer") and strength < _STRONG and position != "unknown":
+        # (2): the header/footer of the article, comment, widget... it sits in; directly in
+        # <main> only a one-word class (see (3)).
+        if position == "main" and strength >= _TAG:
+            return label, None
+        return position, card
+    return label, None
 
 
 def _prepare_text(root: etree._Element) -> None:
@@ -893,7 +916,7 @@ class _BlockFinder:
         # id() of a chain tuple -> its block; the tuples live as long as the raw links do.
         self.found: dict[int, etree._Element | None] = {}
 
-    def __call__(self, chain: object) -> etree._Element | None:
+    def __call__(self, chain: _Chain) -> etree._Element | None:
         found = self.found
         visited: list[int] = []
         block = None
@@ -903,7 +926,7 @@ class _BlockFinder:
                 block = found[key]
                 break
             visited.append(key)
-            candidate, strict, parent = chain  # type: ignore[misc]
+            candidate, strict, parent = chain
             if strict or _has_own_text(candidate):
                 block = candidate
                 break
@@ -991,24 +1014,43 @@ def extract_page(
     root = _parse(html)
     if root is None:
         return Page(url, "", "", "", [], False, False, None)
-    context_chars = max(0, context_chars)
-    text_chars = max(0, text_chars)
-
-    base = url
-    for el in root.iter("base"):
-        href = el.get("href")
-        if href is not None:  # the first <base href> counts, as in browsers
-            with suppress(ValueError):
-                base = urljoin(url, _clean_href(href))
-            break
-
+    base = _base_url(root, url)
     directives, refresh = _page_directives(root, robots_header)
     page_nofollow = "nofollow" in directives
 
     raw_links, mains, contents = _walk(root, rules)
     # Only now: the walk must see links inside <noscript> and <template> too.
     _prepare_text(root)
+    links = _links(raw_links, base, page_nofollow, max(0, context_chars))
 
+    return Page(
+        url=base,
+        title=_title(root),
+        lang=_collapse(root.get("lang") or root.get("xml:lang") or "").lower(),
+        text=_cut(_page_text(root, mains, contents), max(0, text_chars)),
+        links=links,
+        nofollow=page_nofollow,
+        noindex="noindex" in directives,
+        meta_refresh=_meta_refresh(refresh, base) if refresh else None,
+    )
+
+
+def _base_url(root: etree._Element, url: str) -> str:
+    """The URL links resolve against: the first <base href> (as in browsers), else ``url``."""
+    for el in root.iter("base"):
+        href = el.get("href")
+        if href is not None:
+            with suppress(ValueError):
+                return urljoin(url, _clean_href(href))
+            break
+    return url
+
+
+def _links(
+    raw_links: list[_RawLink], base: str, page_nofollow: bool, context_chars: int
+) -> list[Link]:
+    """The Links of the walk's raw links that resolve to http(s) URLs, in document order, with
+    anchor, rel, context and final position. Runs per link: helpers only on the rare paths."""
     resolve = _Resolver(base)
     card_size: dict[etree._Element, int] = {}
     blocks: dict[etree._Element, _Block] = {}
@@ -1027,7 +1069,7 @@ def extract_page(
                 size = card_size[article] = len(_node_text(article))
             position = "content" if size >= _CARD_CHARS else outer
         else:
-            position = where  # type: ignore[assignment]
+            position = where
         tag = el.tag
         link_type = "text"
         from_text = False  # the anchor is the link's own text, so it can be found in the block's
@@ -1039,12 +1081,7 @@ def extract_page(
             anchor = _collapse(text) if text and len(el) == 0 else _node_text(el)
             from_text = bool(anchor)
             if not anchor:
-                img = next(el.iter("img"), None)
-                if img is not None:
-                    link_type = "image"
-                    anchor = _collapse(img.get("alt") or img.get("title") or "")
-                else:  # an icon link: say what a screen reader would announce
-                    anchor = _collapse(el.get("aria-label") or el.get("title") or "")
+                link_type, anchor = _textless_anchor(el)
         rel_value = el.get("rel")
         rel = tuple(dict.fromkeys(rel_value.lower().split())) if rel_value else ()
 
@@ -1071,31 +1108,37 @@ def extract_page(
                 tag=tag,
             )
         )
+    return links
 
+
+def _textless_anchor(el: etree._Element) -> tuple[str, str]:
+    """(link type, anchor) of an <a> without text: an image link's alt (or title), else what a
+    screen reader would announce for an icon link."""
+    img = next(el.iter("img"), None)
+    if img is not None:
+        return "image", _collapse(img.get("alt") or img.get("title") or "")
+    return "text", _collapse(el.get("aria-label") or el.get("title") or "")
+
+
+def _title(root: etree._Element) -> str:
+    """The text of <head><title>, else of the first <title> anywhere; "" without one."""
     title_el = root.find("head/title")
     if title_el is None:
         title_el = next(root.iter("title"), None)
-    title = _node_text(title_el) if title_el is not None else ""
-    lang = _collapse(root.get("lang") or root.get("xml:lang") or "").lower()
+    return _node_text(title_el) if title_el is not None else ""
 
+
+def _page_text(
+    root: etree._Element, mains: list[etree._Element], contents: list[etree._Element]
+) -> str:
+    """The page's visible text: the first <main> with enough text, else the longest article or
+    content region, else the whole body."""
     for candidate in mains:
         text = _node_text(candidate)
         if len(text) >= _MIN_MAIN_CHARS:
-            break
-    else:
-        # No usable <main>: the longest article or content region, else the whole body.
-        text = max((_node_text(el) for el in contents[:_MAX_TEXT_CANDIDATES]), key=len, default="")
-        if len(text) < _MIN_MAIN_CHARS:
-            body = root.find("body")
-            text = _node_text(body if body is not None else root)
-
-    return Page(
-        url=base,
-        title=title,
-        lang=lang,
-        text=_cut(text, text_chars),
-        links=links,
-        nofollow=page_nofollow,
-        noindex="noindex" in directives,
-        meta_refresh=_meta_refresh(refresh, base) if refresh else None,
-    )
+            return text
+    text = max((_node_text(el) for el in contents[:_MAX_TEXT_CANDIDATES]), key=len, default="")
+    if len(text) < _MIN_MAIN_CHARS:
+        body = root.find("body")
+        text = _node_text(body if body is not None else root)
+    return text

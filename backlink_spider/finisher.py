@@ -40,11 +40,14 @@ from pymongo.errors import PyMongoError
 from scrapy import signals
 from scrapy.crawler import Crawler
 from scrapy.exceptions import NotConfigured
+from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import maybe_deferred_to_future
+from scrapy.utils.misc import load_object
 from twisted.internet import threads
 
 from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
 from backlink_spider.run import CrawlRun
+from pipelines.mongo import MongoPipeline
 from pipelines.store import Store, StoreError, acquire_store, release_store
 
 if TYPE_CHECKING:
@@ -178,7 +181,11 @@ class CrawlFinisher:
 
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlFinisher:
-        return cls(crawler, CrawlRun.of(crawler))
+        run = CrawlRun.of(crawler)
+        pipelines = build_component_list(crawler.settings.getwithbase("ITEM_PIPELINES"))
+        if MongoPipeline not in {load_object(p) for p in pipelines}:
+            raise NotConfigured("nothing is stored: MongoPipeline is off")
+        return cls(crawler, run)
 
     @property
     def db(self) -> Any:

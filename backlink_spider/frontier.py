@@ -32,6 +32,7 @@ import os
 import secrets
 import socket
 from collections import deque
+from collections.abc import Iterable
 from typing import Any
 
 import redis
@@ -240,11 +241,10 @@ class SharedCrawl:
 
     # -- admission ------------------------------------------------------------------------------
 
-    def admission(self, rules: AdmissionRules) -> SharedAdmission:
+    def admission(self, rules: AdmissionRules, seed_domains: Iterable[str] = ()) -> SharedAdmission:
         """Admission counted in this crawl's Redis keys: every worker spends one budget."""
-        return SharedAdmission(
-            rules, self.server, [self.key(k) for k in ("seen", "counts", "inflight")]
-        )
+        keys = [self.key(name) for name in ("seen", "counts", "inflight")]
+        return SharedAdmission(rules, self.server, keys, seed_domains)
 
     # -- redirect hops into the target, across workers -----------------------------------------
 

@@ -15,6 +15,7 @@ that fetches it answers them (``SharedCrawl.resolve``).
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,8 @@ from backlink_spider.extract import Link
 
 if TYPE_CHECKING:
     from backlink_spider.frontier import SharedCrawl
+
+logger = logging.getLogger(__name__)
 
 MAX_HOP_REFERRERS = 100  # pages remembered per hop URL while it is in flight
 MAX_KNOWN_HOPS = 100_000  # hop URLs remembered with where they land
@@ -146,11 +149,16 @@ class HopBook:
         }
 
     def restore(self, state: dict[str, Any]) -> None:
-        """Hops an earlier attempt learned, and the pages waiting on queued ones; raises
-        ValueError when the saved state is unreadable."""
+        """Hops an earlier attempt learned, and the pages waiting on queued ones (a crawl goes
+        on without them when they are unreadable)."""
         try:
             known = {url: (str(hop[0]), str(hop[1])) for url, hop in state["hops"].items()}
             inflight = {url: [load_ref(r) for r in refs] for url, refs in state["inflight"].items()}
         except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ValueError(f"unreadable redirect hops: {exc!r}") from exc
+            logger.warning("Saved redirect hops are unreadable (%r): starting without them", exc)
+            return
         self.known, self.inflight = known, inflight
+
+    def reset(self) -> None:
+        self.known, self.inflight = {}, {}
+        self.remote, self.remote_refs = {}, []

@@ -32,7 +32,7 @@ from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,14 @@ class Job:
     def _write(self, status: str, **extra: Any) -> None:
         write_json_atomic(
             self.path / JOB_FILE,
-            {"crawl_id": self.crawl_id, "describe": self.describe, "attempt": self.attempt,
-             "status": status, **extra},
-        )  # fmt: skip
+            {
+                "crawl_id": self.crawl_id,
+                "describe": self.describe,
+                "attempt": self.attempt,
+                "status": status,
+                **extra,
+            },
+        )
 
     def close(self, reason: str, state: dict[str, Any]) -> None:
         """At spider close, after Scrapy wrote its queue: the state first, then the verdict."""
@@ -171,9 +176,10 @@ def open_job(path: Path, describe: dict[str, Any], new_crawl_id: Callable[[], st
             )
         else:
             restart_from_seeds(
-                job, f"Crawl {job.crawl_id} did not stop cleanly (killed?): Scrapy's queue in "
-                f"JOBDIR {path} is not usable"
-            )  # fmt: skip
+                job,
+                f"Crawl {job.crawl_id} did not stop cleanly (killed?): Scrapy's queue in "
+                f"JOBDIR {path} is not usable",
+            )
     job._write("running")
     return job
 
@@ -199,3 +205,88 @@ def unpack_keys(text: str) -> set[int]:
     keys = array("Q")
     keys.frombytes(base64.b64decode(text))
     return set(keys)
+
+
+# Parts whose saved state stays true when Scrapy's queue is lost: where redirect hops land.
+KEPT_ON_REQUEUE = frozenset({"hops"})
+
+
+class Stateful(Protocol):
+    """A part of the crawl's bookkeeping that a JOBDIR attempt saves and the next restores."""
+
+    def state(self) -> dict[str, Any]: ...
+
+    def restore(self, state: dict[str, Any]) -> None: ...
+
+    def reset(self) -> None: ...
+
+
+class Attempt:
+    """This attempt of a JOBDIR job, for the spider: the saved state of its parts is restored
+    when the spider is built, Scrapy's queue is checked once it is open, and everything is saved
+    when the spider closes (after Scrapy wrote its queue)."""
+
+    def __init__(self, job: Job, parts: dict[str, Stateful]):
+        self.job = job
+        self.parts = parts
+        # Set when a resumed job's queue turns out empty: the dupefilter then holds URLs that
+        # were never fetched, and admission's own seen keys are what keeps requests unique.
+        self.dont_filter = False
+        self.queued_at_start: int | None = None  # requests in Scrapy's queue at start
+
+    def restore(self) -> None:
+        job = self.job
+        if job.resume != RESUME_QUEUE:
+            return
+        try:
+            self.dont_filter = bool(job.state.get("dont_filter"))
+            for name, part in self.parts.items():
+                part.restore(job.state[name])
+        except (KeyError, TypeError, ValueError) as exc:
+            restart_from_seeds(job, f"Unreadable saved state ({exc!r})")
+            self.dont_filter = False
+            for part in self.parts.values():
+                part.reset()
+
+    def check_queue(self, queued: int | None, stats: Any, crawl_id: str) -> None:
+        """A resumed job must find the queue it left; if not, its frontier starts again.
+
+        ``queued`` is what Scrapy's scheduler holds now (None: another scheduler's queue)."""
+        job = self.job
+        self.queued_at_start = queued
+        stats.set_value("backlinks/jobdir/attempt", job.attempt)
+        if job.resume == RESUME_SEEDS:
+            stats.set_value("backlinks/jobdir/restarted_from_seeds", 1)
+        if job.resume != RESUME_QUEUE or queued is None:
+            return
+        if queued == 0 and job.pending:
+            logger.warning(
+                "Crawl %s stopped with %d requests queued, but Scrapy's queue in JOBDIR is empty: "
+                "attempt %d starts again from the seeds under the same crawl id",
+                crawl_id,
+                job.pending,
+                job.attempt,
+            )
+            stats.set_value("backlinks/jobdir/restarted_from_seeds", 1)
+            for name, part in self.parts.items():
+                if name not in KEPT_ON_REQUEUE:
+                    part.reset()
+            self.dont_filter = True  # the dupefilter remembers the lost requests
+        else:
+            logger.info(
+                "Crawl %s: attempt %d continues with %d queued requests",
+                crawl_id,
+                job.attempt,
+                queued,
+            )
+
+    def save(self, reason: str, stats: Any) -> None:
+        pending = None
+        if self.queued_at_start is not None:
+            pending = (
+                self.queued_at_start
+                + stats.get_value("scheduler/enqueued/disk", 0)
+                - stats.get_value("scheduler/dequeued/disk", 0)
+            )
+        state = {name: part.state() for name, part in self.parts.items()}
+        self.job.close(reason, {"pending": pending, "dont_filter": self.dont_filter, **state})

@@ -11,9 +11,13 @@ A rendered page is always a second request for a page already read raw (same URL
 redirects): the raw read is cheap next to the browser, keeps non-HTML and error pages out of the
 browser, and gives what "links found only after rendering" is measured against.
 
-``RenderDownloadHandler`` is Scrapy's HTTP/1.1 handler until the first request with
-``meta["playwright"]``: only then is scrapy-playwright's handler built and Chromium launched, so a
-crawl that never renders pays nothing for the option.
+The browser is scrapy-playwright's download handler, installed the documented way
+(``DOWNLOAD_HANDLERS`` for http and https) and configured only through its public settings,
+which ``update_settings`` (called by the add-on) derives from ours. The crawl's mode decides:
+the spider is built before the add-ons run, and ``Renderer.from_crawler`` records ``-a render=``
+in ``BACKLINKS_RENDER``, so a ``never`` crawl keeps Scrapy's own handler and never imports
+Playwright. Otherwise the handler starts Playwright's driver when the engine starts, and launches
+Chromium on the first rendered request only: a crawl that renders nothing starts no browser.
 """
 
 from __future__ import annotations
@@ -30,9 +34,12 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from scrapy.core.downloader.handlers.http11 import HTTP11DownloadHandler
 from scrapy.crawler import Crawler
+from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
+from scrapy.settings import SETTINGS_PRIORITIES, BaseSettings
+from scrapy.signals import spider_opened
+from scrapy.utils.misc import load_object
 
 from backlink_spider.ssrf import is_forbidden, parse_ip
 from backlink_spider.urls import get_resolver, url_host
@@ -176,7 +183,8 @@ def browser_proxy() -> dict[str, str] | None:
 @dataclass(frozen=True)
 class RenderSettings:
     """The ``BACKLINKS_RENDER_*`` and ``BACKLINKS_BROWSER_PATH`` settings, read once (the mode,
-    ``BACKLINKS_RENDER``, is a crawl argument's default: see CrawlConfig)."""
+    ``BACKLINKS_RENDER``, is a crawl argument's default: see CrawlConfig; and, once the spider is
+    built, the crawl's mode: see Renderer.from_crawler)."""
 
     browser_setting: str = ""
     samples: int = 2
@@ -206,11 +214,9 @@ class RenderSettings:
         )
 
     def launch_options(self, executable: str) -> dict[str, Any]:
-        options: dict[str, Any] = {
-            "executable_path": executable,
-            "headless": True,
-            "args": list(BROWSER_ARGS),
-        }
+        options: dict[str, Any] = {"headless": True, "args": list(BROWSER_ARGS)}
+        if executable:  # else Playwright's own browser, if one was downloaded
+            options["executable_path"] = executable
         proxy = browser_proxy()
         if proxy:
             options["proxy"] = proxy
@@ -218,6 +224,76 @@ class RenderSettings:
 
     def context_options(self) -> dict[str, Any]:
         return {"ignore_https_errors": self.ignore_https_errors, "java_script_enabled": True}
+
+
+HANDLER = "scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler"
+
+
+def update_settings(settings: BaseSettings) -> None:
+    """Install scrapy-playwright's handler and derive its settings from ours (the add-on calls
+    this before the settings freeze).
+
+    Nothing at all when ``BACKLINKS_RENDER`` (which holds the crawl's ``-a render=`` by now) is
+    ``never``: Scrapy's own handler stays and Playwright is never imported. Everything is set at
+    the "addon" priority, so a ``PLAYWRIGHT_*`` setting (or ``DOWNLOAD_HANDLERS`` entry) given in
+    the project or with ``-s`` wins; ``PLAYWRIGHT_LAUNCH_OPTIONS`` wins key by key.
+    """
+    if str(settings.get("BACKLINKS_RENDER") or "auto").strip().lower() == "never":
+        return
+    rs = RenderSettings.from_settings(settings)
+    handlers = settings.get("DOWNLOAD_HANDLERS")
+    if isinstance(handlers, BaseSettings):
+        for scheme in ("http", "https"):
+            handlers.set(scheme, HANDLER, priority="addon")
+    else:  # a whole dict given at a higher priority (e.g. -s DOWNLOAD_HANDLERS='{…}')
+        merged = {"http": HANDLER, "https": HANDLER, **settings.getdict("DOWNLOAD_HANDLERS")}
+        settings.set("DOWNLOAD_HANDLERS", merged, priority=_priority(settings, "DOWNLOAD_HANDLERS"))
+    proxy = None
+    if not (settings.get("PLAYWRIGHT_CDP_URL") or settings.get("PLAYWRIGHT_CONNECT_URL")):
+        # (a remote browser is connected to, not launched: launch options would only be ignored)
+        launch = {**rs.launch_options(find_browser(rs.browser_setting)),
+                  **settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")}  # fmt: skip
+        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch,
+                     priority=_priority(settings, "PLAYWRIGHT_LAUNCH_OPTIONS"))  # fmt: skip
+        proxy = launch.get("proxy")
+    settings.set("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", rs.concurrency, priority="addon")
+    settings.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", rs.timeout * 1000, priority="addon")
+    guard = None if rs.allow_private_networks else _PrivateAddressGuard(proxy)
+    settings.set("PLAYWRIGHT_ABORT_REQUEST", BrowserRequestFilter(rs.blocked_resources, guard),
+                 priority="addon")  # fmt: skip
+
+
+def _priority(settings: BaseSettings, name: str) -> int:
+    """The priority a merged value keeps: the user's own, or the add-on's."""
+    return max(settings.getpriority(name) or 0, SETTINGS_PRIORITIES["addon"])
+
+
+def browser_configured(settings: BaseSettings) -> bool:
+    """Whether scrapy-playwright is given a browser of the user's own (launch options, or a
+    remote browser), so that no Chromium needs to be found."""
+    return bool(
+        settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")
+        or settings.get("PLAYWRIGHT_CDP_URL")
+        or settings.get("PLAYWRIGHT_CONNECT_URL")
+    )
+
+
+def handler_installed(settings: BaseSettings) -> bool:
+    """Whether http and https are downloaded by scrapy-playwright's handler (or a subclass)."""
+    handlers = settings.getwithbase("DOWNLOAD_HANDLERS")
+    for scheme in ("http", "https"):
+        path = handlers.get(scheme)
+        if path == HANDLER:
+            continue
+        try:
+            from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
+
+            handler = load_object(path)
+        except Exception:  # not loadable: not the handler
+            return False
+        if not (isinstance(handler, type) and issubclass(handler, ScrapyPlaywrightDownloadHandler)):
+            return False
+    return True
 
 
 # --- the spider's side: which pages to render, and what rendering found ---------------------
@@ -247,7 +323,8 @@ class Renderer:
     Stats: ``backlinks/render/pages`` (pages read from the rendered DOM), ``…/samples`` and
     ``…/signal/<why>`` (auto's samples and their reasons), ``…/links_only_rendered`` and
     ``…/backlinks_only_rendered`` (found in the rendered DOM, not in the raw HTML),
-    ``…/hosts_rendered`` / ``…/hosts_raw`` (auto's verdicts), ``…/failed/<error>``.
+    ``…/hosts_rendered`` / ``…/hosts_raw`` (auto's verdicts), ``…/failed/<error>``
+    (``…/failed/BrowserUnavailable`` when the browser did not start), ``…/refused_private``.
     """
 
     mode: str
@@ -256,19 +333,43 @@ class Renderer:
     browser: str = ""
     hosts: dict[str, _Host] = field(default_factory=dict)
     unavailable: bool = False
+    rendered_any: bool = False  # a page came back from the browser: it did start
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, mode: str, browser: str) -> Renderer:
+        """Built with the spider, before the add-ons run: the crawl's mode is recorded in
+        ``BACKLINKS_RENDER`` for ``update_settings`` (Scrapy lets a spider change settings in
+        its ``from_crawler``), as ``never`` when there is no browser to render with."""
         settings = RenderSettings.from_settings(crawler.settings)
         renderer = cls(mode=mode, settings=settings, crawler=crawler, browser=browser)
-        if mode != "never" and not browser:
+        if mode != "never" and not browser and not browser_configured(crawler.settings):
             where = settings.browser_setting or "chromium on PATH"
             logger.warning(
                 "render=%s but no browser found (%s): pages are read as raw HTML; install "
                 "chromium or set BACKLINKS_BROWSER_PATH", mode, where,
             )  # fmt: skip
             renderer.unavailable = True
+        if not crawler.settings.frozen:
+            priority = max(crawler.settings.getpriority("BACKLINKS_RENDER") or 0,
+                           SETTINGS_PRIORITIES["spider"])  # fmt: skip
+            mode_set = mode if renderer.active else "never"
+            crawler.settings.set("BACKLINKS_RENDER", mode_set, priority=priority)
+        crawler.signals.connect(renderer._opened, signal=spider_opened)
         return renderer
+
+    def _opened(self) -> None:
+        """The settings are final: attach the stats to the request filter, and make sure the
+        browser's handler is there (it is not when the settings froze before the spider)."""
+        request_filter = self.crawler.settings.get("PLAYWRIGHT_ABORT_REQUEST")
+        if isinstance(request_filter, BrowserRequestFilter):
+            request_filter.stats = self.crawler.stats
+        if self.active and not handler_installed(self.crawler.settings):
+            self.unavailable = True
+            logger.error(
+                "render=%s, but http(s) is not downloaded by scrapy-playwright's handler "
+                "(DOWNLOAD_HANDLERS, BACKLINKS_RENDER=never?): pages are read as raw HTML",
+                self.mode,
+            )
 
     @property
     def stats(self) -> Any:
@@ -284,10 +385,10 @@ class Renderer:
         meta = _carried_meta(response.meta)
         meta.update(
             playwright=True,
-            playwright_page_goto_kwargs={
-                "wait_until": self.settings.wait_until,
-                "timeout": self.settings.timeout * 1000,
-            },
+            # Used when the handler opens its context (on the first rendered page), unless
+            # PLAYWRIGHT_CONTEXTS opened it; the timeout is PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT.
+            playwright_context_kwargs=self.settings.context_options(),
+            playwright_page_goto_kwargs={"wait_until": self.settings.wait_until},
             bl_render=reason,
             bl_raw_links=[link.url for link in page.links],
         )
@@ -300,6 +401,7 @@ class Renderer:
         the target's own pages), for counting backlinks found only after rendering.
         """
         if is_rendered(response):
+            self.rendered_any = True
             self._learn(response, page, watched)
             return None
         if not self.active or "bl_render_failed" in response.meta:
@@ -361,6 +463,7 @@ class Renderer:
         browser download): the raw page is read again instead."""
         if not is_rendered(response):
             return None
+        self.rendered_any = True
         content_type = (response.headers.get(b"Content-Type") or b"text/html").lower()
         if (
             response.status < 400
@@ -375,16 +478,36 @@ class Renderer:
     def failed(self, failure: Failure) -> Iterator[Request]:
         """Errback of a rendered request: count it, read the raw page again instead."""
         request: Request = failure.request  # type: ignore[attr-defined]  # set by Scrapy
+        message = failure.getErrorMessage()
+        no_browser = self._browser_failed(failure, message)
         reason = failure.type.__name__ if failure.type else "Error"
+        if no_browser:
+            reason = BrowserUnavailable.__name__
         self.stats.inc_value(f"backlinks/render/failed/{reason}")
-        if failure.check(BrowserUnavailable) and not self.unavailable:
+        if no_browser and not self.unavailable:
             self.unavailable = True
-            logger.error("Cannot render pages, reading raw HTML from now on: %s",
-                         failure.getErrorMessage())  # fmt: skip
+            logger.error("Cannot render pages, reading raw HTML from now on: the browser did "
+                         "not start (%s)", (message.strip().splitlines() or [""])[0])  # fmt: skip
         else:
             logger.info("Rendering %s failed (%s); reading its raw HTML", request.url,
-                        failure.getErrorMessage()[:200])  # fmt: skip
+                        message[:200])  # fmt: skip
         yield self._raw_again(request)
+
+    def _browser_failed(self, failure: Failure, message: str) -> bool:
+        """Whether a rendered request failed because the browser did not start.
+
+        scrapy-playwright launches the browser, and opens its context, on the first rendered
+        request; whatever fails then reaches that request's errback. So: a failure while no
+        context was ever opened (its ``playwright/context_count`` stat) and no page came back,
+        or a failure of Playwright's launch or connect calls (``BrowserType.…``), at any time.
+        """
+        if failure.check(BrowserUnavailable):
+            return True
+        if failure.check(IgnoreRequest):  # a downloader middleware's verdict
+            return False
+        if message.startswith("BrowserType."):
+            return True
+        return not self.rendered_any and not self.stats.get_value("playwright/context_count")
 
     def _raw_again(self, request: Request) -> Request:
         meta = {
@@ -396,23 +519,42 @@ class Renderer:
         return request.replace(meta=meta, dont_filter=True)
 
 
-# --- the download handler --------------------------------------------------------------------
+# --- the browser's side: what a rendered page may fetch, and whether the browser started -----
 
 
 class BrowserUnavailable(Exception):
-    """The browser could not be started: rendering is off for the rest of the crawl."""
+    """The browser could not be started: rendering is off for the rest of the crawl.
+
+    Its name is what ``backlinks/render/failed/…`` counts for such a failure, whatever the
+    exception scrapy-playwright's handler gave the request's errback.
+    """
+
+
+def _bypasses_proxy(host: str, no_proxy: str) -> bool:
+    """Whether ``host`` is in a ``no_proxy`` list (``*``, names, ``.suffix``/``*.suffix``,
+    optional ports): read broadly, as a name the browser might connect to directly."""
+    for entry in no_proxy.replace(";", ",").split(","):
+        name = entry.strip().lower()
+        if name == "*":
+            return True
+        name = name.lstrip("*.").split(":", 1)[0]  # (IP entries: IP literals are seen earlier)
+        if name and (host == name or host.endswith("." + name)):
+            return True
+    return False
 
 
 class _PrivateAddressGuard:
     """The SSRF guard for what a rendered page asks for itself (scripts, XHR, frames).
 
     Like backlink_spider.ssrf: through a proxy the proxy decides, except that loopback and private
-    IP literals and ``localhost`` are always refused (Chromium sends loopback past any proxy);
-    without a proxy a name is resolved and refused when it points into the private network.
+    IP literals and ``localhost`` are always refused (Chromium sends loopback past any proxy), and
+    names in the proxy's ``bypass`` list are checked as if there were no proxy; without a proxy a
+    name is resolved and refused when it points into the private network.
     """
 
     def __init__(self, proxy: dict[str, str] | None):
         self.proxied = proxy is not None
+        self.bypass = (proxy or {}).get("bypass") or ""
         self.verdicts: dict[str, bool] = {}
 
     async def refuses(self, url: str) -> bool:
@@ -425,7 +567,7 @@ class _PrivateAddressGuard:
             return is_forbidden(literal)
         if host == "localhost" or host.endswith(".localhost"):
             return True
-        if self.proxied and not urllib.request.proxy_bypass_environment(host):
+        if self.proxied and not _bypasses_proxy(host, self.bypass):
             return False
         if host not in self.verdicts:
             self.verdicts[host] = await self._resolves_private(host)
@@ -446,104 +588,30 @@ class _PrivateAddressGuard:
         return False
 
 
-class RenderDownloadHandler(HTTP11DownloadHandler):
-    """Scrapy's http(s) handler; a request with ``meta["playwright"]`` is rendered in Chromium.
+class BrowserRequestFilter:
+    """``PLAYWRIGHT_ABORT_REQUEST``: what a rendered page may not fetch. Resource types that
+    cannot hold a link (images, media, fonts: ``BACKLINKS_RENDER_BLOCK_RESOURCES``), and the
+    private network unless ``BACKLINKS_ALLOW_PRIVATE_NETWORKS``.
 
-    scrapy-playwright's handler (and Playwright itself) is imported, built and started on the
-    first such request, so ``render=never`` and an ordinary crawl under ``auto`` neither import
-    Playwright nor start its driver or a browser. Explicit ``PLAYWRIGHT_*`` settings win over
-    the ones derived here (browser path, proxy, certificates, concurrency, timeout).
+    A setting value, so picklable; the crawl's stats are attached when the spider opens (see
+    ``Renderer``) and are not pickled.
     """
 
-    lazy = False
+    def __init__(self, blocked: frozenset[str], guard: _PrivateAddressGuard | None):
+        self.blocked = blocked
+        self.guard = guard
+        self.stats: Any = None
 
-    def __init__(self, crawler: Crawler):
-        super().__init__(crawler)
-        self.render_settings = RenderSettings.from_settings(crawler.settings)
-        self._browser_handler: Any = None
-        self._starting: asyncio.Lock | None = None
-        self._unavailable = ""
+    async def __call__(self, playwright_request: Any) -> bool:
+        if playwright_request.resource_type in self.blocked:
+            return True
+        if self.guard is not None and await self.guard.refuses(playwright_request.url):
+            if self.stats is not None:
+                self.stats.inc_value("backlinks/render/refused_private")
+            logger.warning("Refusing a rendered page's request to %s: a private or local "
+                           "address", playwright_request.url)  # fmt: skip
+            return True
+        return False
 
-    async def download_request(self, request: Request) -> Response:
-        if not request.meta.get("playwright"):
-            return await super().download_request(request)
-        handler = await self._browser()
-        response: Response = await handler.download_request(request)
-        return response
-
-    async def _browser(self) -> Any:
-        if self._browser_handler is not None:
-            return self._browser_handler
-        if self._starting is None:
-            self._starting = asyncio.Lock()
-        async with self._starting:
-            if self._unavailable:
-                raise BrowserUnavailable(self._unavailable)
-            if self._browser_handler is None:
-                try:
-                    self._browser_handler = await self._start()
-                except BrowserUnavailable as exc:
-                    self._unavailable = str(exc)
-                    raise
-                except Exception as exc:
-                    self._unavailable = f"the browser did not start: {str(exc).splitlines()[0]}"
-                    raise BrowserUnavailable(self._unavailable) from exc
-        return self._browser_handler
-
-    async def _start(self) -> Any:
-        from scrapy_playwright.handler import ScrapyPlaywrightDownloadHandler
-
-        crawler = self._crawler
-        settings = crawler.settings
-        rs = self.render_settings
-        executable = find_browser(rs.browser_setting)
-        if not executable and not settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"):
-            raise BrowserUnavailable(
-                f"no browser at {rs.browser_setting!r}" if rs.browser_setting
-                else "no chromium on PATH"
-            )  # fmt: skip
-        handler = ScrapyPlaywrightDownloadHandler(crawler)
-        config = handler.config
-        config.launch_options = {**rs.launch_options(executable), **config.launch_options}
-        if not settings.get("PLAYWRIGHT_CONTEXTS"):
-            # Created with the browser, on this first render: never at engine start.
-            config.startup_context_kwargs = {"default": rs.context_options()}
-        if not settings.get("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT"):
-            config.max_pages_per_context = rs.concurrency
-        if config.navigation_timeout_ms is None:
-            config.navigation_timeout_ms = rs.timeout * 1000
-        if not settings.get("PLAYWRIGHT_ABORT_REQUEST"):
-            proxy = config.launch_options.get("proxy")
-            guard = None if rs.allow_private_networks else _PrivateAddressGuard(proxy)
-            handler.abort_request = self._make_abort(guard)
-        logger.info("Starting the browser for pages built by script: %s",
-                    config.launch_options.get("executable_path"))  # fmt: skip
-        try:
-            await handler._launch()  # what its engine_started handler does; that signal is past
-        except BaseException:
-            await handler.close()
-            raise
-        return handler
-
-    def _make_abort(self, guard: _PrivateAddressGuard | None) -> Any:
-        blocked = self.render_settings.blocked_resources
-        stats = self._crawler.stats
-
-        async def abort(playwright_request: Any) -> bool:
-            """Skip what cannot hold a link (images, media, fonts) and the private network."""
-            if playwright_request.resource_type in blocked:
-                return True
-            if guard is not None and await guard.refuses(playwright_request.url):
-                stats.inc_value("backlinks/render/refused_private")
-                logger.warning("Refusing a rendered page's request to %s: a private or local "
-                               "address", playwright_request.url)  # fmt: skip
-                return True
-            return False
-
-        return abort
-
-    async def close(self) -> None:
-        await super().close()
-        if self._browser_handler is not None:
-            await self._browser_handler.close()
-            self._browser_handler = None
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "stats": None}

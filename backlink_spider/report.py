@@ -18,10 +18,21 @@ from matplotlib.dates import AutoDateLocator, DateFormatter
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from pipelines.profile import (
+from backlink_spider.vocabulary import (
     BROKEN_QUERY,
-    crawl_history,
+    LINK_TRUST,
+    MATCHED_DOMAIN,
+    NOT_LOST,
+    QUALITY,
+    RECIPROCAL,
+    SCORES,
+    SITE_TRUST,
+    SOURCE_DOMAIN,
     latest_crawl,
+    status_query,
+)
+from pipelines.profile import (
+    crawl_history,
     link_mix,
     prospects,
     referring_domains_over_time,
@@ -55,49 +66,41 @@ a{color:#1565c0;word-break:break-all}
 def gather(db: Any, target_domain: str) -> dict[str, Any]:
     """Everything the report shows, read from the store (no matplotlib needed)."""
     crawl = latest_crawl(db, target_domain) or {}
-    live = {"matched_domain": target_domain, "lost_at": None}
+    ours = {MATCHED_DOMAIN: target_domain}
+    not_lost = {**ours, **NOT_LOST}
     scores = [
-        doc.get("scores") or {}
-        for doc in db.backlinks.find(live, {"scores": 1})
+        doc.get(SCORES) or {}
+        for doc in db.backlinks.find(not_lost, {SCORES: 1})
     ]  # fmt: skip
     domains: dict[str, dict[str, Any]] = {}
-    for doc in db.backlinks.find(live, {"source_domain": 1, "scores": 1, "reciprocal": 1}):
+    for doc in db.backlinks.find(not_lost, {SOURCE_DOMAIN: 1, SCORES: 1, RECIPROCAL: 1}):
         row = domains.setdefault(
-            str(doc.get("source_domain") or ""),
-            {"links": 0, "quality": 0.0, "trust": 0.0, "reciprocal": False},
+            str(doc.get(SOURCE_DOMAIN) or ""),
+            {"links": 0, QUALITY: 0.0, LINK_TRUST: 0.0, RECIPROCAL: False},
         )
         row["links"] += 1
-        row["quality"] = max(row["quality"], float((doc.get("scores") or {}).get("quality") or 0))
-        row["trust"] = max(row["trust"], float((doc.get("scores") or {}).get("trust") or 0))
-        row["reciprocal"] = row["reciprocal"] or bool(doc.get("reciprocal"))
-    top_domains = sorted(domains.items(), key=lambda kv: (-kv[1]["quality"], -kv[1]["links"]))
-    broken = list(
-        db.backlinks.find({"matched_domain": target_domain, **BROKEN_QUERY}).sort("target_url", 1)
-    )
-    lost = list(
-        db.backlinks.find({"matched_domain": target_domain, "lost_at": {"$ne": None}})
-        .sort("lost_at", -1)
-        .limit(TOP)
-    )
+        for name in (QUALITY, LINK_TRUST):
+            row[name] = max(row[name], float((doc.get(SCORES) or {}).get(name) or 0))
+        row[RECIPROCAL] = row[RECIPROCAL] or bool(doc.get(RECIPROCAL))
+    top_domains = sorted(domains.items(), key=lambda kv: (-kv[1][QUALITY], -kv[1]["links"]))
+    broken = list(db.backlinks.find({**ours, **BROKEN_QUERY}).sort("target_url", 1))
+    lost_query = {**ours, **status_query("lost", None)}
+    lost = list(db.backlinks.find(lost_query).sort("lost_at", -1).limit(TOP))
     return {
         "target": target_domain,
         "generated_at": datetime.now(UTC),
         "crawl": {k: crawl.get(k) for k in ("_id", "started_at", "seeds", "competitors")},
         "mix": link_mix(db, target_domain),
-        "quality": [float(s["quality"]) for s in scores if s.get("quality") is not None],
-        "trust": [float(s["trust"]) for s in scores if s.get("trust") is not None],
+        QUALITY: [float(s[QUALITY]) for s in scores if s.get(QUALITY) is not None],
+        LINK_TRUST: [float(s[LINK_TRUST]) for s in scores if s.get(LINK_TRUST) is not None],
         "history": crawl_history(db, target_domain),
         "domains_over_time": referring_domains_over_time(db, target_domain),
         "top_domains": top_domains[:TOP],
         "prospects": prospects(db, target_domain, limit=TOP),
         "broken": broken,
         "lost": lost,
-        "lost_total": db.backlinks.count_documents(
-            {"matched_domain": target_domain, "lost_at": {"$ne": None}}
-        ),
-        "unverified": db.backlinks.count_documents(
-            {"matched_domain": target_domain, "lost_at": None, "unverified_at": {"$ne": None}}
-        ),
+        "lost_total": db.backlinks.count_documents(lost_query),
+        "unverified": db.backlinks.count_documents({**ours, **status_query("unverified", None)}),
     }
 
 
@@ -145,11 +148,11 @@ def _short(text: str, width: int = 34) -> str:
 def chart_scores(data: dict[str, Any]) -> str:
     def draw(fig: Any) -> None:
         ax = fig.subplots()
-        if not data["quality"] and not data["trust"]:
+        if not data[QUALITY] and not data[LINK_TRUST]:
             _no_data(ax)
             return
         bins = list(range(0, 101, 10))
-        ax.hist([data["quality"], data["trust"]], bins=bins, label=["quality", "trust"],
+        ax.hist([data[QUALITY], data[LINK_TRUST]], bins=bins, label=["quality", "link trust"],
                 color=PALETTE[:2])  # fmt: skip
         ax.set_xlabel("score (0-100)")
         ax.set_ylabel("backlinks")
@@ -274,7 +277,7 @@ def render(data: dict[str, Any]) -> str:
     ]
     crawl = data["crawl"]
     sections = [
-        ("Quality and trust of live backlinks", chart_scores(data)),
+        ("Quality and link trust of live backlinks", chart_scores(data)),
         ("Referring domains over time", chart_domains_over_time(data)),
         ("New and lost backlinks per crawl", chart_new_lost(data)),
         ("Top anchors", chart_top("anchors", [a for a, _ in top_anchors],
@@ -283,12 +286,12 @@ def render(data: dict[str, Any]) -> str:
     grid = "".join(f"<section><h2>{_e(title)}</h2><figure>{svg}</figure></section>"
                    for title, svg in sections)  # fmt: skip
     domain_rows = [
-        [f"<td>{_e(d)}</td>", _num(r["links"]), _num(f"{r['quality']:.1f}"),
-         _num(f"{r['trust']:.1f}"), f"<td>{'yes' if r['reciprocal'] else ''}</td>"]
+        [f"<td>{_e(d)}</td>", _num(r["links"]), _num(f"{r[QUALITY]:.1f}"),
+         _num(f"{r[LINK_TRUST]:.1f}"), f"<td>{'yes' if r[RECIPROCAL] else ''}</td>"]
         for d, r in top_domains
     ]  # fmt: skip
     prospect_rows = [
-        [f"<td>{_e(p['referring_domain'])}</td>", _num(p["score"]), _num(p["trust"]),
+        [f"<td>{_e(p['referring_domain'])}</td>", _num(p["score"]), _num(p[SITE_TRUST]),
          _num(p["relevance"]), f"<td>{_e(', '.join(p['competitors']))}</td>",
          "<td>" + "<br>".join(_link(lk["target_url"]) for lk in p["links"][:5]) + "</td>"]
         for p in data["prospects"]
@@ -304,7 +307,7 @@ def render(data: dict[str, Any]) -> str:
         for d in data["lost"]
     ]  # fmt: skip
     top_domain_chart = chart_top(
-        "domains", [d for d, _ in top_domains], [round(r["quality"], 1) for _, r in top_domains],
+        "domains", [d for d, _ in top_domains], [round(r[QUALITY], 1) for _, r in top_domains],
         "best link quality", width=9.6,
     )  # fmt: skip
     started = crawl.get("started_at")
@@ -322,10 +325,10 @@ def render(data: dict[str, Any]) -> str:
     card_html = "".join(f"<div class='card'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards)
     mix_chart = chart_mix(data)
     domain_table = _table(
-        ["domain", "links", "quality", "trust", "reciprocal"], domain_rows, "No backlinks yet."
+        ["domain", "links", "quality", "link trust", "reciprocal"], domain_rows, "No backlinks yet."
     )
     prospect_table = _table(
-        ["domain", "score", "trust", "relevance", "competitors", "competitor pages"],
+        ["domain", "score", "site trust", "relevance", "competitors", "competitor pages"],
         prospect_rows,
         no_prospects,
     )

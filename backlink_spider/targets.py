@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.http import Request, Response
@@ -20,6 +20,9 @@ from twisted.python.failure import Failure
 
 from backlink_spider.items import TargetCheck
 from backlink_spider.urls import try_canonical_url
+
+if TYPE_CHECKING:
+    from backlink_spider.run import CrawlRun
 
 CHECK_PRIORITY = -10  # target checks wait behind the pages: they only need to happen
 CHECK_META = "bl_check"
@@ -37,6 +40,15 @@ class TargetChecks:
     asked: set[str] = field(default_factory=set)
     statuses: dict[str, int] = field(default_factory=dict)  # from target pages fetched anyway
     answers: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+
+    @classmethod
+    def from_settings(cls, settings: Any, run: CrawlRun) -> TargetChecks:
+        return cls(
+            run.crawl_id,
+            enabled=settings.getbool("BACKLINKS_CHECK_TARGETS", True),
+            max_checks=settings.getint("BACKLINKS_MAX_TARGET_CHECKS", 1000),
+            drop_params=run.config.drop_params,
+        )
 
     def _count(self, key: str) -> None:
         if self.stats is not None:
@@ -118,6 +130,9 @@ class TargetChecks:
 
     def state(self) -> dict[str, Any]:
         return {"asked": sorted(self.asked), "statuses": self.statuses, "answers": self.answers}
+
+    def reset(self) -> None:
+        self.asked, self.statuses, self.answers = set(), {}, {}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.asked.update(state["asked"])

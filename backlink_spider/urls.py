@@ -215,8 +215,8 @@ def _first_line(exc: Exception) -> str:
 
 
 def _canonicalize(url: str, drop_params: tuple[str, ...], keep_fragment: bool) -> str:
-    scheme = _SCHEME_RE.match(url)
-    if scheme and scheme.group(1).lower() not in _HTTP_DEFAULT_PORTS:
+    given = _SCHEME_RE.match(url)
+    if given and given.group(1).lower() not in _HTTP_DEFAULT_PORTS:
         # mailto:, javascript:, tel:, data: ... are on every page; refuse them before w3lib
         raise UrlError(f"not an http(s) URL {_short(url)}")
     try:
@@ -227,10 +227,10 @@ def _canonicalize(url: str, drop_params: tuple[str, ...], keep_fragment: bool) -
         raise UrlError(f"unparseable URL {_short(url)}: {_first_line(exc)}") from None
     if not canon.startswith(("http:", "https:")):
         raise UrlError(f"not an http(s) URL {_short(url)}")
-    parts = _CANONICAL_HTTP_RE.match(canon)
-    if not parts:
+    match = _CANONICAL_HTTP_RE.match(canon)
+    if not match:
         raise UrlError(f"URL has no host {_short(url)}")
-    scheme, host, port, path, query, fragment = parts.groups()
+    scheme, host, port, path, query, fragment = match.groups()
     host = _normalize_host(host[1:-1] if host.startswith("[") else host)
     # userinfo is dropped: credentials in a link are never part of the page's identity
     if port and int(port) != _HTTP_DEFAULT_PORTS[scheme]:

@@ -22,8 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backlink_spider.demoweb.server import WebServer  # noqa: E402
-from backlink_spider.demoweb.sites import generated_web  # noqa: E402
 from benchmarks._command import crawl_command  # noqa: E402
+from benchmarks.web import generated_web  # noqa: E402
 
 STAT_RE = re.compile(
     r"'(elapsed_time_seconds|response_received_count|item_scraped_count"
@@ -61,23 +61,29 @@ def main() -> None:
         for round_ in range(args.rounds):
             for pipelines in (False, True):
                 data_dir = Path(tmp) / f"data-{round_}"
-                stats = crawl(web, server.proxy_url, data_dir, pipelines=pipelines,
-                              pages=args.pages)
+                stats = crawl(
+                    web, server.proxy_url, data_dir, pipelines=pipelines, pages=args.pages
+                )
                 results[pipelines].append(stats)
                 label = "pipelines+store" if pipelines else "no pipelines"
-                print(f"round {round_ + 1} {label:>16}:"
-                      f" {stats['response_received_count']:.0f} responses in "
-                      f"{stats['crawl']:.1f} s = {stats['pages_per_s']:.0f} pages/s,"
-                      f" {stats.get('item_scraped_count', 0):.0f} items;"
-                      f" close phase {stats['close']:.1f} s", flush=True)
+                print(
+                    f"round {round_ + 1} {label:>16}:"
+                    f" {stats['response_received_count']:.0f} responses in "
+                    f"{stats['crawl']:.1f} s = {stats['pages_per_s']:.0f} pages/s,"
+                    f" {stats.get('item_scraped_count', 0):.0f} items;"
+                    f" close phase {stats['close']:.1f} s",
+                    flush=True,
+                )
     base = max(r["pages_per_s"] for r in results[False])
     ours = max(r["pages_per_s"] for r in results[True])
     print(f"\nbaseline (ITEM_PIPELINES empty): {base:.0f} pages/s")
     print(f"with our pipelines and store:    {ours:.0f} pages/s")
     print(f"ratio: {ours / base:.2f} (goal >= 0.85)")
     close = min(r["close"] for r in results[True]) - min(r["close"] for r in results[False])
-    print(f"after the last page: {close:.1f} s more with the store (final flush, lost links, "
-          "host edges, scoring)")
+    print(
+        f"after the last page: {close:.1f} s more with the store (final flush, lost links, "
+        "host edges, scoring)"
+    )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,9 @@ on them without pipelines, so the figures are the crawler's own:
    page read raw, then in Chromium): pages/s of each and the ratio. The browser's start is
    inside the rendered crawl's time.
 2. ``--pages`` pages, none built by script, crawled with ``render=never`` and ``render=auto``,
-   alternating, best of ``--rounds``: the cost of ``auto`` (goal: under 10% slower).
+   alternating, best of ``--rounds``: the cost of ``auto`` (goal: under 10% slower). ``auto``
+   installs scrapy-playwright's handler, whose instances (one per scheme) import Playwright and
+   start its driver with the engine; no browser starts. ``never`` installs nothing.
 3. What ``auto`` adds to every page in CPU, measured without a crawl (immune to a busy machine):
    its script-built check against the link extraction every page gets anyway.
 """
@@ -30,15 +32,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backlink_spider.demoweb.model import Response, Web, walk  # noqa: E402
-from backlink_spider.demoweb.scripted import (  # noqa: E402
-    ORDINARY_BODY_PIXEL,
-    ORDINARY_HEAD_SCRIPTS,
-)
 from backlink_spider.demoweb.server import WebServer  # noqa: E402
-from backlink_spider.demoweb.sites import generated_web  # noqa: E402
 from backlink_spider.extract import extract_page  # noqa: E402
 from backlink_spider.render import script_signals  # noqa: E402
 from benchmarks._command import crawl_command  # noqa: E402
+from benchmarks.web import (  # noqa: E402
+    ORDINARY_BODY_PIXEL,
+    ORDINARY_HEAD_SCRIPTS,
+    generated_web,
+)
 
 STAT_RE = re.compile(
     r"'(backlinks/spider/pages|backlinks/spider/crawl_seconds|backlinks/render/pages"
@@ -84,6 +86,8 @@ def crawl(web: Web, proxy: str, render: str, pages: int) -> dict[str, float]:
     if proc.returncode != 0:
         sys.exit(f"crawl failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     stats = {k: float(v) for k, v in STAT_RE.findall(proc.stderr)}
+    # scrapy-playwright's handler (one per scheme) starts Playwright's driver with the engine.
+    stats["drivers"] = float(proc.stderr.count("[scrapy-playwright] INFO: Starting download"))
     stats["pages_per_s"] = stats["backlinks/spider/pages"] / stats["backlinks/spider/crawl_seconds"]
     # CPU of the crawl and everything it started (Playwright's driver, Chromium), start-up
     # included: on a busy machine this moves far less than the wall clock.
@@ -98,7 +102,8 @@ def line(label: str, stats: dict[str, float]) -> str:
         f"{stats['backlinks/spider/crawl_seconds']:.1f} s = {stats['pages_per_s']:.1f} pages/s, "
         f"CPU {stats['cpu_ms_per_page']:.1f} ms/page, "
         f"{stats.get('backlinks/render/pages', 0):.0f} rendered, "
-        f"browser started: {'yes' if stats.get('playwright/browser_count') else 'no'}"
+        f"browser started: {'yes' if stats.get('playwright/browser_count') else 'no'}, "
+        f"Playwright drivers: {stats.get('drivers', 0):.0f}"
     )
 
 

@@ -28,8 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from backlink_spider.demoweb.server import WebServer  # noqa: E402
-from backlink_spider.demoweb.sites import generated_web  # noqa: E402
 from benchmarks._command import crawl_command  # noqa: E402
+from benchmarks.web import generated_web  # noqa: E402
 
 STAT_RE = re.compile(r"'(response_received_count|backlinks/spider/crawl_seconds)': ([\d.]+)")
 

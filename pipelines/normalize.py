@@ -70,13 +70,13 @@ class NormalizePipeline:
             adapter["anchor_text"] = adapter["anchor_text"][:MAX_ANCHOR_CHARS]
             adapter["source_title"] = adapter["source_title"][:MAX_TITLE_CHARS]
         elif isinstance(item, PageRecord):
-            url = self._canonical(adapter["url"])
-            if url is None:
+            page_url = self._canonical(adapter["url"])
+            if page_url is None:
                 assert self.stats is not None
                 self.stats.inc_value("backlinks/normalize/unparseable")
                 raise UnparseableUrl(f"unparseable page URL {adapter['url']!r}")
-            adapter["url"] = url
-            adapter["host"] = url_host(url)
+            adapter["url"] = page_url
+            adapter["host"] = url_host(page_url)
             adapter["domain"] = self.resolver.registered_domain(adapter["host"])
             adapter["title"] = adapter["title"][:MAX_TITLE_CHARS]
         return item

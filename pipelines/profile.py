@@ -4,6 +4,8 @@ What a site owner does with a backlink list: watch it change (new, lost, unverif
 links into dead pages, see the mix of anchors, rel values and positions, and find the sites that
 link to competitors but not to them. Pure reads of ``backlinks``, ``hosts``, ``host_edges``,
 ``pages`` and ``crawls``, except ``mark_reciprocal``, which the crawl calls at its close.
+The words (link states, the latest crawl, reciprocity, field names) are defined once, in
+``backlink_spider.vocabulary``.
 """
 
 from __future__ import annotations
@@ -15,13 +17,24 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from backlink_spider.urls import get_resolver
+from backlink_spider.vocabulary import (
+    MATCHED_DOMAIN,
+    NOT_LOST,
+    QUALITY,
+    RECIPROCAL,
+    RELEVANCE,
+    SCORES,
+    SITE_TRUST,
+    SOURCE_DOMAIN,
+    SOURCE_HOST,
+    latest_crawl,
+    nofollow_flags,
+    reciprocal_sites,
+)
 from pipelines.scoring.run import quality
 
 logger = logging.getLogger(__name__)
 
-STATUSES = ("new", "live", "lost", "unverified")
-NOFOLLOW_RELS = frozenset({"nofollow", "ugc", "sponsored"})
 ANCHOR_CLASSES = ("exact", "partial", "branded", "url", "generic", "empty", "other")
 
 # Anchors that say nothing about the page they point to (lower case, spaces collapsed).
@@ -39,73 +52,24 @@ _ALNUM_RE = re.compile(r"[^0-9a-z]+")
 _URLISH_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|^[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
 
 
-# -- link states --------------------------------------------------------------------------------
-
-
-def latest_crawl(db: Any, target_domain: str) -> dict[str, Any] | None:
-    """The most recent crawl of the target: "new" means first seen in it."""
-    return db.crawls.find_one({"target": target_domain}, sort=[("started_at", -1)])
-
-
-def status_query(status: str, latest_crawl_id: str | None) -> dict[str, Any]:
-    """The backlinks filter of a state; lost wins over unverified, both over live.
-
-    new: first seen in the latest crawl and not lost; live: not lost, not unverified (new links
-    are live too); lost: its source page was fetched without it; unverified: its source page
-    failed (4xx/5xx, network) since it was last seen.
-    """
-    if status == "lost":
-        return {"lost_at": {"$ne": None}}
-    if status == "unverified":
-        return {"lost_at": None, "unverified_at": {"$ne": None}}
-    if status == "live":
-        return {"lost_at": None, "unverified_at": None}
-    if status == "new":
-        return {"lost_at": None, "first_crawl_id": latest_crawl_id or "\0none"}
-    raise ValueError(f"unknown status {status!r}: use one of {', '.join(STATUSES)}")
-
-
-def link_status(doc: dict[str, Any], latest_crawl_id: str | None) -> str:
-    """The state of one stored backlink, as ``status_query`` defines them."""
-    if doc.get("lost_at") is not None:
-        return "lost"
-    if doc.get("unverified_at") is not None:
-        return "unverified"
-    if latest_crawl_id and doc.get("first_crawl_id") == latest_crawl_id:
-        return "new"
-    return "live"
-
-
-BROKEN_QUERY: dict[str, Any] = {"lost_at": None, "target_status": {"$gte": 400}}
-
-
 # -- reciprocal links ---------------------------------------------------------------------------
 
 
 def mark_reciprocal(db: Any, domains: Iterable[str]) -> dict[str, int]:
-    """Set ``reciprocal`` on every backlink into each domain: true when that domain links back.
-
-    "Links back" means a fetched page of the domain links to the backlink's source domain (from
-    ``host_edges``, which hold the outlinks of every stored page). Returns reciprocal counts.
+    """Set ``reciprocal`` on every backlink into each domain, by ``vocabulary.reciprocal_sites``
+    (the rule scoring applies too): true when the domain's site links back to the source's site.
+    Returns the reciprocal counts per domain.
     """
-    resolver = get_resolver()
     counts: dict[str, int] = {}
     for domain in domains:
-        own_hosts = [h for h in db.pages.distinct("host", {"domain": domain}) if h]
-        linked: set[str] = set()
-        for start in range(0, len(own_hosts), 500):
-            batch = own_hosts[start : start + 500]
-            for dst in db.host_edges.distinct("dst", {"src": {"$in": batch}}):
-                linked.add(resolver.registered_domain(dst) or dst)
-        linked.discard(domain)
-        mutual = sorted(linked)
+        mutual = sorted(reciprocal_sites(db, domain))
         result = db.backlinks.update_many(
-            {"matched_domain": domain, "source_domain": {"$in": mutual}},
-            {"$set": {"reciprocal": True}},
+            {MATCHED_DOMAIN: domain, SOURCE_DOMAIN: {"$in": mutual}},
+            {"$set": {RECIPROCAL: True}},
         )
         db.backlinks.update_many(
-            {"matched_domain": domain, "source_domain": {"$nin": mutual}},
-            {"$set": {"reciprocal": False}},
+            {MATCHED_DOMAIN: domain, SOURCE_DOMAIN: {"$nin": mutual}},
+            {"$set": {RECIPROCAL: False}},
         )
         counts[domain] = result.matched_count
     return counts
@@ -152,19 +116,16 @@ def anchor_class(anchor: str, target_domain: str, keywords: Iterable[str] = ()) 
 
 def rel_kinds(doc: dict[str, Any]) -> list[str]:
     """The rel values that matter, "follow" when none of nofollow/ugc/sponsored applies."""
-    rels = {str(r).lower() for r in doc.get("rel") or ()}
-    kinds = sorted(rels & NOFOLLOW_RELS)
-    if doc.get("nofollow") and "nofollow" not in kinds:
-        kinds.append("nofollow")  # the page said nofollow for all its links
-    return kinds or ["follow"]
+    return nofollow_flags(doc.get("rel") or (), bool(doc.get("nofollow"))) or ["follow"]
 
 
-def _live(target_domain: str) -> dict[str, Any]:
-    return {"matched_domain": target_domain, "lost_at": None}
+def _not_lost(target_domain: str) -> dict[str, Any]:
+    return {MATCHED_DOMAIN: target_domain, **NOT_LOST}
 
 
 def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None) -> dict[str, Any]:
-    """Counts of the live backlinks by anchor class, rel, position, type and referring domain."""
+    """Counts of the backlinks not lost (live or unverified) by anchor class, rel, position,
+    type and referring domain."""
     if keywords is None:
         keywords = (latest_crawl(db, target_domain) or {}).get("keywords") or ()
     words = [str(k) for k in keywords]
@@ -177,7 +138,7 @@ def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None)
     total = 0
     projection = {"anchor_text": 1, "rel": 1, "nofollow": 1, "position": 1, "link_type": 1,
                   "source_domain": 1}  # fmt: skip
-    for doc in db.backlinks.find(_live(target_domain), projection):
+    for doc in db.backlinks.find(_not_lost(target_domain), projection):
         total += 1
         anchor = str(doc.get("anchor_text") or "")
         anchors[anchor_class(anchor, target_domain, words)] += 1
@@ -203,12 +164,16 @@ def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None)
 # -- competitor gap -----------------------------------------------------------------------------
 
 
-def _host_trust(db: Any, target_domain: str, hosts: Iterable[str]) -> dict[str, float]:
+def _site_trust(db: Any, target_domain: str, hosts: Iterable[str]) -> dict[str, float]:
     ids = [f"{target_domain}|{h}" for h in hosts]
     return {
-        doc["host"]: float(doc.get("trust") or 0.0)
-        for doc in db.hosts.find({"_id": {"$in": ids}}, {"host": 1, "trust": 1})
+        doc["host"]: float(doc.get(SITE_TRUST) or 0.0)
+        for doc in db.hosts.find({"_id": {"$in": ids}}, {"host": 1, SITE_TRUST: 1})
     }
+
+
+def _score(doc: dict[str, Any], name: str) -> float:
+    return float((doc.get(SCORES) or {}).get(name) or 0.0)
 
 
 def prospects(
@@ -220,36 +185,36 @@ def prospects(
 ) -> list[dict[str, Any]]:
     """Referring domains that link to a competitor and not to the target, best first.
 
-    A prospect's rank is the quality of its trust (best host, from the last scoring of the
-    target) and relevance (best competitor link); each comes with the competitor pages it links
-    to, so the outreach message can name them. Competitors default to the latest crawl's.
+    A prospect's rank is the quality of its site trust (``hosts.site_trust`` of its best host,
+    from the last scoring of the target) and relevance (best competitor link); each comes with
+    the competitor pages it links to, so the outreach message can name them. Competitors default
+    to the latest crawl's.
     """
     if competitors is None:
         competitors = (latest_crawl(db, target_domain) or {}).get("competitors") or ()
     rivals = [c for c in dict.fromkeys(competitors) if c and c != target_domain]
     if not rivals:
         return []
-    ours = set(db.backlinks.distinct("source_domain", _live(target_domain)))
+    ours = set(db.backlinks.distinct(SOURCE_DOMAIN, _not_lost(target_domain)))
     ours.add(target_domain)
     groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    query = {"matched_domain": {"$in": rivals}, "lost_at": None}
+    query = {MATCHED_DOMAIN: {"$in": rivals}, **NOT_LOST}
     for doc in db.backlinks.find(query):
-        domain = str(doc.get("source_domain") or "")
+        domain = str(doc.get(SOURCE_DOMAIN) or "")
         if domain and domain not in ours and domain not in rivals:
             groups[domain].append(doc)
-    hosts = {str(d.get("source_host")) for docs in groups.values() for d in docs}
-    trust_of = _host_trust(db, target_domain, hosts)
+    hosts = {str(d.get(SOURCE_HOST)) for docs in groups.values() for d in docs}
+    trust_of = _site_trust(db, target_domain, hosts)
     found: list[dict[str, Any]] = []
     for domain, docs in groups.items():
-        trust = max((trust_of.get(str(d.get("source_host")), 0.0) for d in docs), default=0.0)
-        relevance = max(float((d.get("scores") or {}).get("relevance") or 0.0) for d in docs)
-        docs.sort(key=lambda d: (-float((d.get("scores") or {}).get("quality") or 0.0),
-                                 str(d.get("source_url"))))  # fmt: skip
+        trust = max((trust_of.get(str(d.get(SOURCE_HOST)), 0.0) for d in docs), default=0.0)
+        relevance = max(_score(d, RELEVANCE) for d in docs)
+        docs.sort(key=lambda d: (-_score(d, QUALITY), str(d.get("source_url"))))
         found.append(
             {
                 "referring_domain": domain,
                 "score": round(quality(trust, relevance), 2),
-                "trust": round(trust, 2),
+                SITE_TRUST: round(trust, 2),
                 "relevance": round(relevance, 2),
                 "competitors": sorted({str(d.get("matched_domain")) for d in docs}),
                 "followed": any(rel_kinds(d) == ["follow"] for d in docs),
@@ -261,13 +226,13 @@ def prospects(
                         "anchor_text": d.get("anchor_text"),
                         "rel": d.get("rel") or [],
                         "position": d.get("position"),
-                        "quality": (d.get("scores") or {}).get("quality"),
+                        QUALITY: (d.get(SCORES) or {}).get(QUALITY),
                     }
                     for d in docs
                 ],
             }
         )
-    found.sort(key=lambda p: (-p["score"], -p["trust"], -len(p["competitors"]),
+    found.sort(key=lambda p: (-p["score"], -p[SITE_TRUST], -len(p["competitors"]),
                               p["referring_domain"]))  # fmt: skip
     return found[:limit] if limit else found
 

@@ -44,7 +44,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     ],
     "pages": [[("domain", ASCENDING)], [("host", ASCENDING)], [("crawl_id", ASCENDING)]],
     "host_edges": [[("src", ASCENDING)], [("dst", ASCENDING)]],
-    "hosts": [[("target", ASCENDING), ("trust", DESCENDING)]],
+    "hosts": [[("target", ASCENDING), ("site_trust", DESCENDING)]],
     "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],
 }
 

@@ -78,14 +78,14 @@ BACKLINKS_CONTEXT_CHARS = 240  # characters of text kept around a link
 BACKLINKS_PAGE_TEXT_CHARS = 20000  # characters of page text kept for relevance
 
 # --- Pages built by script (backlink_spider/render.py; README "JavaScript pages") -------------
-# http(s) as usual; a request marked for rendering goes to scrapy-playwright's handler, which is
-# imported and started (with Chromium) only when the first page needs it.
-DOWNLOAD_HANDLERS = {
-    "http": "backlink_spider.render.RenderDownloadHandler",
-    "https": "backlink_spider.render.RenderDownloadHandler",
-}
-# Default of -a render=: never, auto (render the pages that look built by script, learning per
-# host), always. auto without a browser reads raw HTML and says so.
+# Unless the crawl's mode is never, the add-on (render.update_settings) sets DOWNLOAD_HANDLERS
+# "http"/"https" to scrapy_playwright.handler.ScrapyPlaywrightDownloadHandler and derives its
+# PLAYWRIGHT_LAUNCH_OPTIONS, _ABORT_REQUEST, _MAX_PAGES_PER_CONTEXT and
+# _DEFAULT_NAVIGATION_TIMEOUT from the settings below; any of them set here or with -s wins.
+# It needs Scrapy's asyncio reactor: TWISTED_REACTOR's default since Scrapy 2.13.
+# Default of -a render=: never (Scrapy's own handler only: Playwright is never imported), auto
+# (render the pages that look built by script, learning per host), always. auto without a
+# browser reads raw HTML and says so.
 BACKLINKS_RENDER = "auto"
 # Chromium's executable. Empty: chromium, chromium-browser or google-chrome from PATH.
 # (Playwright's own browser download is not needed; Debian's `chromium` package works.)

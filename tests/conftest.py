@@ -21,6 +21,7 @@ from typing import Any
 
 import pymongo
 import pytest
+import redis
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -124,6 +125,32 @@ def run_scrapy(args: list[str], env: dict[str, str], *, cwd: Path = ROOT,
     proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
                           timeout=timeout, check=False)  # fmt: skip
     return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A real redis-server on loopback, for the shared frontier and its admission."""
+    exe = shutil.which("redis-server")
+    assert exe, "redis-server is not installed: apt-get install redis-server (as .ci/run does)"
+    port = free_port()
+    proc = subprocess.Popen(
+        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("redis-server did not start") from None
+            time.sleep(0.05)
+    yield url
+    client.close()
+    stop_process(proc)
 
 
 @pytest.fixture(scope="session")

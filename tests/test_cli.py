@@ -43,8 +43,9 @@ BAD_ARGS = [
 @pytest.mark.parametrize(("args", "message"), BAD_ARGS, ids=[m for _, m in BAD_ARGS])
 def test_bad_arguments_give_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     # A dead MONGO_URI too: arguments are checked first, so the message is about them.
-    env = scrapy_env(MONGO_URI=f"mongodb://127.0.0.1:{free_port()}",
-                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))
+    env = scrapy_env(
+        MONGO_URI=f"mongodb://127.0.0.1:{free_port()}", BACKLINKS_DATA_DIR=str(tmp_path / "data")
+    )
     run = run_scrapy(["crawl", "niche", *args], env)
     assert_one_line_error(run, 2, message)
     assert not (tmp_path / "data").exists()
@@ -53,17 +54,33 @@ def test_bad_arguments_give_one_line(args: list[str], message: str, tmp_path: Pa
 def test_empty_seeds_file(tmp_path: Path) -> None:
     seeds = tmp_path / "seeds.txt"
     seeds.write_text("# my niche\n\n")
-    run = run_scrapy(["crawl", "niche", "-a", "target=site.test", "-a", f"seeds={seeds}"],
-                     scrapy_env(BACKLINKS_DATA_DIR=str(tmp_path / "data")))
+    run = run_scrapy(
+        ["crawl", "niche", "-a", "target=site.test", "-a", f"seeds={seeds}"],
+        scrapy_env(BACKLINKS_DATA_DIR=str(tmp_path / "data")),
+    )
     assert_one_line_error(run, 2, "lists no sites")
 
 
 def test_dead_mongo_uri_fails_fast_without_leaking_the_password(tmp_path: Path) -> None:
     port = free_port()
-    env = scrapy_env(MONGO_URI=f"mongodb://crawler:s3cret@127.0.0.1:{port}/",
-                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))
-    run = run_scrapy(["crawl", "niche", "-a", "target=site.test", "-a", "seeds=a.test",
-                      "-s", "BACKLINKS_MONGO_TIMEOUT=1"], env, timeout=60)
+    env = scrapy_env(
+        MONGO_URI=f"mongodb://crawler:s3cret@127.0.0.1:{port}/",
+        BACKLINKS_DATA_DIR=str(tmp_path / "data"),
+    )
+    run = run_scrapy(
+        [
+            "crawl",
+            "niche",
+            "-a",
+            "target=site.test",
+            "-a",
+            "seeds=a.test",
+            "-s",
+            "BACKLINKS_MONGO_TIMEOUT=1",
+        ],
+        env,
+        timeout=60,
+    )
     assert_one_line_error(run, 1, "cannot reach MongoDB", f"127.0.0.1:{port}")
     assert "s3cret" not in run.stderr + run.stdout
 
@@ -86,7 +103,9 @@ def test_export_of_unknown_target_and_empty_store(tmp_path: Path, mongo_server, 
 
 def test_wrong_credentials_are_one_line_and_masked(mongo_server, tmp_path: Path) -> None:
     uri = mongo_server.uri.replace("mongodb://", "mongodb://crawler:s3cret@")
-    run = run_scrapy(["crawl", "niche", "-a", "target=site.test", "-a", "seeds=a.test"],
-                     scrapy_env(MONGO_URI=uri, BACKLINKS_DATA_DIR=str(tmp_path / "data")))
+    run = run_scrapy(
+        ["crawl", "niche", "-a", "target=site.test", "-a", "seeds=a.test"],
+        scrapy_env(MONGO_URI=uri, BACKLINKS_DATA_DIR=str(tmp_path / "data")),
+    )
     assert_one_line_error(run, 1, "cannot reach MongoDB", "crawler:***@", "authentication")
     assert "s3cret" not in run.stderr + run.stdout

@@ -16,10 +16,10 @@ import pytest
 
 from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
-from backlink_spider.demoweb.sites import test_web as build_test_web
 from backlink_spider.urls import canonical_url, try_canonical_url
 from pipelines.normalize import backlink_id
 from tests.conftest import FAST, Run, run_scrapy, scrapy_env
+from tests.webs import test_web as build_test_web
 
 
 @dataclass
@@ -137,7 +137,7 @@ def test_every_stored_backlink_is_scored_and_the_niche_ranks_above_the_farm(
     db = first_crawl.db
     docs = list(db.backlinks.find())
     assert docs and all(
-        {"trust", "relevance", "quality", "reasons", "scored_at"} <= set(d.get("scores", {}))
+        {"link_trust", "relevance", "quality", "reasons", "scored_at"} <= set(d.get("scores", {}))
         for d in docs
     )
     seeds = set(first_crawl.web.seed_hosts())

@@ -27,17 +27,11 @@ import pytest
 from scrapy.http import HtmlResponse
 from scrapy.utils.response import get_meta_refresh
 
-from backlink_spider.demoweb import (
-    Response,
-    Web,
-    WebServer,
-    demo_web,
-    generated_web,
-    page_links,
-    test_web,
-    walk,
-)
+from backlink_spider.demoweb import Response, Web, WebServer, demo_web, page_links, walk
 from backlink_spider.demoweb.model import POSITIONS, host_of
+from backlink_spider.demoweb.sites import PageBuilder, fill
+from benchmarks.web import generated_web
+from tests.webs import test_web
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMINENCE = ("content", "header", "navigation", "sidebar", "comment", "footer")
@@ -292,13 +286,15 @@ def test_stop_closes_idle_keep_alive_connections() -> None:
         socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
 
 
-def test_command_line_serves_until_terminated(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("module", "name"), [("backlink_spider.demoweb", "demo"), ("tests.webs", "test")]
+)
+def test_command_line_serves_until_terminated(tmp_path: Path, module: str, name: str) -> None:
     port_file = tmp_path / "port"
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
     proc = subprocess.Popen(
-        [sys.executable, "-m", "backlink_spider.demoweb", "--web", "demo", "--port-file",
-         str(port_file)],
+        [sys.executable, "-m", module, "--web", name, "--port-file", str(port_file)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT, env=env,
     )  # fmt: skip
     try:
@@ -316,6 +312,24 @@ def test_command_line_serves_until_terminated(tmp_path: Path) -> None:
 
 
 # --- the model ------------------------------------------------------------------------------
+
+
+def test_demo_data_markup_declares_links_and_refuses_typos() -> None:
+    web = Web()
+    web.target = "petalpost.test"
+    page = PageBuilder(web, "https://a.test/", min_depth=0)
+    part = fill('See [Petal Post](https://petalpost.test/){rel="nofollow"}.', "sidebar")
+    assert callable(part)
+    assert part(page) == 'See <a href="https://petalpost.test/" rel="nofollow">Petal Post</a>.'
+    assert [(e.position, e.rel, e.anchor) for e in web.expected] == [
+        ("sidebar", ("nofollow",), "Petal Post")
+    ]
+    # A misspelt or unsupported attribute fails loudly instead of changing the ground truth.
+    for attrs in ('{min_depth="2"}', '{rel="ugc" oops}', '{position="sidebr"}'):
+        bad = fill(f"[x](https://petalpost.test/){attrs}", "content")
+        assert callable(bad)
+        with pytest.raises(ValueError, match="bad link attributes"):
+            bad(page)
 
 
 def test_hosts_are_case_insensitive_and_unknown_hosts_502(web: Web) -> None:

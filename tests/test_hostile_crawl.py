@@ -20,12 +20,12 @@ from typing import Any
 
 import pytest
 
-from backlink_spider.demoweb.hostile import HUGE_PAGE_BYTES, hostile_web
 from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
 from backlink_spider.urls import try_canonical_url
 from settings import BACKLINKS_MAX_PAGE_BYTES
 from tests.conftest import FAST, ROOT, Run, scrapy_env
+from tests.webs.hostile import HUGE_PAGE_BYTES, hostile_web
 
 
 @dataclass

@@ -52,7 +52,7 @@ def test_transient_failures_are_retried(mongo_server, mongo_db, tmp_path: Path) 
     finally:
         fail_updates(client, "off")
         client.close()
-    pipe.spider_closed(None, "finished")
+    pipe.release()
     stats = pipe.crawler.stats
     assert stats.get_value("backlinks/mongo/retries", 0) >= 1
     assert not stats.get_value("backlinks/mongo/spilled")
@@ -73,7 +73,7 @@ def test_an_outage_spills_and_the_next_run_writes_it_in(mongo_server, mongo_db,
     finally:
         fail_updates(client, "off")
         client.close()
-    pipe.spider_closed(None, "finished")
+    pipe.release()
     assert pipe.crawler.stats.get_value("backlinks/mongo/spilled") == 30
     spilled = list((tmp_path / "spill").glob("*.jsonl"))
     assert len(spilled) == 1 and len(spilled[0].read_text().splitlines()) == 30
@@ -88,7 +88,7 @@ def test_an_outage_spills_and_the_next_run_writes_it_in(mongo_server, mongo_db,
                                                     "https://site.test/")})
     assert doc["first_crawl_id"] == "c1" and doc["seen_count"] == 1
     assert replay_spills(nxt.store, tmp_path) == 0
-    nxt.spider_closed(None, "finished")
+    nxt.release()
 
 
 def test_killing_the_database_mid_crawl_loses_nothing(tmp_path: Path) -> None:
@@ -97,7 +97,7 @@ def test_killing_the_database_mid_crawl_loses_nothing(tmp_path: Path) -> None:
     import time
 
     from backlink_spider.demoweb.server import WebServer
-    from backlink_spider.demoweb.sites import generated_web
+    from benchmarks.web import generated_web
     from tests.conftest import FAST, ROOT, scrapy_env, start_secantus, stop_process
 
     web = generated_web(300, n_hosts=10)

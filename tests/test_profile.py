@@ -63,6 +63,10 @@ def test_reciprocal_is_true_where_the_target_links_back(profile: Profile) -> Non
     assert "reciprocal link" in friend["scores"]["reasons"]
     fan = profile.link("https://fan.test/", f"https://{TARGET}/old-offer")
     assert fan["reciprocal"] is False
+    assert "reciprocal link" not in fan["scores"]["reasons"]
+    # The stored flag and the score follow one rule, on every link of the store.
+    for doc in profile.db.backlinks.find({"scores": {"$exists": True}}):
+        assert doc["reciprocal"] is ("reciprocal link" in doc["scores"]["reasons"]), doc
 
 
 def test_prospects_are_the_sites_linking_only_to_the_competitor(profile: Profile) -> None:
@@ -74,7 +78,8 @@ def test_prospects_are_the_sites_linking_only_to_the_competitor(profile: Profile
     (gap,) = rows
     assert gap["competitors"] == [RIVAL]
     assert [lk["target_url"] for lk in gap["links"]] == [f"https://{RIVAL}/pricing"]
-    assert gap["trust"] > 0 and 0 <= gap["score"] <= 100
+    assert gap["site_trust"] > 0 and 0 <= gap["score"] <= 100
+    assert "trust" not in gap  # site trust, never the ambiguous word
     assert "1 prospects" in run.stderr
 
 

@@ -9,9 +9,7 @@ have work to take.
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -23,38 +21,13 @@ import redis
 
 from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
-from backlink_spider.demoweb.sites import test_web as build_test_web
-from tests.conftest import FAST, ROOT, MongoServer, free_port, run_scrapy, scrapy_env, stop_process
+from tests.conftest import FAST, ROOT, MongoServer, free_port, run_scrapy, scrapy_env
+from tests.webs import test_web as build_test_web
 
 LATENCY = 0.02  # seconds the synthetic web takes to answer each request
 # Fields that say when, or in which crawl, a link was seen: they differ between two runs.
 RUN_FIELDS = {"first_seen", "last_seen", "discovered_at", "first_crawl_id", "last_crawl_id",
               "crawl_id"}  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def redis_url() -> Iterator[str]:
-    exe = shutil.which("redis-server")
-    assert exe, "redis-server is not installed: apt-get install redis-server (as .ci/run does)"
-    port = free_port()
-    proc = subprocess.Popen(
-        [exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"redis://127.0.0.1:{port}/0"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-    yield url
-    client.close()
-    stop_process(proc)
 
 
 @dataclass

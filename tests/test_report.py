@@ -41,7 +41,7 @@ def test_the_report_is_one_self_contained_file(report: tuple[Path, str]) -> None
     assert page.count("<svg") == 6
     # Nothing to fetch: no script, stylesheet or image from anywhere.
     assert not re.search(r"<script|<link\b|<img\b|@import|url\((?!#)|href=\"(?!#|https?:)", page)
-    for heading in ("Quality and trust", "Referring domains over time", "New and lost",
+    for heading in ("Quality and link trust", "Referring domains over time", "New and lost",
                     "Link mix", "Top anchors", "Top referring domains", "Prospects",
                     "Broken backlinks"):  # fmt: skip
         assert heading in page

@@ -23,7 +23,7 @@ import pytest
 
 from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
-from backlink_spider.demoweb.sites import generated_web
+from benchmarks.web import generated_web
 from pipelines.mongo import BACKLINK_FIELDS, PAGE_FIELDS
 from tests.conftest import FAST, ROOT, MongoServer, Run, run_scrapy, scrapy_env
 
@@ -130,7 +130,7 @@ def assert_same_store(site: Site, db: Any, *, scored: bool = True) -> str:
             assert doc.get(field) == expected.get(field), (field, doc["source_url"])
         assert doc["seen_count"] == 1, doc["source_url"]  # a crawl, however many attempts
         assert doc["first_crawl_id"] == doc["last_crawl_id"] == crawl_id
-        for score in ("trust", "relevance", "quality") if scored else ():
+        for score in ("link_trust", "relevance", "quality") if scored else ():
             assert doc["scores"][score] == pytest.approx(expected["scores"][score], abs=1e-6)
     pages, ref_pages = _by_id(db.pages), _by_id(ref.pages)
     assert pages.keys() == ref_pages.keys()
@@ -233,10 +233,12 @@ def test_redirect_hops_and_their_waiting_pages_survive_a_pause(tmp_path: Path) -
     first = spider()
     hop, queued = "https://s.test/out?to=t", "https://s.test/go/t"
     link = Link(queued, "T", ("ugc",), True, "text", "comment", "see T", "a")
-    first.hops[hop] = ("https://t.test/", hop)
-    first.inflight[queued] = [("https://s.test/a", "A", 200, link)]
-    state = json.loads(json.dumps(first._snapshot()))  # as backlinks-state.json holds it
-    second = spider()
-    second._restore_hops(state)
-    assert second.hops == first.hops
-    assert second.inflight == first.inflight
+    first.hops.known[hop] = ("https://t.test/", hop)
+    first.hops.inflight[queued] = [("https://s.test/a", "A", 200, link)]
+    first.closed("shutdown")  # the attempt saves its state, as at a SIGINT
+    saved = json.loads((tmp_path / "job" / "backlinks-state.json").read_text())
+    assert saved["hops"]["hops"] == {hop: ["https://t.test/", hop]}
+    second = spider()  # the next attempt of the same job restores it
+    assert second.run.crawl_id == first.run.crawl_id
+    assert second.hops.known == first.hops.known
+    assert second.hops.inflight == first.hops.inflight

@@ -8,6 +8,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from backlink_spider.vocabulary import is_followed, nofollow_flags
+from pipelines.profile import rel_kinds
 from pipelines.scoring.graph import GraphBuilder, HostGraph
 from pipelines.scoring.relevance import score_texts, tokenize
 from pipelines.scoring.run import link_factor, quality
@@ -268,3 +270,16 @@ def test_link_factor(link: dict, factor: float, reasons: list[str]) -> None:
     got_factor, got_reasons = link_factor(link)
     assert got_factor == pytest.approx(factor)
     assert got_reasons == reasons
+
+
+def test_nofollow_rels_are_named_in_one_order_everywhere() -> None:
+    assert nofollow_flags(["Sponsored", "UGC", "noopener"]) == ["ugc", "sponsored"]
+    assert nofollow_flags(["ugc"], nofollow=True) == ["nofollow", "ugc"]
+    assert nofollow_flags(["noopener"]) == [] and is_followed(["noopener"])
+    assert not is_followed(["sponsored"]) and not is_followed([], nofollow=True)
+    # The score's reasons and the link mix read the same flags.
+    _, reasons = link_factor({"rel": ["sponsored", "ugc"], "position": "content"})
+    assert reasons[:2] == ["ugc", "sponsored"]
+    assert rel_kinds({"rel": ["sponsored", "ugc"]}) == ["ugc", "sponsored"]
+    assert rel_kinds({"rel": [], "nofollow": True}) == ["nofollow"]
+    assert rel_kinds({"rel": ["noopener"]}) == ["follow"]

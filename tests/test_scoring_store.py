@@ -15,7 +15,9 @@ from scrapy.settings import Settings
 
 from backlink_spider.commands.score import Command
 from backlink_spider.urls import get_resolver
+from backlink_spider.vocabulary import latest_crawl
 from pipelines.normalize import backlink_id
+from pipelines.profile import mark_reciprocal
 from pipelines.scoring.run import ScoringError, score_on_close, score_target
 from tests.conftest import run_scrapy, scrapy_env
 
@@ -175,8 +177,8 @@ def test_every_backlink_scored_and_ranked_sensibly(stored: tuple[str, Any]) -> N
 
     for doc in db.backlinks.find({}):
         scores = doc["scores"]
-        assert set(scores) == {"trust", "relevance", "quality", "reasons", "scored_at"}
-        assert all(0 <= scores[k] <= 100 for k in ("trust", "relevance", "quality"))
+        assert set(scores) == {"link_trust", "relevance", "quality", "reasons", "scored_at"}
+        assert all(0 <= scores[k] <= 100 for k in ("link_trust", "relevance", "quality"))
         assert scores["reasons"] and all(isinstance(r, str) for r in scores["reasons"])
 
     s = scores_by_source(db)
@@ -187,8 +189,8 @@ def test_every_backlink_scored_and_ranked_sensibly(stored: tuple[str, Any]) -> N
     club = [s[f"https://gardenclub.test/p{i}"] for i in range(4)]
 
     # Trusted niche links above the link farm, on trust and on quality.
-    assert min(editorial["trust"], niche["trust"]) > 50
-    assert all(f["trust"] == 0 for f in farm)
+    assert min(editorial["link_trust"], niche["link_trust"]) > 50
+    assert all(f["link_trust"] == 0 for f in farm)
     assert min(editorial["quality"], niche["quality"]) > max(f["quality"] for f in farm)
     # On-topic above off-topic.
     assert min(editorial["relevance"], niche["relevance"]) > 50 > 15 > news["relevance"]
@@ -212,10 +214,10 @@ def test_every_backlink_scored_and_ranked_sensibly(stored: tuple[str, Any]) -> N
         )
     for c in club:
         assert {"site-wide", "footer link"} <= set(c["reasons"])
-    assert max(c["trust"] for c in club) < editorial["trust"] / 4
+    assert max(c["link_trust"] for c in club) < editorial["link_trust"] / 4
 
     competitor = scores_by_source(db, COMPETITOR)["https://rosegrowers.test/articles/pruning"]
-    assert competitor["trust"] > 50 and competitor["reasons"]
+    assert competitor["link_trust"] > 50 and competitor["reasons"]
 
 
 def test_host_figures_per_target_and_rerun_is_idempotent(stored: tuple[str, Any]) -> None:
@@ -224,13 +226,13 @@ def test_host_figures_per_target_and_rerun_is_idempotent(stored: tuple[str, Any]
     hosts = {d["host"]: d for d in db.hosts.find({"target": TARGET})}
     seed = hosts["rosegrowers.test"]
     assert seed["_id"] == f"{TARGET}|rosegrowers.test"
-    assert seed["seed"] and seed["trust"] == 100 and seed["hops"] == 0
+    assert seed["seed"] and seed["site_trust"] == 100 and seed["hops"] == 0
     assert hosts["blog.compostlove.test"]["hops"] == 1
-    assert hosts["farm0.test"]["trust"] == 0 and hosts["farm0.test"]["farm"]
+    assert hosts["farm0.test"]["site_trust"] == 0 and hosts["farm0.test"]["farm"]
     assert hosts["farm0.test"]["in_degree"] == 3 and hosts["farm0.test"]["out_degree"] == 4
     assert hosts["farm0.test"]["hops"] is None and hosts["farm0.test"]["backlinks"] == 1
-    assert hosts["gardenclub.test"]["seed"] and hosts["gardenclub.test"]["trust"] > 95
-    by_trust = [d["host"] for d in db.hosts.find({"target": TARGET}).sort("trust", -1)]
+    assert hosts["gardenclub.test"]["seed"] and hosts["gardenclub.test"]["site_trust"] > 95
+    by_trust = [d["host"] for d in db.hosts.find({"target": TARGET}).sort("site_trust", -1)]
     assert by_trust[0] in {"rosegrowers.test", "gardenclub.test", "blog.compostlove.test"}
     assert set(by_trust[-4:]) == {f"farm{i}.test" for i in range(4)}
 
@@ -257,12 +259,13 @@ def test_distrust_seeds_from_settings_and_crawl(mongo_db: tuple[str, Any]) -> No
     hosts = {d["host"]: d for d in db.hosts.find({"target": TARGET})}
     assert hosts["farm0.test"]["distrust_seed"] and hosts["farm1.test"]["distrust_seed"]
     assert not hosts["farm2.test"]["distrust_seed"]
-    assert hosts["farm2.test"]["distrust"] > 50 and hosts["farm2.test"]["farm"]
-    assert hosts["news.test"]["distrust"] > 0 == plain["news.test"]["distrust"]
-    assert hosts["news.test"]["trust"] < plain["news.test"]["trust"]
+    assert hosts["farm2.test"]["site_distrust"] > 50 and hosts["farm2.test"]["farm"]
+    assert hosts["news.test"]["site_distrust"] > 0 == plain["news.test"]["site_distrust"]
+    assert hosts["news.test"]["site_trust"] < plain["news.test"]["site_trust"]
     assert (
-        hosts["rosegrowers.test"]["trust"] > 95
-        and hosts["blog.compostlove.test"]["trust"] == (plain["blog.compostlove.test"]["trust"])
+        hosts["rosegrowers.test"]["site_trust"] > 95
+        and hosts["blog.compostlove.test"]["site_trust"]
+        == (plain["blog.compostlove.test"]["site_trust"])
     )
     news = scores_by_source(db)["https://news.test/sport/derby"]
     assert "close to distrusted sites" in news["reasons"] or (
@@ -327,3 +330,81 @@ def test_score_command_bad_target(capsys: pytest.CaptureFixture[str], tmp_path: 
     err = capsys.readouterr().err
     assert err.startswith("error: bad target 'not a url!!'") and err.count("\n") == 1
     assert not (tmp_path / "data").exists()
+
+
+def test_stored_reciprocal_flag_and_score_agree_per_site(mongo_db: tuple[str, Any]) -> None:
+    # Where the two rules used to disagree: the target links back to another host of the
+    # source's site (www.news.test, while the backlink comes from news.test), and from another
+    # host of its own site (shop.petalpost.test links www.farm1.test; farm1.test links in).
+    # Host by host neither is reciprocal; site by site (registered domain) both are.
+    _, db = mongo_db
+    web = gardening_web()
+    web.page(f"https://{TARGET}/press", ROSES, [("https://www.news.test/", "news", "content", [])],
+             is_target=True, title="Press")  # fmt: skip
+    web.page(f"https://shop.{TARGET}/", COMPOST, [("https://www.farm1.test/", "x", "footer", [])],
+             is_target=True, title="Shop")  # fmt: skip
+    web.store(db)
+    derby, farm1 = "https://news.test/sport/derby", "https://farm1.test/"
+
+    def flags() -> dict[str, bool]:
+        return {d["source_url"]: d["reciprocal"] for d in db.backlinks.find({}, {"source_url": 1,
+                "reciprocal": 1})}  # fmt: skip
+
+    # The end of a crawl marks the links first, then scores them: the score keeps the flags.
+    mark_reciprocal(db, [TARGET, COMPETITOR])
+    marked = flags()
+    assert marked[derby] is True and marked[farm1] is True
+    assert marked["https://blog.compostlove.test/2024/heap"] is True  # links back, same host
+    assert marked["https://farm0.test/"] is False and marked["https://gardenclub.test/p0"] is False
+    score_target(db, TARGET)
+    assert flags() == marked
+    for doc in db.backlinks.find({}):
+        assert doc["reciprocal"] is ("reciprocal link" in doc["scores"]["reasons"]), doc
+    # The factor is applied: an in-content link, the only one of its site, keeps 0.8 of its
+    # site's trust.
+    news = db.hosts.find_one({"_id": f"{TARGET}|news.test"})
+    s = scores_by_source(db)
+    assert news["site_trust"] > 0
+    assert s[derby]["link_trust"] == pytest.approx(news["site_trust"] * 0.8, abs=0.01)
+
+    # Scoring alone (a store never marked) writes the same flags.
+    db.backlinks.update_many({}, {"$unset": {"reciprocal": ""}})
+    score_target(db, TARGET)
+    assert flags() == marked
+
+
+def test_an_old_store_gets_the_new_field_names_at_the_next_score(stored: tuple[str, Any]) -> None:
+    _, db = stored
+    old_scores = {"trust": 12.0, "relevance": 1.0, "quality": 3.0, "reasons": [], "scored_at": NOW}
+    db.backlinks.update_many({}, {"$set": {"scores": old_scores}})
+    db.hosts.insert_one({"_id": f"{TARGET}|rosegrowers.test", "target": TARGET,
+                         "host": "rosegrowers.test", "trust": 7.0, "trust_raw": 0.1,
+                         "distrust": 0.0, "distrust_raw": 0.0, "scored_at": NOW})  # fmt: skip
+    score_target(db, TARGET)
+    for doc in db.backlinks.find({}):
+        assert set(doc["scores"]) == {"link_trust", "relevance", "quality", "reasons", "scored_at"}
+    hosts = list(db.hosts.find({"target": TARGET}))
+    assert hosts and all("site_trust" in h and "site_distrust" in h for h in hosts)
+    assert not any({"trust", "trust_raw", "distrust", "distrust_raw"} & set(h) for h in hosts)
+    assert next(h for h in hosts if h["host"] == "rosegrowers.test")["site_trust"] == 100
+
+
+def test_the_latest_crawl_is_the_targets_else_the_one_that_watched_it(
+    stored: tuple[str, Any],
+) -> None:
+    _, db = stored
+    later = datetime(2025, 2, 1, tzinfo=UTC)
+    db.crawls.insert_one({"_id": "crawl-other", "target": "other.test", "started_at": later,
+                          "competitors": [TARGET, COMPETITOR]})  # fmt: skip
+    # The target's own crawl wins over a newer crawl that only watched it...
+    assert latest_crawl(db, TARGET)["_id"] == CRAWL
+    # ... a domain only ever watched gets the newest crawl that watched it ...
+    assert latest_crawl(db, COMPETITOR)["_id"] == "crawl-other"
+    assert latest_crawl(db, "other.test")["_id"] == "crawl-other"
+    assert latest_crawl(db, "unknown.test") is None
+    # ... and the scorer reads that one.
+    db.crawls.insert_one({"_id": "crawl-newer", "target": TARGET, "started_at": later,
+                          "competitors": [], "seeds": ["rosegrowers.test"]})  # fmt: skip
+    assert latest_crawl(db, TARGET)["_id"] == "crawl-newer"
+    assert score_target(db, TARGET)["crawl_id"] == "crawl-newer"
+    assert score_target(db, COMPETITOR)["crawl_id"] == "crawl-other"

@@ -102,9 +102,11 @@ def test_a_redirect_into_the_private_network_is_refused(location: str) -> None:
     from backlink_spider.redirects import HopRedirectMiddleware
     from backlink_spider.spiders.niche import NicheSpider
     from backlink_spider.ssrf import ForbiddenAddress, SsrfGuardMiddleware
-    from settings import DOWNLOADER_MIDDLEWARES
+    from backlink_spider.addon import DOWNLOADER_MIDDLEWARES
 
-    assert DOWNLOADER_MIDDLEWARES["backlink_spider.ssrf.SsrfGuardMiddleware"] > 600  # after it
+    wired = {name: priority for name, (_, priority) in DOWNLOADER_MIDDLEWARES.items()}
+    assert wired["backlink_spider.ssrf.SsrfGuardMiddleware"] > 600  # after it
+    assert wired["backlink_spider.redirects.HopRedirectMiddleware"] == 600
     crawler = get_crawler(NicheSpider)
     crawler.spider = NicheSpider.from_crawler(crawler, target="t.example", seeds="s.example")
     redirects, guard = HopRedirectMiddleware.from_crawler(crawler), SsrfGuardMiddleware(crawler)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
+from backlink_spider.addon import stores_items
 from backlink_spider.cli import fail
 from backlink_spider.config import ArgumentError, CrawlConfig
 from backlink_spider.jobdir import JobMismatch, check_job
@@ -52,7 +53,7 @@ class Command(ScrapyCrawlCommand):
                 fail(str(exc))
         if self.settings.get("BACKLINKS_REDIS_URL"):
             check_redis(self.settings)
-        if "pipelines.mongo.MongoPipeline" in self.settings.getdict("ITEM_PIPELINES"):
+        if stores_items(self.settings):
             try:
                 # Held for the whole crawl: the pipeline shares this connection and server.
                 self.store = acquire_store(self.settings)

@@ -26,15 +26,20 @@ class Command(ScrapyCommand):
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
-        parser.add_argument("-O", "--overwrite-output", metavar="FILE",
-                            default="demo-backlinks.jsonl",
-                            help="the backlinks feed (default: demo-backlinks.jsonl)")
+        parser.add_argument(
+            "-O",
+            "--overwrite-output",
+            metavar="FILE",
+            default="demo-backlinks.jsonl",
+            help="the backlinks feed (default: demo-backlinks.jsonl)",
+        )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
-        self.settings.set("FEEDS", {opts.overwrite_output: {"format": "jsonlines",
-                                                           "overwrite": True}}, "cmdline")
+        self.settings.set(
+            "FEEDS", {opts.overwrite_output: {"format": "jsonlines", "overwrite": True}}, "cmdline"
+        )
         # The demo web answers in microseconds; politeness delays would only make it slow.
         self.settings.set("DOWNLOAD_DELAY", 0, "cmdline")
         self.settings.set("AUTOTHROTTLE_START_DELAY", 0.05, "cmdline")
@@ -57,11 +62,17 @@ class Command(ScrapyCommand):
                     os.environ[name] = server.proxy_url
                 for name in ("no_proxy", "NO_PROXY"):
                     os.environ.pop(name, None)
-                print(f"Demo web of {len(web)} sites on {server.proxy_url}; crawling for "
-                      f"backlinks of {web.target} from {len(web.seeds)} seeds …", file=sys.stderr)
+                print(
+                    f"Demo web of {len(web)} sites on {server.proxy_url}; crawling for "
+                    f"backlinks of {web.target} from {len(web.seeds)} seeds …",
+                    file=sys.stderr,
+                )
                 self.crawler_process.crawl(
-                    "niche", target=web.target, seeds=",".join(web.seeds),
-                    competitors=",".join(web.competitors), keywords=",".join(web.keywords),
+                    "niche",
+                    target=web.target,
+                    seeds=",".join(web.seeds),
+                    competitors=",".join(web.competitors),
+                    keywords=",".join(web.keywords),
                 )
                 self.crawler_process.start()
             location = store.display_uri if store.config.uri else str(store.config.data_dir)
@@ -76,15 +87,19 @@ class Command(ScrapyCommand):
         if not links:
             fail("the demo crawl found no backlinks; run with -L INFO to see why", code=1)
         domains = Counter(d["source_domain"] for d in links)
-        print(f"\n{len(links)} backlinks to {target} from {len(domains)} referring domains, "
-              f"best first (feed: {feed}; store: {location})\n")
+        print(
+            f"\n{len(links)} backlinks to {target} from {len(domains)} referring domains, "
+            f"best first (feed: {feed}; store: {location})\n"
+        )
         print(f"{'quality':>7} {'trust':>5} {'relev':>5}  {'referring page':<46} {'where':<10} why")
         for d in links[:25]:
             scores = d.get("scores") or {}
             reasons = ", ".join(scores.get("reasons", [])[:3])
-            print(f"{scores.get('quality', 0):7.0f} {scores.get('trust', 0):5.0f} "
-                  f"{scores.get('relevance', 0):5.0f}  {d['source_url'][:46]:<46} "
-                  f"{d['position']:<10} {reasons[:60]}")
+            print(
+                f"{scores.get('quality', 0):7.0f} {scores.get('link_trust', 0):5.0f} "
+                f"{scores.get('relevance', 0):5.0f}  {d['source_url'][:46]:<46} "
+                f"{d['position']:<10} {reasons[:60]}"
+            )
         if len(links) > 25:
             print(f"… and {len(links) - 25} more")
         print(f"\nAll of them: scrapy export {target} -O stored.jsonl")

@@ -1,17 +1,18 @@
 """``scrapy export TARGET -O FILE``: a target's stored backlinks as JSON Lines, best first.
 
 ``--status new|live|lost|unverified`` keeps the links in one state (see
-``pipelines.profile.status_query``); ``--broken`` keeps live links whose target URL answered
-4xx/5xx, the ones to reclaim by redirecting the dead URL.
+``backlink_spider.vocabulary.status_query``); ``--broken`` keeps live links whose target URL
+answered 4xx/5xx, the ones to reclaim by redirecting the dead URL.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import sys
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, cast
 
 from pymongo import DESCENDING
 from scrapy.exceptions import UsageError
@@ -19,11 +20,25 @@ from scrapy.exporters import JsonLinesItemExporter
 
 from backlink_spider.cli import StoreCommand, fail
 from backlink_spider.items import Backlink
-from pipelines.profile import BROKEN_QUERY, STATUSES, latest_crawl, link_status, status_query
+from backlink_spider.vocabulary import (
+    BROKEN_QUERY,
+    FIRST_CRAWL_ID,
+    LOST_AT,
+    MATCHED_DOMAIN,
+    QUALITY,
+    RECIPROCAL,
+    SCORES,
+    STATUSES,
+    TARGET_STATUS,
+    UNVERIFIED_AT,
+    latest_crawl,
+    link_status,
+    status_query,
+)
 
 FEED_FIELDS = [f for f in Backlink.__dataclass_fields__ if f not in {"discovered_at", "crawl_id"}]
-STORE_FIELDS = ["first_seen", "last_seen", "seen_count", "lost_at", "first_crawl_id",
-                "last_crawl_id", "scores", "unverified_at", "reciprocal", "target_status",
+STORE_FIELDS = ["first_seen", "last_seen", "seen_count", LOST_AT, FIRST_CRAWL_ID,
+                "last_crawl_id", SCORES, UNVERIFIED_AT, RECIPROCAL, TARGET_STATUS,
                 "target_final_url", "target_checked_at"]  # fmt: skip
 
 
@@ -90,7 +105,7 @@ class Command(StoreCommand):
 
     def _export(self, db: Any, domain: str, opts: argparse.Namespace) -> tuple[int, int]:
         """(whether the target has stored links at all, how many were written)."""
-        query: dict[str, Any] = {"matched_domain": domain}
+        query: dict[str, Any] = {MATCHED_DOMAIN: domain}
         if db.backlinks.count_documents(query, limit=1) == 0:
             return 0, 0
         latest_id = (latest_crawl(db, domain) or {}).get("_id")
@@ -101,7 +116,7 @@ class Command(StoreCommand):
             filters.append(BROKEN_QUERY)
         query = {"$and": filters} if len(filters) > 1 else query
         cursor = db.backlinks.find(query).sort(
-            [("scores.quality", DESCENDING), ("last_seen", DESCENDING), ("_id", 1)]
+            [(f"{SCORES}.{QUALITY}", DESCENDING), ("last_seen", DESCENDING), ("_id", 1)]
         )
         with ExitStack() as stack:
             out: BinaryIO
@@ -112,7 +127,8 @@ class Command(StoreCommand):
                 out = stack.enter_context(
                     Path(destination).open("wb" if opts.overwrite_output else "ab")
                 )
-            exporter = JsonLinesItemExporter(out, encoding="utf-8")
+            # Scrapy's annotation says BytesIO; any binary file object does.
+            exporter = JsonLinesItemExporter(cast(io.BytesIO, out), encoding="utf-8")
             exporter.start_exporting()
             count = 0
             for doc in cursor:

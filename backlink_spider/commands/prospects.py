@@ -1,6 +1,6 @@
 """``scrapy prospects TARGET``: sites linking to competitors but not to the target, best first.
 
-The competitor gap ("link intersect"): each line is a referring domain with its trust,
+The competitor gap ("link intersect"): each line is a referring domain with its site trust,
 relevance, the competitors it links to and the competitor pages it links from, as JSON Lines.
 Competitors come from the latest crawl (``-a competitors=``) unless ``--competitors`` names them.
 """
@@ -18,7 +18,8 @@ from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
 from backlink_spider.urls import UrlError, get_resolver, parse_target
-from pipelines.profile import latest_crawl, prospects
+from backlink_spider.vocabulary import latest_crawl
+from pipelines.profile import prospects
 
 
 def _competitor_domains(value: str) -> list[str]:

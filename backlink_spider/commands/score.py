@@ -1,4 +1,8 @@
-"""``scrapy score TARGET``: rescore a target's stored backlinks (trust, relevance, quality)."""
+"""``scrapy score TARGET``: rescore a target's stored backlinks (link trust, relevance, quality).
+
+Also what brings a store written by an older version to today's field names (``site_trust`` in
+``hosts``, ``link_trust`` in ``backlinks.scores``): every document it scores is rewritten.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ def summary_line(summary: dict[str, Any]) -> str:
     return (
         f"scored {summary['backlinks']} backlinks of {summary['target']}{extra}: "
         f"{summary['hosts']} hosts, {summary['edges']} host links, {summary['seeds']} seed "
-        f"hosts, trust in {summary['iterations']} iterations{converged}, "
+        f"hosts, site trust in {summary['iterations']} iterations{converged}, "
         f"{summary['seconds']['total']:.2f} s"
     )
 
@@ -29,7 +33,7 @@ class Command(StoreCommand):
         return "TARGET [--distrust HOSTS]"
 
     def short_desc(self) -> str:
-        return "Score a target's stored backlinks: trust, relevance, quality and reasons"
+        return "Score a target's stored backlinks: link trust, relevance, quality and reasons"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)

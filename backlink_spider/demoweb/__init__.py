@@ -1,4 +1,4 @@
-"""A synthetic web served through a loopback HTTP(S) proxy, for tests, benchmarks and the demo.
+"""The demo web served through a loopback HTTP(S) proxy: what ``scrapy demo`` crawls.
 
     from backlink_spider.demoweb import WebServer, demo_web
 
@@ -6,7 +6,9 @@
         # http_proxy=https_proxy=server.proxy_url, then crawl web.seeds for web.target
         ...
 
-Nothing here ever contacts a real host: unknown host names get a 502 from the proxy.
+Nothing here ever contacts a real host: unknown host names get a 502 from the proxy. The demo
+web's pages are data (``demo_web.toml``); the webs of the test suite are in ``tests/webs`` and
+the benchmarks' generated web in ``benchmarks/web.py``, written with the same model and kit.
 """
 
 from __future__ import annotations
@@ -21,9 +23,8 @@ from backlink_spider.demoweb.model import (
     page_links,
     walk,
 )
-from backlink_spider.demoweb.scripted import script_web
 from backlink_spider.demoweb.server import WebServer
-from backlink_spider.demoweb.sites import demo_web, generated_web, test_web
+from backlink_spider.demoweb.sites import demo_web
 
 __all__ = [
     "WEBS",
@@ -36,24 +37,15 @@ __all__ = [
     "WebServer",
     "build_web",
     "demo_web",
-    "generated_web",
     "page_links",
-    "script_web",
-    "test_web",
     "walk",
 ]
 
-WEBS = ("demo", "test", "generated", "script")
+WEBS = ("demo",)
 
 
-def build_web(name: str, *, pages: int = 2000, hosts: int = 60, seed: int = 1) -> Web:
-    """A web by name (as the CLI and `scrapy demo` take it)."""
+def build_web(name: str) -> Web:
+    """A web by name (as ``python -m backlink_spider.demoweb --web`` takes it)."""
     if name == "demo":
         return demo_web()
-    if name == "test":
-        return test_web()
-    if name == "script":
-        return script_web()
-    if name == "generated":
-        return generated_web(pages, n_hosts=hosts, seed=seed)
     raise ValueError(f"unknown web {name!r}; choose from {', '.join(WEBS)}")

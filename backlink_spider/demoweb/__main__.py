@@ -1,7 +1,8 @@
-"""Serve a synthetic web until interrupted: ``python -m backlink_spider.demoweb --web demo``.
+"""Serve the demo web until interrupted: ``python -m backlink_spider.demoweb --web demo``.
 
 Prints exactly one line, ``proxy http://127.0.0.1:PORT``, on stdout (flushed) so a parent
-process can read the address; everything else goes to stderr.
+process can read the address; everything else goes to stderr. The test suite's webs are served
+the same way by ``python -m tests.webs`` (from the project root).
 """
 
 from __future__ import annotations
@@ -11,28 +12,32 @@ import logging
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
-from backlink_spider.demoweb import WEBS, WebServer, build_web
+from backlink_spider.demoweb import WEBS, Web, WebServer, build_web
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m backlink_spider.demoweb", description=__doc__)
-    parser.add_argument("--web", choices=WEBS, default="demo")
-    parser.add_argument("--pages", type=int, default=2000, help="pages of the generated web")
-    parser.add_argument("--hosts", type=int, default=60, help="hosts of the generated web")
-    parser.add_argument("--seed", type=int, default=1, help="random seed of the generated web")
+def arg_parser(
+    prog: str, webs: Sequence[str], description: str | None = None
+) -> argparse.ArgumentParser:
+    """The options of every web-serving command line: which web, where to listen, logging."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--web", choices=webs, default=webs[0])
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", type=Path, help="write the port number here")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every request")
-    args = parser.parse_args(argv)
+    return parser
+
+
+def serve(web: Web, args: argparse.Namespace) -> int:
+    """Serve ``web`` as ``args`` say (see ``arg_parser``) until SIGINT or SIGTERM."""
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    web = build_web(args.web, pages=args.pages, hosts=args.hosts, seed=args.seed)
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
@@ -50,6 +55,11 @@ def main(argv: list[str] | None = None) -> int:
         while not stop.wait(0.5):
             pass
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = arg_parser("python -m backlink_spider.demoweb", WEBS, __doc__).parse_args(argv)
+    return serve(build_web(args.web), args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The synthetic web as plain data: hosts, pages, and what a correct crawl of them should find.
 
-Pages are authored (or generated) in Python so that tests, benchmarks and the demo share one
-source of truth, and so the expected crawl results are declared next to the HTML that causes
-them instead of being hard-coded in tests.
+Pages are authored (the demo web's from its data file, the test webs in Python) or generated
+(the benchmarks' web) with one model shared by tests, benchmarks and the demo, so the expected
+crawl results are declared next to the HTML that causes them instead of being hard-coded in
+tests.
 """
 
 from __future__ import annotations

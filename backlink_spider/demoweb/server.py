@@ -374,7 +374,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             logger.debug("client went away while sending %s", url)
 
-    # -- streamed bodies (hostile pages: see demoweb/hostile.py) -------------------------------
+    # -- streamed bodies (hostile pages: see tests/webs/hostile.py) ---------------------------
     def _send_streamed(self, response: Any, url: str, *, head: bool) -> None:
         """Send a body generated chunk by chunk (``response.chunks()``, ``response.length``
         bytes), so a 50 MB page never sits in memory; gzip-compressed on the fly, chunked, under

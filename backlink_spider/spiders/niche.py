@@ -38,8 +38,7 @@ from backlink_spider.admission import (
     SEEN_ELSEWHERE,
     SILENT,
     Admission,
-    AdmissionRules,
-    LocalAdmission,
+    make_admission,
 )
 from backlink_spider.classify import Follow, Found, classify_links, host_domain, merge_link
 from backlink_spider.config import CrawlConfig
@@ -47,7 +46,7 @@ from backlink_spider.extract import extract_page
 from backlink_spider.guards import NotHtml
 from backlink_spider.hops import HopBook, Landing, Ref
 from backlink_spider.items import Backlink, FetchFailure, PageRecord
-from backlink_spider.jobdir import RESUME_QUEUE, RESUME_SEEDS, restart_from_seeds
+from backlink_spider.jobdir import Attempt, Stateful
 from backlink_spider.redirects import LANDED
 from backlink_spider.render import Renderer, is_rendered
 from backlink_spider.run import CrawlRun
@@ -71,6 +70,12 @@ class NicheSpider(scrapy.Spider):
 
     run: CrawlRun
     config: CrawlConfig
+    crawl_id: str
+    admission: Admission
+    hops: HopBook
+    targets: TargetChecks
+    renderer: Renderer
+    attempt: Attempt | None  # a JOBDIR job's attempt
 
     @classmethod
     def from_crawler(cls, crawler: Crawler, *args: Any, **kwargs: Any) -> NicheSpider:
@@ -79,112 +84,32 @@ class NicheSpider(scrapy.Spider):
         spider.config = cfg = spider.run.config
         spider.crawl_id = spider.run.crawl_id
         spider.hops = HopBook(shared=spider.run.shared)
-        spider.targets = TargetChecks(
-            spider.crawl_id,
-            enabled=crawler.settings.getbool("BACKLINKS_CHECK_TARGETS", True),
-            max_checks=crawler.settings.getint("BACKLINKS_MAX_TARGET_CHECKS", 1000),
-            drop_params=cfg.drop_params,
-        )
+        spider.targets = TargetChecks.from_settings(crawler.settings, spider.run)
         spider.renderer = Renderer.from_crawler(crawler, cfg.render, cfg.browser)
-        # Set when a resumed job's queue turns out empty: the dupefilter then holds URLs that
-        # were never fetched, and admission's own seen keys are what keeps requests unique.
-        spider.dont_filter = False
-        spider.queued_at_start = None  # requests in Scrapy's JOBDIR queue at start
-        spider.admission = spider._new_admission()
-        spider._restore()
+        spider.admission = make_admission(cfg, spider.run.shared)
+        spider.attempt = None
+        if spider.run.job is not None:  # JOBDIR: what an attempt saves, the next restores
+            parts: dict[str, Stateful] = {
+                "admission": spider.admission,
+                "targets": spider.targets,
+                "hops": spider.hops,
+            }
+            spider.attempt = Attempt(spider.run.job, parts)
+            spider.attempt.restore()
         crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider
 
-    def _new_admission(self) -> Admission:
-        rules = AdmissionRules.from_config(self.config)
-        shared = self.run.shared
-        admission = LocalAdmission(rules) if shared is None else shared.admission(rules)
-        admission.site_hops.update(dict.fromkeys(self.config.seed_domains, 0))
-        return admission
-
-    # -- JOBDIR: what an attempt saves, and how the next one resumes ----------------------------
-
-    def _restore(self) -> None:
-        job = self.run.job
-        if job is None or job.resume != RESUME_QUEUE:
-            return
-        try:
-            self.dont_filter = bool(job.state.get("dont_filter"))
-            self.admission.restore(job.state["admission"])
-            self.targets.restore(job.state["targets"])
-        except (KeyError, TypeError, ValueError) as exc:
-            restart_from_seeds(job, f"Unreadable saved state ({exc!r})")
-            self.admission = self._new_admission()
-            self.targets.asked, self.targets.statuses, self.targets.answers = set(), {}, {}
-            return
-        try:
-            self.hops.restore(job.state.get("hops") or {"hops": {}, "inflight": {}})
-        except ValueError as exc:
-            logger.warning("%s: starting without them", exc)
-
-    def _check_resume(self) -> None:
-        """A resumed job must find the queue it left; if not, its frontier starts again.
-
-        Runs once the scheduler is open (it opens after the spider is built, before start()).
-        """
-        job = self.run.job
-        if job is None:
-            return
-        scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
-        if isinstance(scheduler, Scheduler):  # another scheduler keeps its own queue
-            self.queued_at_start = len(scheduler)
-        self.crawler.stats.set_value("backlinks/jobdir/attempt", job.attempt)
-        if job.resume == RESUME_SEEDS:
-            self.crawler.stats.set_value("backlinks/jobdir/restarted_from_seeds", 1)
-        if job.resume != RESUME_QUEUE or self.queued_at_start is None:
-            return
-        if self.queued_at_start == 0 and job.pending:
-            logger.warning(
-                "Crawl %s stopped with %d requests queued, but Scrapy's queue in JOBDIR "
-                "is empty: attempt %d starts again from the seeds under the same crawl "
-                "id",
-                self.crawl_id,
-                job.pending,
-                job.attempt,
-            )
-            self.crawler.stats.set_value("backlinks/jobdir/restarted_from_seeds", 1)
-            self.admission = self._new_admission()
-            self.dont_filter = True  # the dupefilter remembers the lost requests
-        else:
-            logger.info(
-                "Crawl %s: attempt %d continues with %d queued requests, %d of %d pages "
-                "of the budget already scheduled",
-                self.crawl_id,
-                job.attempt,
-                self.queued_at_start,
-                self.admission.scheduled,
-                self.config.max_pages,
-            )
+    @property
+    def dont_filter(self) -> bool:
+        """True after a resumed job lost Scrapy's queue: its dupefilter holds URLs never
+        fetched, and admission's own seen keys are what keeps requests unique."""
+        return self.attempt is not None and self.attempt.dont_filter
 
     def closed(self, reason: str) -> None:
         """After Scheduler.close wrote Scrapy's queue: the job is now resumable as it is."""
-        job = self.run.job
-        if job is None:
-            return
-        stats = self.crawler.stats
-        pending = None
-        if self.queued_at_start is not None:
-            pending = (
-                self.queued_at_start
-                + stats.get_value("scheduler/enqueued/disk", 0)
-                - stats.get_value("scheduler/dequeued/disk", 0)
-            )
-        job.close(
-            reason,
-            {
-                "pending": pending,
-                "dont_filter": self.dont_filter,
-                "admission": self.admission.state(),
-                "targets": self.targets.state(),
-                "hops": self.hops.state(),
-            },
-        )
+        if self.attempt is not None:
+            self.attempt.save(reason, self.crawler.stats)
 
     # -- requests -------------------------------------------------------------------------------
 
@@ -192,7 +117,10 @@ class NicheSpider(scrapy.Spider):
         cfg = self.config
         self.targets.stats = self.crawler.stats
         self.run.started = time.monotonic()
-        self._check_resume()
+        if self.attempt is not None:  # the scheduler is open now: is the queue there?
+            scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
+            queued = len(scheduler) if isinstance(scheduler, Scheduler) else None
+            self.attempt.check_queue(queued, self.crawler.stats, self.crawl_id)
         for answer in self.targets.replay():
             yield answer  # earlier attempts' answers: the end of the crawl applies them all
         logger.info(

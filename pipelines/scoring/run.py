@@ -1,11 +1,13 @@
 """Score a target's stored backlinks: the thin layer between MongoDB and the math.
 
-Reads the target's latest crawl (seeds, keywords, competitors), the host graph, the backlinks and
-the pages it needs, in batches with projections; computes host trust (``trust``) and topic
-relevance (``relevance``); writes ``scores`` on every backlink and per-target host figures in
-``hosts`` with unordered bulk updates. Nothing here is scored twice: a rerun overwrites.
+Reads the target's latest crawl (``vocabulary.latest_crawl``: seeds, keywords, competitors), the
+host graph, the backlinks and the pages it needs, in batches with projections; computes site
+trust (TrustRank of each host, ``hosts.site_trust``) and topic relevance; writes ``scores``
+{link_trust, relevance, quality, reasons, scored_at} and ``reciprocal`` on every backlink and
+per-target host figures in ``hosts`` with unordered bulk updates. Nothing here is scored twice:
+a rerun overwrites.
 
-Link trust is the source host's trust (0-100) times what the link itself is worth:
+Link trust is the source host's site trust (0-100) times what the link itself is worth:
 
 - rel: nofollow / ugc / sponsored pass ``BACKLINKS_SCORE_NOFOLLOW_WEIGHT`` (default 0);
 - position: content 1, unknown 0.7, header/navigation/sidebar 0.5, footer/comment 0.3;
@@ -15,9 +17,10 @@ Link trust is the source host's trust (0-100) times what the link itself is wort
   half of its stored pages, are boilerplate: each gets 1/m;
 - repetition: a site linking from n pages counts once: its strongest link keeps its weight, each
   of the others gets 1/n;
-- a reciprocal link (the target links back to the source host): 0.8.
+- a reciprocal link (the target's site links back to the source's site,
+  ``vocabulary.reciprocal_sites``, the rule the stored ``reciprocal`` flag follows): 0.8.
 
-quality = 100 · (√((0.1 + 0.9·t)(0.1 + 0.9·r)) - 0.1) / 0.9 with t = trust/100, r = relevance/100.
+quality = 100 · (√((0.1 + 0.9·t)(0.1 + 0.9·r)) - 0.1) / 0.9, t = link trust/100, r = relevance/100.
 """
 
 from __future__ import annotations
@@ -33,11 +36,33 @@ from typing import Any, cast
 
 import numpy as np
 import scipy.sparse as sp
-from pymongo import DESCENDING, UpdateOne
+from pymongo import UpdateOne
 from pymongo.errors import PyMongoError
 from scrapy.settings import BaseSettings, Settings
 
 from backlink_spider.urls import UrlError, get_resolver, parse_seed, url_host
+from backlink_spider.vocabulary import (
+    LINK_TRUST,
+    MATCHED_DOMAIN,
+    OLD_HOST_FIELDS,
+    QUALITY,
+    REASONS,
+    RECIPROCAL,
+    RECIPROCAL_REASON,
+    RELEVANCE,
+    SCORED_AT,
+    SCORES,
+    SITE_DISTRUST,
+    SITE_DISTRUST_RAW,
+    SITE_TRUST,
+    SITE_TRUST_RAW,
+    SOURCE_DOMAIN,
+    SOURCE_HOST,
+    is_reciprocal,
+    latest_crawl,
+    nofollow_flags,
+    reciprocal_sites,
+)
 from pipelines.scoring.graph import EdgeScale, HostGraph, load_host_graph
 from pipelines.scoring.relevance import (
     Relevance,
@@ -74,7 +99,6 @@ __all__ = [
     "score_target",
 ]
 
-NOFOLLOW_RELS = ("nofollow", "ugc", "sponsored")
 POSITION_FACTORS = {
     "content": 1.0,
     "unknown": 0.7,
@@ -175,15 +199,6 @@ def quality(trust: float, relevance: float) -> float:
 # -- reading --------------------------------------------------------------------------------------
 
 
-def _latest_crawl(db: Any, target_domain: str) -> dict[str, Any] | None:
-    """The target's latest crawl, else the latest crawl that watched it as a competitor."""
-    for query in ({"target": target_domain}, {"competitors": target_domain}):
-        docs = list(db.crawls.find(query).sort("started_at", DESCENDING).limit(1))
-        if docs:
-            return docs[0]
-    return None
-
-
 def _hosts_of(values: Iterable[Any]) -> list[str]:
     hosts = []
     for value in values:
@@ -231,7 +246,7 @@ def _domain_members(graph: HostGraph, hosts: list[str]) -> tuple[np.ndarray, np.
 def _read_links(db: Any, domains: list[str], batch: int) -> list[dict[str, Any]]:
     """In ``_id`` order: ties between a site's links go the same way whatever order (or how many
     workers) stored them."""
-    cursor = db.backlinks.find({"matched_domain": {"$in": domains}}, LINK_FIELDS, batch_size=batch)
+    cursor = db.backlinks.find({MATCHED_DOMAIN: {"$in": domains}}, LINK_FIELDS, batch_size=batch)
     return list(cursor.sort("_id", 1))
 
 
@@ -263,11 +278,8 @@ def link_factor(
     """What the link itself is worth (0-1) before repetition, and the reasons."""
     factor = 1.0
     reasons: list[str] = []
-    rel = {str(r).lower() for r in link.get("rel") or ()}
-    flags = [r for r in NOFOLLOW_RELS if r in rel]
     page_nofollow = bool(page and page.get("nofollow"))
-    if (link.get("nofollow") or page_nofollow) and "nofollow" not in flags:
-        flags.insert(0, "nofollow")
+    flags = nofollow_flags(link.get("rel") or (), bool(link.get("nofollow")) or page_nofollow)
     if flags:
         factor *= nofollow_weight
         reasons.extend(flags)
@@ -294,8 +306,9 @@ def link_factor(
 def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[str, Any]:
     """Score every stored backlink of ``target_domain`` (and of its competitors) in ``db``.
 
-    Writes ``scores`` = {trust, relevance, quality, reasons, scored_at} on each backlink and a
-    ``hosts`` document per graph host (``_id`` "target|host"); returns a summary of the run.
+    Writes ``scores`` = {link_trust, relevance, quality, reasons, scored_at} and ``reciprocal``
+    on each backlink and a ``hosts`` document per graph host (``_id`` "target|host", with
+    ``site_trust`` and ``site_distrust``); returns a summary of the run.
     Raises ScoringError when nothing is stored for the target, or a setting is bad.
     """
     config = ScoringConfig.from_settings(settings)
@@ -303,7 +316,7 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
     timings: dict[str, float] = {}
     now = datetime.now(UTC)
 
-    crawl = _latest_crawl(db, target_domain)
+    crawl = latest_crawl(db, target_domain)
     own_crawl = crawl is not None and crawl.get("target") == target_domain
     competitors = [c for c in (crawl or {}).get("competitors") or () if c != target_domain]
     domains = [target_domain, *competitors] if own_crawl else [target_domain]
@@ -321,7 +334,7 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
 
     # -- graph and trust
     t0 = time.perf_counter()
-    source_hosts = list(dict.fromkeys(str(lk.get("source_host") or "") for lk in links))
+    source_hosts = list(dict.fromkeys(str(lk.get(SOURCE_HOST) or "") for lk in links))
     source_hosts = [h for h in source_hosts if h]
     graph = load_host_graph(db, extra_hosts=[*seed_hosts, *distrust_hosts, *source_hosts])
     timings["graph"] = time.perf_counter() - t0
@@ -359,6 +372,7 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
 
     # -- link scores
     t0 = time.perf_counter()
+    linked_back = {domain: reciprocal_sites(db, domain) for domain in domains}
     updates = _link_scores(
         links,
         graph,
@@ -370,13 +384,14 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
         relevances,
         pages_meta,
         domain_pages,
+        linked_back,
         config,
         now,
     )
     for batch in _batches(updates, config.batch_size):
         db.backlinks.bulk_write(batch, ordered=False)
     backlinks_per_host = Counter(
-        str(lk.get("source_host")) for lk in links if lk.get("matched_domain") == target_domain
+        str(lk.get(SOURCE_HOST)) for lk in links if lk.get(MATCHED_DOMAIN) == target_domain
     )
     host_ops = _host_ops(
         target_domain,
@@ -394,11 +409,11 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
     )
     for batch in _batches(host_ops, config.batch_size):
         db.hosts.bulk_write(batch, ordered=False)
-    db.hosts.delete_many({"target": target_domain, "scored_at": {"$lt": now}})
+    db.hosts.delete_many({"target": target_domain, SCORED_AT: {"$lt": now}})
     timings["write"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - started
 
-    own = sum(1 for lk in links if lk.get("matched_domain") == target_domain)
+    own = sum(1 for lk in links if lk.get(MATCHED_DOMAIN) == target_domain)
     summary = {
         "target": target_domain,
         "crawl_id": (crawl or {}).get("_id"),
@@ -429,36 +444,63 @@ def _batches(ops: list[UpdateOne], size: int) -> Iterable[list[UpdateOne]]:
         yield ops[start : start + size]
 
 
-def _relevance(
-    db: Any, links: list[dict[str, Any]], domains: list[str], keywords: list[str], batch: int
-) -> tuple[list[Relevance], dict[str, dict[str, Any]], dict[str, int]]:
-    """Relevance of every link; per source page what the link factors need; stored pages per
-    registered domain (for site-wide links)."""
-    space = TermSpace()
-    rows = Rows()
-    row_of_url: dict[str, int] = {}
-    host_of_row: list[str] = []
-    domain_pages: Counter[str] = Counter()
+class _Corpus:
+    """The texts relevance compares, as term-count rows over one term space: stored pages (one
+    row per URL) and, for a link whose page is not stored, its title, context and anchor."""
 
-    def add_page(doc: Mapping[str, Any]) -> int:
+    def __init__(self) -> None:
+        self.space = TermSpace()
+        self.rows = Rows()
+        self.row_of_url: dict[str, int] = {}
+        self.host_of_row: list[str] = []  # "" for a link's own text
+        self.domain_pages: Counter[str] = Counter()  # stored pages per registered domain
+
+    def add_page(self, doc: Mapping[str, Any]) -> int:
         url = str(doc.get("url") or "")
-        row = row_of_url.get(url)
+        row = self.row_of_url.get(url)
         if row is None:
-            row = rows.append(*space.encode(_page_text(doc), document=True))
-            host_of_row.append(str(doc.get("host") or ""))
+            row = self.rows.append(*self.space.encode(_page_text(doc), document=True))
+            self.host_of_row.append(str(doc.get("host") or ""))
             if url:
-                row_of_url[url] = row
-                domain_pages[str(doc.get("domain") or "")] += 1
+                self.row_of_url[url] = row
+                self.domain_pages[str(doc.get("domain") or "")] += 1
         return row
 
+    def link_row(self, link: Mapping[str, Any]) -> int:
+        """The row of the link's source page; a link whose page is not stored is judged on its
+        title, context and anchor."""
+        url = str(link.get("source_url") or "")
+        row = self.row_of_url.get(url)
+        if row is None:
+            fields = ("source_title", "context", "anchor_text")
+            text = " ".join(str(link.get(f) or "") for f in fields)
+            row = self.rows.append(*self.space.encode(text, document=True))
+            self.host_of_row.append("")
+            self.row_of_url[url] = row
+        return row
+
+    def anchor(self, link: Mapping[str, Any]) -> tuple[np.ndarray, int]:
+        """The anchor's known term ids and how many distinct terms it has."""
+        anchor = str(link.get("anchor_text") or "")
+        return self.space.encode(anchor, add=False)[0], len(set(tokenize(anchor)))
+
+
+def _read_pages(
+    db: Any, corpus: _Corpus, domains: list[str], source_hosts: list[str], batch: int
+) -> dict[str, list[int]]:
+    """Stored pages of the matched domains (rows per domain: their profiles) and of the source
+    hosts, into the corpus."""
     profile_rows: dict[str, list[int]] = defaultdict(list)
     for doc in db.pages.find({"domain": {"$in": domains}}, PAGE_FIELDS, batch_size=batch):
-        profile_rows[str(doc.get("domain"))].append(add_page(doc))
-    source_hosts = sorted({str(lk.get("source_host") or "") for lk in links} - {""})
+        profile_rows[str(doc.get("domain"))].append(corpus.add_page(doc))
     for hosts in _chunks(source_hosts, 100):
         for doc in db.pages.find({"host": {"$in": hosts}}, PAGE_FIELDS, batch_size=batch):
-            add_page(doc)
-    # What the link factors need from each source page, without the texts again.
+            corpus.add_page(doc)
+    return profile_rows
+
+
+def _pages_meta(db: Any, links: list[dict[str, Any]], batch: int) -> dict[str, dict[str, Any]]:
+    """What the link factors need from each source page, without the texts again."""
     pages_meta: dict[str, dict[str, Any]] = {}
     source_urls = sorted({str(lk.get("source_url") or "") for lk in links} - {""})
     fields = {"_id": 1, "out_hosts": 1, "nofollow": 1}
@@ -469,29 +511,18 @@ def _relevance(
                 "external_links": sum(int(o.get("links", 0) or 0) for o in out),
                 "nofollow": bool(doc.get("nofollow")),
             }
+    return pages_meta
 
-    # A link whose page is not stored is judged on its title, context and anchor.
-    page_of_link: list[int] = []
-    for lk in links:
-        row = row_of_url.get(str(lk.get("source_url") or ""))
-        if row is None:
-            text = " ".join(
-                str(lk.get(f) or "") for f in ("source_title", "context", "anchor_text")
-            )
-            row = rows.append(*space.encode(text, document=True))
-            host_of_row.append("")
-            row_of_url[str(lk.get("source_url") or "")] = row
-        page_of_link.append(row)
-    keyword_ids = [int(i) for k in keywords for i in space.encode(k)[0]]
-    anchors = []
-    for lk in links:
-        anchor = str(lk.get("anchor_text") or "")
-        anchors.append((space.encode(anchor, add=False)[0], len(set(tokenize(anchor)))))
 
-    counts = rows.build(len(space))
-    idf = space.idf()
-    weighted = tfidf(counts, idf)
-    # Site rows: the summed counts of each source host's stored pages.
+def _site_rows(
+    host_of_row: list[str],
+    source_hosts: list[str],
+    counts: sp.csr_array,
+    idf: np.ndarray,
+    links: list[dict[str, Any]],
+) -> tuple[sp.csr_array, list[int]]:
+    """Site rows (the summed counts of each source host's stored pages, tf-idf weighted) and
+    each link's site row (-1 when its host has no stored page)."""
     site_index = {h: i for i, h in enumerate(source_hosts)}
     member_rows = [r for r, h in enumerate(host_of_row) if h in site_index]
     indicator = sp.csr_array(
@@ -505,9 +536,20 @@ def _relevance(
     has_pages = np.diff(indicator.indptr) > 0
     site_of_link = [
         site_index[h] if h in site_index and has_pages[site_index[h]] else -1
-        for h in (str(lk.get("source_host") or "") for lk in links)
+        for h in (str(lk.get(SOURCE_HOST) or "") for lk in links)
     ]
+    return sites, site_of_link
 
+
+def _profiles(
+    domains: list[str],
+    profile_rows: Mapping[str, list[int]],
+    counts: sp.csr_array,
+    idf: np.ndarray,
+    space: TermSpace,
+    keyword_ids: list[int],
+) -> dict[str, TopicProfile]:
+    """The topic profile of each matched domain: its stored pages plus the keywords."""
     profiles: dict[str, TopicProfile] = {}
     for domain in domains:
         own_rows = profile_rows.get(domain, [])
@@ -515,6 +557,28 @@ def _relevance(
         if summed is None:
             summed = np.zeros(len(space))
         profiles[domain] = topic_profile(summed, idf, space.terms, keyword_ids=keyword_ids)
+    return profiles
+
+
+def _relevance(
+    db: Any, links: list[dict[str, Any]], domains: list[str], keywords: list[str], batch: int
+) -> tuple[list[Relevance], dict[str, dict[str, Any]], dict[str, int]]:
+    """Relevance of every link; per source page what the link factors need; stored pages per
+    registered domain (for site-wide links)."""
+    corpus = _Corpus()
+    source_hosts = sorted({str(lk.get(SOURCE_HOST) or "") for lk in links} - {""})
+    profile_rows = _read_pages(db, corpus, domains, source_hosts, batch)
+    pages_meta = _pages_meta(db, links, batch)
+    page_of_link = [corpus.link_row(lk) for lk in links]
+    space = corpus.space
+    keyword_ids = [int(i) for k in keywords for i in space.encode(k)[0]]
+    anchors = [corpus.anchor(lk) for lk in links]
+
+    counts = corpus.rows.build(len(space))
+    idf = space.idf()
+    weighted = tfidf(counts, idf)
+    sites, site_of_link = _site_rows(corpus.host_of_row, source_hosts, counts, idf, links)
+    profiles = _profiles(domains, profile_rows, counts, idf, space, keyword_ids)
     target_profile = profiles[domains[0]]
     if target_profile.empty:
         logger.warning("No topic profile for %s: no stored pages of it and no keywords", domains[0])
@@ -524,7 +588,7 @@ def _relevance(
     results: list[Relevance | None] = [None] * len(links)
     by_domain: dict[str, list[int]] = defaultdict(list)
     for i, lk in enumerate(links):
-        by_domain[str(lk.get("matched_domain"))].append(i)
+        by_domain[str(lk.get(MATCHED_DOMAIN))].append(i)
     for domain, idx in by_domain.items():
         profile = profiles.get(domain, target_profile)
         if profile.empty:
@@ -539,15 +603,7 @@ def _relevance(
         )
         for i, rel in zip(idx, scored, strict=True):
             results[i] = rel
-    return [r for r in results if r is not None], pages_meta, dict(domain_pages)
-
-
-def _linked_from(graph: HostGraph, domains: Iterable[str]) -> dict[str, set[int]]:
-    """Hosts that each domain's hosts link to (for reciprocal links)."""
-    return {
-        domain: set(graph.links[members].indices.tolist()) if members else set()
-        for domain, members in _under(graph, domains).items()
-    }
+    return [r for r in results if r is not None], pages_meta, dict(corpus.domain_pages)
 
 
 def _link_scores(
@@ -561,16 +617,20 @@ def _link_scores(
     relevances: list[Relevance],
     pages_meta: Mapping[str, Mapping[str, Any]],
     domain_pages: Mapping[str, int],
+    linked_back: Mapping[str, frozenset[str]],
     config: ScoringConfig,
     now: datetime,
 ) -> list[UpdateOne]:
-    """The ``scores`` update of every link."""
-    reciprocal = _linked_from(graph, {str(lk.get("matched_domain")) for lk in links})
+    """The ``scores`` and ``reciprocal`` update of every link: the flag and the factor come
+    from one rule (``linked_back``: ``reciprocal_sites`` of each matched domain)."""
+    reciprocal = [
+        is_reciprocal(lk, linked_back.get(str(lk.get(MATCHED_DOMAIN)), frozenset())) for lk in links
+    ]
     values: list[float] = []
     reasons: list[list[str]] = []
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, lk in enumerate(links):
-        host = str(lk.get("source_host") or "")
+        host = str(lk.get(SOURCE_HOST) or "")
         gi = graph.index.get(host)
         why: list[str] = []
         if gi is None:
@@ -586,13 +646,13 @@ def _link_scores(
         page = pages_meta.get(str(lk.get("source_url") or ""))
         factor, link_why = link_factor(lk, page, config.nofollow_weight)
         why.extend(link_why)
-        if gi is not None and gi in reciprocal.get(str(lk.get("matched_domain")), ()):
+        if reciprocal[i]:
             factor *= RECIPROCAL_FACTOR
-            why.append("reciprocal link")
+            why.append(RECIPROCAL_REASON)
         values.append(base * factor)
         reasons.append(why)
-        source_domain = str(lk.get("source_domain") or host)
-        groups[(source_domain, str(lk.get("matched_domain")))].append(i)
+        source_domain = str(lk.get(SOURCE_DOMAIN) or host)
+        groups[(source_domain, str(lk.get(MATCHED_DOMAIN)))].append(i)
 
     # A site linking from many of its pages counts once. Boilerplate links (footer, sidebar,
     # navigation, header) on many of its pages are site-wide: each is worth 1/n of one.
@@ -620,13 +680,14 @@ def _link_scores(
         rel = relevances[i]
         trust = round(values[i], 2)
         scores = {
-            "trust": trust,
-            "relevance": rel.score,
-            "quality": round(quality(trust, rel.score), 2),
-            "reasons": [*reasons[i], *rel.reasons],
-            "scored_at": now,
+            LINK_TRUST: trust,
+            RELEVANCE: rel.score,
+            QUALITY: round(quality(trust, rel.score), 2),
+            REASONS: [*reasons[i], *rel.reasons],
+            SCORED_AT: now,
         }
-        updates.append(UpdateOne({"_id": lk["_id"]}, {"$set": {"scores": scores}}))
+        update = {SCORES: scores, RECIPROCAL: reciprocal[i]}
+        updates.append(UpdateOne({"_id": lk["_id"]}, {"$set": update}))
     return updates
 
 
@@ -644,7 +705,9 @@ def _host_ops(
     backlinks: Mapping[str, int],
     now: datetime,
 ) -> list[UpdateOne]:
-    """Per-target figures of every graph host, keyed "target|host"."""
+    """Per-target figures of every graph host, keyed "target|host"; a host written by an older
+    version loses its old field names (``OLD_HOST_FIELDS``)."""
+    old = dict.fromkeys(OLD_HOST_FIELDS, "")
     resolver = get_resolver()
     in_degree, out_degree = graph.in_degree(), graph.out_degree()
     seeds, bad = set(seed_ids.tolist()), set(distrust_ids.tolist())
@@ -654,10 +717,10 @@ def _host_ops(
             "target": target_domain,
             "host": host,
             "domain": resolver.registered_domain(host),
-            "trust": round(float(trust[i]), 2),
-            "trust_raw": float(trust_raw[i]),
-            "distrust": round(float(distrust[i]), 2),
-            "distrust_raw": float(distrust_raw[i]),
+            SITE_TRUST: round(float(trust[i]), 2),
+            SITE_TRUST_RAW: float(trust_raw[i]),
+            SITE_DISTRUST: round(float(distrust[i]), 2),
+            SITE_DISTRUST_RAW: float(distrust_raw[i]),
             "in_degree": int(in_degree[i]),
             "out_degree": int(out_degree[i]),
             "seed": i in seeds,
@@ -665,9 +728,10 @@ def _host_ops(
             "hops": int(hops[i]) if hops[i] >= 0 else None,
             "farm": bool(farm[i]),
             "backlinks": int(backlinks.get(host, 0)),
-            "scored_at": now,
+            SCORED_AT: now,
         }
-        ops.append(UpdateOne({"_id": f"{target_domain}|{host}"}, {"$set": doc}, upsert=True))
+        ops.append(UpdateOne({"_id": f"{target_domain}|{host}"}, {"$set": doc, "$unset": old},
+                             upsert=True))  # fmt: skip
     return ops
 
 

@@ -2,7 +2,7 @@
 binary bodies served as text/html, wrong and unknown declared charsets, NUL bytes, deep nesting
 and huge attributes. Each page says what a correct crawl finds on it, like the other webs.
 
-    from backlink_spider.demoweb.hostile import hostile_web
+    from tests.webs.hostile import hostile_web
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ finds them, one that reads raw HTML cannot. Each site is one case of ``render=au
   every link, internal ones included, is written by script.
 - ``blogroll-blog.test``: an ordinary blog whose sidebar blogroll is filled in by script.
 - ``plain-plot.test``: an ordinary site with the usual scripts (analytics, JSON-LD, a tracking
-  pixel in ``<noscript>``): nothing to render, and ``auto`` must not render it.
+  pixel in ``<noscript>``: ``benchmarks.web.ORDINARY_HEAD_SCRIPTS``, which the render benchmark
+  puts on every page): nothing to render, and ``auto`` must not render it.
 - ``noscript-notes.test``: every page says "enable JavaScript" for its comments, but its script
   writes no links: ``auto`` samples it, finds nothing more, and stops.
 """
@@ -17,9 +18,10 @@ from __future__ import annotations
 import json
 
 from backlink_spider.demoweb.model import Response, Web
-from backlink_spider.demoweb.sites import TARGET, SiteKit, _build_target, _rng, esc, prose
+from backlink_spider.demoweb.sites import TARGET, SiteKit, build_target, esc, prose, stable_rng
+from benchmarks.web import ORDINARY_BODY_PIXEL, ORDINARY_HEAD_SCRIPTS
 
-__all__ = ["ORDINARY_BODY_PIXEL", "ORDINARY_HEAD_SCRIPTS", "script_web"]
+__all__ = ["BLOGROLL", "NOSCRIPT", "PLAIN", "SPA", "script_web"]
 
 SPA = "spa-garden.test"
 BLOGROLL = "blogroll-blog.test"
@@ -33,7 +35,7 @@ def script_web() -> Web:
     web.target = TARGET
     web.keywords = ["compost", "roses", "gardening"]
     web.seeds = [SPA, BLOGROLL, PLAIN, NOSCRIPT]
-    _build_target(web)
+    build_target(web)
     _build_spa(web)
     _build_blogroll(web)
     _build_plain(web)
@@ -87,7 +89,7 @@ def _build_spa(web: Web) -> None:
         routes[path] = (
             nav
             + f'<main><article class="post"><h1>{esc(title)}</h1><p>{lead}</p>'
-            + prose(topic, 2, _rng("spa", path))
+            + prose(topic, 2, stable_rng("spa", path))
             + "</article></main>"
         )
         site.page(path, shell)
@@ -138,7 +140,7 @@ def _build_blogroll(web: Web) -> None:
             path,
             title=title,
             head_extra=blogroll_script,
-            body=prose(topic, 2, _rng("blogroll", path)),
+            body=prose(topic, 2, stable_rng("blogroll", path)),
         )
         web.expect_backlink(
             kit.url(path),
@@ -148,22 +150,6 @@ def _build_blogroll(web: Web) -> None:
             note="a blogroll written by script",
             needs_render=True,
         )
-
-
-# What ordinary pages carry and must not make them look script-built: analytics, JSON-LD, a
-# tracking pixel for readers without script.
-ORDINARY_HEAD_SCRIPTS = (
-    '<script type="application/ld+json">{"@context": "https://schema.org", "@type": "Blog", '
-    '"url": "https://plain-plot.test/", "name": "Plain Plot"}</script>\n'
-    '<script async src="https://tags.analytics.test/gtag/js?id=G-PLOT"></script>\n'
-    "<script>window.dataLayer = window.dataLayer || [];"
-    "function gtag(){dataLayer.push(arguments);}gtag('js', new Date());"
-    "gtag('config', 'G-PLOT');</script>"
-)
-ORDINARY_BODY_PIXEL = (
-    '<noscript><iframe src="https://tags.analytics.test/ns.html?id=GTM-PLOT" height="0" '
-    'width="0" style="display:none;visibility:hidden"></iframe></noscript>'
-)
 
 
 def _build_plain(web: Web) -> None:
@@ -185,7 +171,7 @@ def _build_plain(web: Web) -> None:
                 "<p>Broad beans are up and the onions are in. Jenny's "
                 + p.link(f"https://{TARGET}/compost", "compost guide", position="content")
                 + " saved our heap this year, as it has every spring since we took the plot.</p>"
-                + prose("allotment", 2, _rng("plain", path))
+                + prose("allotment", 2, stable_rng("plain", path))
             ),
         )
 
@@ -210,7 +196,7 @@ def _build_noscript(web: Web) -> None:
             path,
             title=f"Notes: {path}",
             body=lambda p, path=path, link_target=link_target: (
-                prose("garden", 2, _rng("noscript", path))
+                prose("garden", 2, stable_rng("noscript", path))
                 + (
                     "<p>Leaf mould takes two years; "
                     + p.link(

@@ -1,0 +1,1 @@
+"""Benchmarks of the crawler, and the generated web they crawl (``benchmarks.web``)."""
