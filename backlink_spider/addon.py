@@ -73,25 +73,27 @@ class BacklinksAddon:
         self._feeds(settings)
         from backlink_spider import render
 
-        if hasattr(render, "update_settings"):  # TODO(lead): until the render rework lands
-            render.update_settings(settings)
+        render.update_settings(settings)  # scrapy-playwright, unless rendering is off
 
     @staticmethod
     def _components(settings: Any) -> None:
         """Ours at their places (Scrapy's that they replace switched off), unless the project
-        placed or removed them itself. A component setting given whole on the command line
-        (``-s ITEM_PIPELINES={}``) is taken as it is: that is how a run goes without them."""
-        if not given_whole(settings, "DOWNLOADER_MIDDLEWARES"):
-            placed = {load_object(k) for k in settings.getdict("DOWNLOADER_MIDDLEWARES")}
-            for ours, (scrapys, priority) in DOWNLOADER_MIDDLEWARES.items():
-                cls = load_object(ours)
-                if cls in placed:
-                    continue
-                if scrapys is not None:
-                    settings.set_in_component_priority_dict(
-                        "DOWNLOADER_MIDDLEWARES", load_object(scrapys), None
-                    )
-                settings.set_in_component_priority_dict("DOWNLOADER_MIDDLEWARES", cls, priority)
+        placed or removed them itself (``{"backlink_spider.robots.RobotsTxtMiddleware": None}``
+        keeps Scrapy's). Pipelines and extensions given whole on the command line
+        (``-s ITEM_PIPELINES={}``) are taken as they are: that is how a run goes without them."""
+        middlewares = settings.getdict("DOWNLOADER_MIDDLEWARES")
+        placed = {load_object(k) for k in middlewares}
+        for ours, (scrapys, priority) in DOWNLOADER_MIDDLEWARES.items():
+            if load_object(ours) in placed:
+                continue
+            if scrapys is not None:
+                middlewares.setdefault(scrapys, None)  # off, under the name it has in _BASE
+            middlewares[ours] = priority
+        settings.set(
+            "DOWNLOADER_MIDDLEWARES",
+            middlewares,
+            priority=settings.getpriority("DOWNLOADER_MIDDLEWARES") or "addon",
+        )
         for name, components in (("ITEM_PIPELINES", ITEM_PIPELINES), ("EXTENSIONS", EXTENSIONS)):
             if given_whole(settings, name):
                 continue

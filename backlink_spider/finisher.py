@@ -10,7 +10,8 @@ the crawl closes, after the item writer has flushed, runs its steps in a worker 
    domains) can be found gone.
 2. **host edges** (``BACKLINKS_FINISH_HOST_EDGES``): each fetched host's edges, from all its
    stored pages; edges not seen again are removed.
-3. **reciprocity** (``BACKLINKS_FINISH_RECIPROCITY``): each link marked reciprocal or not.
+3. **reciprocity** (``BACKLINKS_FINISH_RECIPROCITY``): each link marked reciprocal or not
+   (done by the scores themselves when they run, with the same rule).
 4. **scores** (``ScoreOnClose``, ``BACKLINKS_SCORE_ON_CLOSE``): the target's and competitors'
    links scored from the stored host graph.
 
@@ -140,20 +141,22 @@ class ScoreOnClose:
     def from_crawler(cls, crawler: Crawler) -> ScoreOnClose:
         return cls(crawler)
 
-    def __call__(self, store: Store, target_domain: str) -> None:
-        """In a worker thread, once the crawl's writes and host edges are in; never raises."""
+    def __call__(self, store: Store, target_domain: str) -> dict[str, Any] | None:
+        """In a worker thread, once the crawl's writes and host edges are in. Never raises:
+        the summary, or None when scoring failed (logged)."""
         from pipelines.scoring import ScoringError, score_target
 
         try:
             summary = score_target(store.db, target_domain, settings=self.settings)
         except ScoringError as exc:
             logger.error("Scoring %s skipped: %s", target_domain, exc)
-            return
+            return None
         except PyMongoError as exc:
             logger.error("Scoring %s failed: %s", target_domain, str(exc).splitlines()[0][:200])
-            return
+            return None
         scored = summary["backlinks"] + summary["competitor_backlinks"]
         self.stats.set_value("backlinks/score/scored", scored)
+        return summary
 
 
 class CrawlFinisher:
@@ -319,10 +322,10 @@ class CrawlFinisher:
         )
         if self.host_edges:
             self._rebuild_host_edges(now)
-        if self.reciprocity:
+        if self.reciprocity and self.score is None:  # scoring marks it with the link's score
             from pipelines.profile import mark_reciprocal
 
-            mark_reciprocal(self.db, sorted(config.watched_domains))  # before the scores' reasons
+            mark_reciprocal(self.db, sorted(config.watched_domains))
         if self.score is not None:
             assert self.store is not None
             self.score(self.store, config.target_domain)

@@ -27,8 +27,8 @@ from scrapy.exceptions import DropItem
 from scrapy.utils.test import get_crawler
 
 from backlink_spider.extract import POSITIONS, Page, extract_page
-from backlink_spider.items import Backlink, PageRecord
 from backlink_spider.guards import inflate_capped
+from backlink_spider.items import Backlink, PageRecord
 from backlink_spider.urls import (
     DomainResolver,
     UrlError,

@@ -24,7 +24,8 @@ from backlink_spider.demoweb.server import WebServer
 from tests.conftest import FAST, ROOT, MongoServer, free_port, run_scrapy, scrapy_env
 from tests.webs import test_web as build_test_web
 
-LATENCY = 0.02  # seconds the synthetic web takes to answer each request
+LATENCY = 0.05  # seconds the synthetic web takes to answer each request: long enough that
+# the crawl outlasts the second worker's start-up (the Playwright driver starts with the engine)
 # Fields that say when, or in which crawl, a link was seen: they differ between two runs.
 RUN_FIELDS = {"first_seen", "last_seen", "discovered_at", "first_crawl_id", "last_crawl_id",
               "crawl_id"}  # fmt: skip
@@ -179,6 +180,7 @@ def test_a_hop_fetched_by_one_worker_credits_the_pages_of_another(redis_url: str
     handed to A, and B learns where it landed when it meets the link again."""
     from scrapy.settings import Settings
 
+    from backlink_spider.admission import ROLE_SITE, AdmissionRules
     from backlink_spider.frontier import SharedCrawl
 
     settings = Settings({"BACKLINKS_REDIS_URL": redis_url})
@@ -186,10 +188,9 @@ def test_a_hop_fetched_by_one_worker_credits_the_pages_of_another(redis_url: str
     b = SharedCrawl.join(settings, "hops.test", "another-id")
     assert a.crawl_id == b.crawl_id == "hops-crawl-1"
     hop, page = "https://blog.test/out?to=x", "https://blog.test/about"
+    admission = a.admission(AdmissionRules(100, 100, 10, 100, 100, 2))
     for url in (hop, page):
-        answer = a.admit(url, "blog.test", "/", "", is_target=False, skipped_extension=False,
-                         repeated_segments=False, limits=(100, 100, 10, 100, 100))  # fmt: skip
-        assert answer.isdigit()
+        assert admission.admit(url, ROLE_SITE) is None  # admitted: now in flight
     assert b.refer([(hop, '["b1"]'), (page, '["b2"]')]) == ["wait", "wait"]
     landed = "https://hops.test/\thttps://blog.test/out?to=x"
     assert a.resolve(hop, landed) == ['["b1"]']  # A credits B's page

@@ -18,7 +18,7 @@ from backlink_spider.urls import get_resolver
 from backlink_spider.vocabulary import latest_crawl
 from pipelines.normalize import backlink_id
 from pipelines.profile import mark_reciprocal
-from pipelines.scoring.run import ScoringError, score_on_close, score_target
+from pipelines.scoring.run import ScoringError, score_target
 from tests.conftest import run_scrapy, scrapy_env
 
 TARGET = "petalpost.test"
@@ -285,15 +285,24 @@ def test_unknown_target_and_bad_settings_are_one_line_errors(stored: tuple[str, 
 
 
 def test_score_on_close(stored: tuple[str, Any], caplog: pytest.LogCaptureFixture) -> None:
+    from scrapy.exceptions import NotConfigured
+    from scrapy.utils.test import get_crawler
+
+    from backlink_spider.finisher import ScoreOnClose
+
     _, db = stored
-    store = SimpleNamespace(db=db)  # what the pipeline holds: a Store with .db
-    assert score_on_close(store, TARGET, Settings({"BACKLINKS_SCORE_ON_CLOSE": False})) is None
+    store = SimpleNamespace(db=db)  # what the end of the crawl holds: a Store with .db
+    with pytest.raises(NotConfigured):
+        ScoreOnClose.from_crawler(get_crawler(settings_dict={"BACKLINKS_SCORE_ON_CLOSE": False}))
     assert db.backlinks.count_documents({"scores": {"$exists": True}}) == 0
-    summary = score_on_close(store, TARGET, Settings())
+    crawler = get_crawler()
+    step = ScoreOnClose.from_crawler(crawler)
+    summary = step(store, TARGET)  # type: ignore[arg-type]
     assert summary is not None and summary["backlinks"] == 11
     assert db.backlinks.count_documents({"scores": {"$exists": True}}) == 12
+    assert crawler.stats.get_value("backlinks/score/scored") == 12
     # Never raises at the end of a crawl: logged instead.
-    assert score_on_close(store, "unknown.test", Settings()) is None
+    assert step(store, "unknown.test") is None  # type: ignore[arg-type]
     assert "Scoring unknown.test skipped: no crawl or backlinks" in caplog.text
 
 

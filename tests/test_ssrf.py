@@ -99,10 +99,10 @@ def test_a_redirect_into_the_private_network_is_refused(location: str) -> None:
     from scrapy.http import HtmlResponse, Request
     from scrapy.utils.test import get_crawler
 
+    from backlink_spider.addon import DOWNLOADER_MIDDLEWARES
     from backlink_spider.redirects import HopRedirectMiddleware
     from backlink_spider.spiders.niche import NicheSpider
     from backlink_spider.ssrf import ForbiddenAddress, SsrfGuardMiddleware
-    from backlink_spider.addon import DOWNLOADER_MIDDLEWARES
 
     wired = {name: priority for name, (_, priority) in DOWNLOADER_MIDDLEWARES.items()}
     assert wired["backlink_spider.ssrf.SsrfGuardMiddleware"] > 600  # after it

@@ -26,7 +26,7 @@ import zlib
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 from cryptography import x509
@@ -270,7 +270,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._tls = tls
         self._scheme = "https"
         self.connection = tls
-        self.rfile = tls.makefile("rb", self.rbufsize)
+        # makefile("rb") with buffering is a BufferedReader (typeshed says IOBase for any mode).
+        self.rfile = cast(io.BufferedIOBase, tls.makefile("rb", self.rbufsize))
         self.wfile = _SocketWriter(tls)
         self.close_connection = False
 

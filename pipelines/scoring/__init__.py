@@ -10,9 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pipelines.scoring.run import ScoringError, score_on_close, score_target
+    from pipelines.scoring.run import ScoringError, score_target
 
-__all__ = ["ScoringError", "score_on_close", "score_target"]
+__all__ = ["ScoringError", "score_target"]
 
 
 def __getattr__(name: str) -> Any:

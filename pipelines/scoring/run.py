@@ -37,7 +37,6 @@ from typing import Any, cast
 import numpy as np
 import scipy.sparse as sp
 from pymongo import UpdateOne
-from pymongo.errors import PyMongoError
 from scrapy.settings import BaseSettings, Settings
 
 from backlink_spider.urls import UrlError, get_resolver, parse_seed, url_host
@@ -95,7 +94,6 @@ __all__ = [
     "ScoringError",
     "link_factor",
     "quality",
-    "score_on_close",
     "score_target",
 ]
 
@@ -733,20 +731,3 @@ def _host_ops(
         ops.append(UpdateOne({"_id": f"{target_domain}|{host}"}, {"$set": doc, "$unset": old},
                              upsert=True))  # fmt: skip
     return ops
-
-
-def score_on_close(store: Any, target_domain: str, settings: Any) -> dict[str, Any] | None:
-    """Score after a crawl (``BACKLINKS_SCORE_ON_CLOSE``, default on); never raises.
-
-    Call it in a worker thread once the crawl's writes and host edges are in, with the store the
-    pipeline holds. Returns the summary, or None when off or when scoring failed (logged).
-    """
-    if hasattr(settings, "getbool") and not settings.getbool("BACKLINKS_SCORE_ON_CLOSE", True):
-        return None
-    try:
-        return score_target(store.db, target_domain, settings=settings)
-    except ScoringError as exc:
-        logger.error("Scoring %s skipped: %s", target_domain, exc)
-    except PyMongoError as exc:
-        logger.error("Scoring %s failed: %s", target_domain, str(exc).splitlines()[0][:200])
-    return None
