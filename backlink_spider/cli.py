@@ -48,8 +48,11 @@ class StoreCommand(ScrapyCommand):
         assert self.settings is not None
         config = StoreConfig.from_settings(self.settings)
         if config.embedded and not (config.data_dir / "db").exists():
-            fail(f"nothing stored yet in {config.data_dir}: crawl first "
-                 f"(scrapy crawl niche -a target={domain} {crawl_args})", code=1)  # fmt: skip
+            fail(
+                f"nothing stored yet in {config.data_dir}: crawl first "
+                f"(scrapy crawl niche -a target={domain} {crawl_args})",
+                code=1,
+            )
         try:
             store = acquire_store(self.settings)
         except StoreError as exc:

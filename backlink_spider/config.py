@@ -23,8 +23,15 @@ from backlink_spider.urls import (
 )
 
 ARGUMENTS = (
-    "target", "seeds", "keywords", "competitors", "distrust", "depth", "max_pages", "render",
-)  # fmt: skip
+    "target",
+    "seeds",
+    "keywords",
+    "competitors",
+    "distrust",
+    "depth",
+    "max_pages",
+    "render",
+)
 MAX_DEPTH = 5
 
 

@@ -56,8 +56,19 @@ KEY_PREFIX = "backlinks"
 # requests; "seen"/"counts": the spider's guards; "fails"/"checks": what the last worker needs;
 # "inflight"/"refs"/"hops": redirect hops into the target (URLs admitted and not yet answered,
 # pages of other workers that link them, and where answered hops land).
-CRAWL_KEYS = ("workers", "busy", "requests", "dupefilter", "seen", "counts", "fails", "checks",
-              "inflight", "refs", "hops")  # fmt: skip
+CRAWL_KEYS = (
+    "workers",
+    "busy",
+    "requests",
+    "dupefilter",
+    "seen",
+    "counts",
+    "fails",
+    "checks",
+    "inflight",
+    "refs",
+    "hops",
+)
 # Requests that stay with the worker that made them (a page read again: render.py).
 _LOCAL_META = ("bl_render", "bl_render_failed")
 TICK_SECONDS = 0.5  # how often a waiting worker looks at the queue; heartbeats every other tick
@@ -185,8 +196,9 @@ class _Overlay:
 class SharedCrawl:
     """This worker's membership of the crawl of one target, and the crawl's keys in Redis."""
 
-    def __init__(self, server: redis.Redis, target: str, crawl_id: str, worker: str,
-                 timeout: float):  # fmt: skip
+    def __init__(
+        self, server: redis.Redis, target: str, crawl_id: str, worker: str, timeout: float
+    ):
         self.server = server
         self.target = target
         self.crawl_id = crawl_id
@@ -254,8 +266,9 @@ class SharedCrawl:
         the worker fetching it), or "" (not a hop)."""
         args = [part for url, ref in refs for part in (shared_key(url), ref)]
         try:
-            answers = self._refer(keys=[self.key(k) for k in ("hops", "inflight", "refs")],
-                                  args=args)  # fmt: skip
+            answers = self._refer(
+                keys=[self.key(k) for k in ("hops", "inflight", "refs")], args=args
+            )
         except redis.RedisError as exc:  # a page is worth more than its hops' credit
             logger.warning("Redis: %s (redirect credit of a page lost)", exc)
             return [""] * len(refs)
@@ -265,8 +278,10 @@ class SharedCrawl:
         """This worker fetched ``url`` (a hop landing at ``landed``, or not a hop): the refs
         other workers queued for it, one per line."""
         try:
-            refs = self._resolve(keys=[self.key(k) for k in ("hops", "inflight", "refs")],
-                                 args=[shared_key(url), landed])  # fmt: skip
+            refs = self._resolve(
+                keys=[self.key(k) for k in ("hops", "inflight", "refs")],
+                args=[shared_key(url), landed],
+            )
         except redis.RedisError as exc:
             logger.warning("Redis: %s (redirect credit of other pages lost)", exc)
             return []
@@ -283,8 +298,11 @@ class SharedCrawl:
         if not alive and self._member:
             logger.warning(
                 "Worker %s was taken for dead (no heartbeat for %.0f s): the other workers may "
-                "finish crawl %s without it", self.worker, self.timeout, self.crawl_id,
-            )  # fmt: skip
+                "finish crawl %s without it",
+                self.worker,
+                self.timeout,
+                self.crawl_id,
+            )
         self._member = bool(alive)
 
     def set_busy(self, busy: bool) -> None:
@@ -304,9 +322,12 @@ class SharedCrawl:
         if failed_urls:
             pipe.sadd(self.key("fails"), *sorted(failed_urls))
         if target_checks:
-            pipe.hset(self.key("checks"), mapping={
-                url: f"{status}\t{final}" for url, (status, final) in target_checks.items()
-            })  # fmt: skip
+            pipe.hset(
+                self.key("checks"),
+                mapping={
+                    url: f"{status}\t{final}" for url, (status, final) in target_checks.items()
+                },
+            )
         pipe.expire(self.key("fails"), self.ttl)
         pipe.expire(self.key("checks"), self.ttl)
         pipe.execute()
@@ -368,9 +389,10 @@ class SharedScheduler(Scheduler):
         self.shared = shared
         self.queue_key = shared.key("requests")
         self.df = RFPDupeFilter(
-            self.server, key=shared.key("dupefilter"),
+            self.server,
+            key=shared.key("dupefilter"),
             debug=self.crawler.settings.getbool("DUPEFILTER_DEBUG"),
-        )  # fmt: skip
+        )
         self.busy = True  # start requests are on their way
         self.local: deque[Request] = deque()
         self.waking: Request | None = None

@@ -65,11 +65,20 @@ BROWSER_ARGS = (
 )
 # Request meta of one download (ours, Scrapy's, scrapy-playwright's) that must not follow a page
 # into its second request; keys starting with "_" are components' private state.
-_TRANSIENT_META = frozenset({
-    "bl_bytes", "download_latency", "cache_timestamp", "retry_times", "redirect_reasons",
-    "redirect_times", "redirect_ttl", "redirect_urls", "playwright_security_details",
-    "playwright_suggested_filename",
-})  # fmt: skip
+_TRANSIENT_META = frozenset(
+    {
+        "bl_bytes",
+        "download_latency",
+        "cache_timestamp",
+        "retry_times",
+        "redirect_reasons",
+        "redirect_times",
+        "redirect_ttl",
+        "redirect_urls",
+        "playwright_security_details",
+        "playwright_suggested_filename",
+    }
+)
 
 
 def _carried_meta(meta: dict[str, Any]) -> dict[str, Any]:
@@ -251,16 +260,24 @@ def update_settings(settings: BaseSettings) -> None:
     proxy = None
     if not (settings.get("PLAYWRIGHT_CDP_URL") or settings.get("PLAYWRIGHT_CONNECT_URL")):
         # (a remote browser is connected to, not launched: launch options would only be ignored)
-        launch = {**rs.launch_options(find_browser(rs.browser_setting)),
-                  **settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS")}  # fmt: skip
-        settings.set("PLAYWRIGHT_LAUNCH_OPTIONS", launch,
-                     priority=_priority(settings, "PLAYWRIGHT_LAUNCH_OPTIONS"))  # fmt: skip
+        launch = {
+            **rs.launch_options(find_browser(rs.browser_setting)),
+            **settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS"),
+        }
+        settings.set(
+            "PLAYWRIGHT_LAUNCH_OPTIONS",
+            launch,
+            priority=_priority(settings, "PLAYWRIGHT_LAUNCH_OPTIONS"),
+        )
         proxy = launch.get("proxy")
     settings.set("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT", rs.concurrency, priority="addon")
     settings.set("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", rs.timeout * 1000, priority="addon")
     guard = None if rs.allow_private_networks else _PrivateAddressGuard(proxy)
-    settings.set("PLAYWRIGHT_ABORT_REQUEST", BrowserRequestFilter(rs.blocked_resources, guard),
-                 priority="addon")  # fmt: skip
+    settings.set(
+        "PLAYWRIGHT_ABORT_REQUEST",
+        BrowserRequestFilter(rs.blocked_resources, guard),
+        priority="addon",
+    )
 
 
 def _priority(settings: BaseSettings, name: str) -> int:
@@ -346,12 +363,15 @@ class Renderer:
             where = settings.browser_setting or "chromium on PATH"
             logger.warning(
                 "render=%s but no browser found (%s): pages are read as raw HTML; install "
-                "chromium or set BACKLINKS_BROWSER_PATH", mode, where,
-            )  # fmt: skip
+                "chromium or set BACKLINKS_BROWSER_PATH",
+                mode,
+                where,
+            )
             renderer.unavailable = True
         if not crawler.settings.frozen:
-            priority = max(crawler.settings.getpriority("BACKLINKS_RENDER") or 0,
-                           SETTINGS_PRIORITIES["spider"])  # fmt: skip
+            priority = max(
+                crawler.settings.getpriority("BACKLINKS_RENDER") or 0, SETTINGS_PRIORITIES["spider"]
+            )
             mode_set = mode if renderer.active else "never"
             crawler.settings.set("BACKLINKS_RENDER", mode_set, priority=priority)
         crawler.signals.connect(renderer._opened, signal=spider_opened)
@@ -424,8 +444,9 @@ class Renderer:
             self.stats.inc_value(f"backlinks/render/signal/{signal}")
         state.samples += 1
         self.stats.inc_value("backlinks/render/samples")
-        logger.debug("Rendering %s: it looks built by script (%s)", response.url,
-                     ", ".join(signals))  # fmt: skip
+        logger.debug(
+            "Rendering %s: it looks built by script (%s)", response.url, ", ".join(signals)
+        )
         return self._request(response, page, "sample")
 
     def _learn(self, response: Response, page: Page, watched: frozenset[str]) -> None:
@@ -450,13 +471,16 @@ class Renderer:
             self.stats.inc_value("backlinks/render/hosts_rendered")
             logger.info(
                 "Rendering every page of %s: %s showed %d link(s) its raw HTML lacks",
-                host, response.url, len(new),
-            )  # fmt: skip
+                host,
+                response.url,
+                len(new),
+            )
         elif state.sampled >= self.settings.samples:
             state.verdict = "raw"
             self.stats.inc_value("backlinks/render/hosts_raw")
-            logger.debug("Reading %s raw: %d rendered sample(s) found nothing more", host,
-                         state.sampled)  # fmt: skip
+            logger.debug(
+                "Reading %s raw: %d rendered sample(s) found nothing more", host, state.sampled
+            )
 
     def unusable(self, response: Response) -> Request | None:
         """A rendered response that cannot stand for the page (an error status, not HTML, a
@@ -486,11 +510,14 @@ class Renderer:
         self.stats.inc_value(f"backlinks/render/failed/{reason}")
         if no_browser and not self.unavailable:
             self.unavailable = True
-            logger.error("Cannot render pages, reading raw HTML from now on: the browser did "
-                         "not start (%s)", (message.strip().splitlines() or [""])[0])  # fmt: skip
+            logger.error(
+                "Cannot render pages, reading raw HTML from now on: the browser did not start (%s)",
+                (message.strip().splitlines() or [""])[0],
+            )
         else:
-            logger.info("Rendering %s failed (%s); reading its raw HTML", request.url,
-                        message[:200])  # fmt: skip
+            logger.info(
+                "Rendering %s failed (%s); reading its raw HTML", request.url, message[:200]
+            )
         yield self._raw_again(request)
 
     def _browser_failed(self, failure: Failure, message: str) -> bool:
@@ -608,8 +635,10 @@ class BrowserRequestFilter:
         if self.guard is not None and await self.guard.refuses(playwright_request.url):
             if self.stats is not None:
                 self.stats.inc_value("backlinks/render/refused_private")
-            logger.warning("Refusing a rendered page's request to %s: a private or local "
-                           "address", playwright_request.url)  # fmt: skip
+            logger.warning(
+                "Refusing a rendered page's request to %s: a private or local address",
+                playwright_request.url,
+            )
             return True
         return False
 

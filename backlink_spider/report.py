@@ -68,10 +68,7 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
     crawl = latest_crawl(db, target_domain) or {}
     ours = {MATCHED_DOMAIN: target_domain}
     not_lost = {**ours, **NOT_LOST}
-    scores = [
-        doc.get(SCORES) or {}
-        for doc in db.backlinks.find(not_lost, {SCORES: 1})
-    ]  # fmt: skip
+    scores = [doc.get(SCORES) or {} for doc in db.backlinks.find(not_lost, {SCORES: 1})]
     domains: dict[str, dict[str, Any]] = {}
     for doc in db.backlinks.find(not_lost, {SOURCE_DOMAIN: 1, SCORES: 1, RECIPROCAL: 1}):
         row = domains.setdefault(
@@ -110,9 +107,14 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
 def _svg(name: str, draw: Callable[[Any], None], size: tuple[float, float] = (6.4, 3.2)) -> str:
     """One matplotlib figure as inline SVG; ``name`` salts its ids so figures never clash."""
     with matplotlib.rc_context(
-        {"svg.hashsalt": name, "svg.fonttype": "none", "font.size": 9,
-         "axes.spines.top": False, "axes.spines.right": False}
-    ):  # fmt: skip
+        {
+            "svg.hashsalt": name,
+            "svg.fonttype": "none",
+            "font.size": 9,
+            "axes.spines.top": False,
+            "axes.spines.right": False,
+        }
+    ):
         fig = Figure(figsize=size, layout="constrained")
         draw(fig)
         buffer = io.StringIO()
@@ -122,8 +124,7 @@ def _svg(name: str, draw: Callable[[Any], None], size: tuple[float, float] = (6.
 
 
 def _no_data(ax: Any) -> None:
-    ax.text(0.5, 0.5, "no data yet", ha="center", va="center", color="#888",
-            transform=ax.transAxes)  # fmt: skip
+    ax.text(0.5, 0.5, "no data yet", ha="center", va="center", color="#888", transform=ax.transAxes)
     ax.set_xticks([])
     ax.set_yticks([])
 
@@ -152,8 +153,12 @@ def chart_scores(data: dict[str, Any]) -> str:
             _no_data(ax)
             return
         bins = list(range(0, 101, 10))
-        ax.hist([data[QUALITY], data[LINK_TRUST]], bins=bins, label=["quality", "link trust"],
-                color=PALETTE[:2])  # fmt: skip
+        ax.hist(
+            [data[QUALITY], data[LINK_TRUST]],
+            bins=bins,
+            label=["quality", "link trust"],
+            color=PALETTE[:2],
+        )
         ax.set_xlabel("score (0-100)")
         ax.set_ylabel("backlinks")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -196,10 +201,10 @@ def chart_new_lost(data: dict[str, Any]) -> str:
             r["started_at"].strftime("%Y-%m-%d\n%H:%M") if r["started_at"] else str(i + 1)
             for i, r in enumerate(rows)
         ]
-        ax.bar([x - 0.2 for x in xs], [r["new"] for r in rows], 0.4, label="new",
-               color=PALETTE[0])  # fmt: skip
-        ax.bar([x + 0.2 for x in xs], [r["lost"] for r in rows], 0.4, label="lost",
-               color=PALETTE[4])  # fmt: skip
+        ax.bar([x - 0.2 for x in xs], [r["new"] for r in rows], 0.4, label="new", color=PALETTE[0])
+        ax.bar(
+            [x + 0.2 for x in xs], [r["lost"] for r in rows], 0.4, label="lost", color=PALETTE[4]
+        )
         ax.set_xticks(xs, labels)
         ax.set_ylabel("backlinks")
         ax.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -280,36 +285,60 @@ def render(data: dict[str, Any]) -> str:
         ("Quality and link trust of live backlinks", chart_scores(data)),
         ("Referring domains over time", chart_domains_over_time(data)),
         ("New and lost backlinks per crawl", chart_new_lost(data)),
-        ("Top anchors", chart_top("anchors", [a for a, _ in top_anchors],
-                                  [n for _, n in top_anchors], "backlinks")),
-    ]  # fmt: skip
-    grid = "".join(f"<section><h2>{_e(title)}</h2><figure>{svg}</figure></section>"
-                   for title, svg in sections)  # fmt: skip
+        (
+            "Top anchors",
+            chart_top(
+                "anchors", [a for a, _ in top_anchors], [n for _, n in top_anchors], "backlinks"
+            ),
+        ),
+    ]
+    grid = "".join(
+        f"<section><h2>{_e(title)}</h2><figure>{svg}</figure></section>" for title, svg in sections
+    )
     domain_rows = [
-        [f"<td>{_e(d)}</td>", _num(r["links"]), _num(f"{r[QUALITY]:.1f}"),
-         _num(f"{r[LINK_TRUST]:.1f}"), f"<td>{'yes' if r[RECIPROCAL] else ''}</td>"]
+        [
+            f"<td>{_e(d)}</td>",
+            _num(r["links"]),
+            _num(f"{r[QUALITY]:.1f}"),
+            _num(f"{r[LINK_TRUST]:.1f}"),
+            f"<td>{'yes' if r[RECIPROCAL] else ''}</td>",
+        ]
         for d, r in top_domains
-    ]  # fmt: skip
+    ]
     prospect_rows = [
-        [f"<td>{_e(p['referring_domain'])}</td>", _num(p["score"]), _num(p[SITE_TRUST]),
-         _num(p["relevance"]), f"<td>{_e(', '.join(p['competitors']))}</td>",
-         "<td>" + "<br>".join(_link(lk["target_url"]) for lk in p["links"][:5]) + "</td>"]
+        [
+            f"<td>{_e(p['referring_domain'])}</td>",
+            _num(p["score"]),
+            _num(p[SITE_TRUST]),
+            _num(p["relevance"]),
+            f"<td>{_e(', '.join(p['competitors']))}</td>",
+            "<td>" + "<br>".join(_link(lk["target_url"]) for lk in p["links"][:5]) + "</td>",
+        ]
         for p in data["prospects"]
-    ]  # fmt: skip
+    ]
     broken_rows = [
-        [f"<td>{_link(d.get('source_url'))}</td>", f"<td>{_link(d.get('target_url'))}</td>",
-         _num(d.get("target_status"))]
+        [
+            f"<td>{_link(d.get('source_url'))}</td>",
+            f"<td>{_link(d.get('target_url'))}</td>",
+            _num(d.get("target_status")),
+        ]
         for d in data["broken"]
-    ]  # fmt: skip
+    ]
     lost_rows = [
-        [f"<td>{_link(d.get('source_url'))}</td>", f"<td>{_link(d.get('target_url'))}</td>",
-         f"<td>{_e(d['lost_at'].strftime('%Y-%m-%d %H:%M'))}</td>"]
+        [
+            f"<td>{_link(d.get('source_url'))}</td>",
+            f"<td>{_link(d.get('target_url'))}</td>",
+            f"<td>{_e(d['lost_at'].strftime('%Y-%m-%d %H:%M'))}</td>",
+        ]
         for d in data["lost"]
-    ]  # fmt: skip
+    ]
     top_domain_chart = chart_top(
-        "domains", [d for d, _ in top_domains], [round(r[QUALITY], 1) for _, r in top_domains],
-        "best link quality", width=9.6,
-    )  # fmt: skip
+        "domains",
+        [d for d, _ in top_domains],
+        [round(r[QUALITY], 1) for _, r in top_domains],
+        "best link quality",
+        width=9.6,
+    )
     started = crawl.get("started_at")
     no_prospects = (
         f"Every site linking to a competitor links to {target} too."

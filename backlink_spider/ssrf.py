@@ -74,9 +74,12 @@ class SsrfGuardMiddleware:
         if host not in self.verdicts:
             self.verdicts[host] = await self._check(host)
             if self.verdicts[host]:
-                logger.warning("Refusing %s: it resolves to %s, a private or local address "
-                               "(BACKLINKS_ALLOW_PRIVATE_NETWORKS allows it)",
-                               host, self.verdicts[host])  # fmt: skip
+                logger.warning(
+                    "Refusing %s: it resolves to %s, a private or local address "
+                    "(BACKLINKS_ALLOW_PRIVATE_NETWORKS allows it)",
+                    host,
+                    self.verdicts[host],
+                )
         forbidden = self.verdicts[host]
         if forbidden:
             self.stats.inc_value("backlinks/ssrf/refused")

@@ -13,9 +13,22 @@ def crawl_command(
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"no_proxy", "mongo_uri"}}
     env.update(http_proxy=proxy, https_proxy=proxy)
     argv = [
-        "scrapy", "crawl", "niche", "-a", f"target={web.target}", "-a",
-        f"seeds={','.join(web.seeds)}", "-a", f"max_pages={pages * 2}", "-L", "INFO",
-        "-s", "AUTOTHROTTLE_ENABLED=False", "-s", "DOWNLOAD_DELAY=0", "-s", "RETRY_TIMES=0",
-        "-s", f"BACKLINKS_MAX_PAGES_PER_HOST={pages}", *extra,
-    ]  # fmt: skip
+        "scrapy",
+        "crawl",
+        "niche",
+        *web.niche_args(),
+        "-a",
+        f"max_pages={pages * 2}",
+        "-L",
+        "INFO",
+        "-s",
+        "AUTOTHROTTLE_ENABLED=False",
+        "-s",
+        "DOWNLOAD_DELAY=0",
+        "-s",
+        "RETRY_TIMES=0",
+        "-s",
+        f"BACKLINKS_MAX_PAGES_PER_HOST={pages}",
+        *extra,
+    ]
     return argv, env

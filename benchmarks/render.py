@@ -77,9 +77,16 @@ def with_ordinary_scripts(web: Web) -> Web:
 
 def crawl(web: Web, proxy: str, render: str, pages: int) -> dict[str, float]:
     argv, env = crawl_command(
-        web, proxy, pages, "-a", f"render={render}",
-        "-s", "ITEM_PIPELINES={}", "-s", "BACKLINKS_CHECK_TARGETS=False",
-    )  # fmt: skip
+        web,
+        proxy,
+        pages,
+        "-a",
+        f"render={render}",
+        "-s",
+        "ITEM_PIPELINES={}",
+        "-s",
+        "BACKLINKS_CHECK_TARGETS=False",
+    )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -173,8 +180,10 @@ def main() -> None:
         f"{cpu_auto / cpu_never:.3f} (goal: auto under 10% slower, <= 1.10)"
     )
     extract_ms, check_ms = check_cost(big)
-    print(f"\nper page, CPU: extraction {extract_ms:.2f} ms, auto's check {check_ms:.3f} ms "
-          f"(+{100 * check_ms / extract_ms:.1f}% of extraction)")  # fmt: skip
+    print(
+        f"\nper page, CPU: extraction {extract_ms:.2f} ms, auto's check {check_ms:.3f} ms "
+        f"(+{100 * check_ms / extract_ms:.1f}% of extraction)"
+    )
 
 
 if __name__ == "__main__":

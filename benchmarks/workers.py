@@ -106,16 +106,25 @@ def main() -> None:
                 server.reset_log()
                 run_dir = Path(tmp) / f"w{workers}"
                 run_dir.mkdir()
-                stats = crawl(web, server.proxy_url, run_dir, workers=workers,
-                              redis_url=redis_url, pages=args.pages)  # fmt: skip
+                stats = crawl(
+                    web,
+                    server.proxy_url,
+                    run_dir,
+                    workers=workers,
+                    redis_url=redis_url,
+                    pages=args.pages,
+                )
                 stats["repeated"] = repeated(server.requests)
                 stats["fetched"] = len(server.fetched_urls())
                 results[workers] = stats
-                print(f"{workers} worker(s): {stats['responses']:.0f} responses "
-                      f"({' + '.join(map(str, stats['per_worker']))}) in {stats['crawl']:.1f} s "
-                      f"= {stats['pages_per_s']:.0f} pages/s; wall {stats['wall']:.1f} s; "
-                      f"{stats['fetched']} distinct URLs, {stats['repeated']} asked more than "
-                      "once", flush=True)  # fmt: skip
+                print(
+                    f"{workers} worker(s): {stats['responses']:.0f} responses "
+                    f"({' + '.join(map(str, stats['per_worker']))}) in {stats['crawl']:.1f} s "
+                    f"= {stats['pages_per_s']:.0f} pages/s; wall {stats['wall']:.1f} s; "
+                    f"{stats['fetched']} distinct URLs, {stats['repeated']} asked more than "
+                    "once",
+                    flush=True,
+                )
     finally:
         redis_proc.terminate()
         redis_proc.wait()

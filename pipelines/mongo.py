@@ -37,14 +37,40 @@ logger = logging.getLogger(__name__)
 RETRYABLE_CODES = {6, 7, 89, 91, 189, 262, 9001, 10107, 11000, 11600, 11602, 13435, 13436}
 
 BACKLINK_FIELDS = (
-    "source_url", "target_url", "anchor_text", "rel", "nofollow", "link_type", "position",
-    "context", "occurrences", "source_title", "source_status", "is_competitor_link",
-    "matched_domain", "via_url", "source_host", "source_domain", "target_host", "target_domain",
-)  # fmt: skip
+    "source_url",
+    "target_url",
+    "anchor_text",
+    "rel",
+    "nofollow",
+    "link_type",
+    "position",
+    "context",
+    "occurrences",
+    "source_title",
+    "source_status",
+    "is_competitor_link",
+    "matched_domain",
+    "via_url",
+    "source_host",
+    "source_domain",
+    "target_host",
+    "target_domain",
+)
 PAGE_FIELDS = (
-    "url", "status", "title", "lang", "text", "outlinks_total", "nofollow", "rendered",
-    "is_target", "is_seed", "hop", "host", "domain",
-)  # fmt: skip
+    "url",
+    "status",
+    "title",
+    "lang",
+    "text",
+    "outlinks_total",
+    "nofollow",
+    "rendered",
+    "is_target",
+    "is_seed",
+    "hop",
+    "host",
+    "domain",
+)
 
 
 @dataclass(frozen=True)

@@ -40,13 +40,43 @@ ANCHOR_CLASSES = ("exact", "partial", "branded", "url", "generic", "empty", "oth
 # Anchors that say nothing about the page they point to (lower case, spaces collapsed).
 GENERIC_ANCHORS = frozenset(
     {
-        "click here", "here", "this", "link", "this link", "read more", "more", "learn more",
-        "find out more", "more info", "more information", "website", "this website", "site",
-        "this site", "web site", "homepage", "home page", "home", "visit", "visit site",
-        "visit website", "go", "source", "via", "article", "this article", "this page", "page",
-        "details", "see more", "continue reading", "check it out", "official site", "online",
+        "click here",
+        "here",
+        "this",
+        "link",
+        "this link",
+        "read more",
+        "more",
+        "learn more",
+        "find out more",
+        "more info",
+        "more information",
+        "website",
+        "this website",
+        "site",
+        "this site",
+        "web site",
+        "homepage",
+        "home page",
+        "home",
+        "visit",
+        "visit site",
+        "visit website",
+        "go",
+        "source",
+        "via",
+        "article",
+        "this article",
+        "this page",
+        "page",
+        "details",
+        "see more",
+        "continue reading",
+        "check it out",
+        "official site",
+        "online",
     }
-)  # fmt: skip
+)
 _SPACES_RE = re.compile(r"\s+")
 _ALNUM_RE = re.compile(r"[^0-9a-z]+")
 _URLISH_RE = re.compile(r"^(?:[a-z][a-z0-9+.-]*://|www\.)|^[\w-]+(?:\.[\w-]+)+(?:/\S*)?$")
@@ -136,8 +166,14 @@ def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None)
     types: Counter[str] = Counter()
     domains: Counter[str] = Counter()
     total = 0
-    projection = {"anchor_text": 1, "rel": 1, "nofollow": 1, "position": 1, "link_type": 1,
-                  "source_domain": 1}  # fmt: skip
+    projection = {
+        "anchor_text": 1,
+        "rel": 1,
+        "nofollow": 1,
+        "position": 1,
+        "link_type": 1,
+        "source_domain": 1,
+    }
     for doc in db.backlinks.find(_not_lost(target_domain), projection):
         total += 1
         anchor = str(doc.get("anchor_text") or "")
@@ -232,8 +268,9 @@ def prospects(
                 ],
             }
         )
-    found.sort(key=lambda p: (-p["score"], -p[SITE_TRUST], -len(p["competitors"]),
-                              p["referring_domain"]))  # fmt: skip
+    found.sort(
+        key=lambda p: (-p["score"], -p[SITE_TRUST], -len(p["competitors"]), p["referring_domain"])
+    )
     return found[:limit] if limit else found
 
 
@@ -248,8 +285,10 @@ def crawl_history(db: Any, target_domain: str) -> list[dict[str, Any]]:
     crawls = list(
         db.crawls.find({"target": target_domain}, {"started_at": 1}).sort("started_at", 1)
     )
-    rows = [{"crawl_id": c["_id"], "started_at": c.get("started_at"), "new": 0, "lost": 0}
-            for c in crawls]  # fmt: skip
+    rows = [
+        {"crawl_id": c["_id"], "started_at": c.get("started_at"), "new": 0, "lost": 0}
+        for c in crawls
+    ]
     index = {row["crawl_id"]: row for row in rows}
     starts = [(row["started_at"], row) for row in rows if row["started_at"] is not None]
     projection = {"first_crawl_id": 1, "lost_at": 1}
@@ -279,8 +318,9 @@ def referring_domains_over_time(db: Any, target_domain: str) -> list[tuple[datet
         domain, seen = doc.get("source_domain"), doc.get("first_seen")
         if domain and seen is not None and (domain not in first or _naive(seen) < first[domain]):
             first[domain] = _naive(seen)
-    per_day = Counter(moment.replace(hour=0, minute=0, second=0, microsecond=0)
-                      for moment in first.values())  # fmt: skip
+    per_day = Counter(
+        moment.replace(hour=0, minute=0, second=0, microsecond=0) for moment in first.values()
+    )
     total = 0
     series = []
     for day in sorted(per_day):

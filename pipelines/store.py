@@ -212,8 +212,17 @@ class EmbeddedServer:
             port = _free_port()
             with self.log_file.open("ab") as log:
                 proc = subprocess.Popen(
-                    [executable, "--host", "127.0.0.1", "--port", str(port),
-                     "--storage-path", str(storage), "--log-level", "WARNING"],
+                    [
+                        executable,
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                        "--storage-path",
+                        str(storage),
+                        "--log-level",
+                        "WARNING",
+                    ],
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,
@@ -227,8 +236,12 @@ class EmbeddedServer:
                     break
                 if _ping(uri, 0.5):
                     self.state_file.write_text(json.dumps({"pid": proc.pid, "port": port}))
-                    logger.info("Started the embedded MongoDB server (pid %d) on %s for %s",
-                                proc.pid, uri, self.data_dir)
+                    logger.info(
+                        "Started the embedded MongoDB server (pid %d) on %s for %s",
+                        proc.pid,
+                        uri,
+                        self.data_dir,
+                    )
                     return uri
                 time.sleep(0.1)
             self._terminate(proc.pid)

@@ -46,8 +46,17 @@ class MongoServer:
 
 def start_secantus(storage: Path, *, test_commands: bool = True) -> MongoServer:
     port = free_port()
-    argv = ["secantusd-py", "--host", "127.0.0.1", "--port", str(port),
-            "--storage-path", str(storage), "--log-level", "WARNING"]  # fmt: skip
+    argv = [
+        "secantusd-py",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--storage-path",
+        str(storage),
+        "--log-level",
+        "WARNING",
+    ]
     if test_commands:
         argv.append("--enable-test-commands")
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -104,9 +113,19 @@ class Run:
 
 
 def scrapy_env(proxy: str | None = None, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k.lower() not in {
-        "http_proxy", "https_proxy", "no_proxy", "all_proxy", "mongo_uri", "mongo_database",
-    }}  # fmt: skip
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k.lower()
+        not in {
+            "http_proxy",
+            "https_proxy",
+            "no_proxy",
+            "all_proxy",
+            "mongo_uri",
+            "mongo_database",
+        }
+    }
     if proxy:
         env.update(http_proxy=proxy, https_proxy=proxy)
     env.update(extra)
@@ -117,13 +136,15 @@ def scrapy_env(proxy: str | None = None, **extra: str) -> dict[str, str]:
 FAST = ["-s", "DOWNLOAD_DELAY=0", "-s", "AUTOTHROTTLE_START_DELAY=0.01", "-s", "RETRY_TIMES=0"]
 
 
-def run_scrapy(args: list[str], env: dict[str, str], *, cwd: Path = ROOT,
-               timeout: float = 180) -> Run:
+def run_scrapy(
+    args: list[str], env: dict[str, str], *, cwd: Path = ROOT, timeout: float = 180
+) -> Run:
     """``scrapy …`` as a user types it, in the project directory."""
     scrapy = shutil.which("scrapy") or sys.executable
     argv = [scrapy, *args] if scrapy.endswith("scrapy") else [scrapy, "-m", "scrapy", *args]
-    proc = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=timeout, check=False)  # fmt: skip
+    proc = subprocess.run(
+        argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 

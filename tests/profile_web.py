@@ -38,8 +38,14 @@ def build_web(changed: bool) -> Web:
     web.target, web.competitors, web.seeds = TARGET, [RIVAL], ["hub.test"]
     web.keywords = ["compost", "pruning"]
     target = web.site(TARGET)
-    target.page("/", _page("Greenleaf", ("https://friend.test/", "our friends"),
-                           ("/guides/compost", "Compost guide")))  # fmt: skip
+    target.page(
+        "/",
+        _page(
+            "Greenleaf",
+            ("https://friend.test/", "our friends"),
+            ("/guides/compost", "Compost guide"),
+        ),
+    )
     target.page("/guides/compost", _page("Compost guide"))
     target.page("/guides/pruning", _page("Pruning guide"))
     if changed:  # the orphan page is gone: the link to it is broken
@@ -48,11 +54,24 @@ def build_web(changed: bool) -> Web:
         target.page("/old-offer", _page("Spring offer"))
     web.site(RIVAL).page("/", _page("Rival"))
     web.site(RIVAL).page("/pricing", _page("Rival pricing"))
-    web.site("hub.test").page("/", _page(
-        "Garden hub",
-        *((f"https://{h}/", h) for h in ("friend.test", "blog.test", "down.test", "fan.test",
-                                         "gap.test", "both.test", "slow.test")),
-    ))  # fmt: skip
+    web.site("hub.test").page(
+        "/",
+        _page(
+            "Garden hub",
+            *(
+                (f"https://{h}/", h)
+                for h in (
+                    "friend.test",
+                    "blog.test",
+                    "down.test",
+                    "fan.test",
+                    "gap.test",
+                    "both.test",
+                    "slow.test",
+                )
+            ),
+        ),
+    )
     web.site("friend.test").page("/", _page("Friends", (f"https://{TARGET}/", "Greenleaf")))
     post = (
         [(f"https://{TARGET}/guides/pruning", "pruning")]
@@ -69,9 +88,14 @@ def build_web(changed: bool) -> Web:
     web.site("slow.test").page("/", Response(body=slow, delay=3) if changed else slow)
     web.site("fan.test").page("/", _page("Fan", (f"https://{TARGET}/old-offer", "the offer")))
     web.site("gap.test").page("/", _page("Gap", (f"https://{RIVAL}/pricing", "rival prices")))
-    web.site("both.test").page("/", _page(
-        "Both", (f"https://{RIVAL}/", "rival"), (f"https://{TARGET}/", "greenleaf.test"),
-    ))  # fmt: skip
+    web.site("both.test").page(
+        "/",
+        _page(
+            "Both",
+            (f"https://{RIVAL}/", "rival"),
+            (f"https://{TARGET}/", "greenleaf.test"),
+        ),
+    )
     return web
 
 
@@ -97,11 +121,24 @@ class Profile:
 
 def crawl(web: Web, env: dict[str, str], out: Path, *extra: str) -> Run:
     run = run_scrapy(
-        ["crawl", "niche", "-a", f"target={TARGET}", "-a", "seeds=hub.test",
-         "-a", f"competitors={RIVAL}", "-a", "keywords=compost,pruning", "-O", str(out), *FAST,
-         *extra],
+        [
+            "crawl",
+            "niche",
+            "-a",
+            f"target={TARGET}",
+            "-a",
+            "seeds=hub.test",
+            "-a",
+            f"competitors={RIVAL}",
+            "-a",
+            "keywords=compost,pruning",
+            "-O",
+            str(out),
+            *FAST,
+            *extra,
+        ],
         env,
-    )  # fmt: skip
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     return run
 
@@ -113,8 +150,12 @@ def two_crawls(mongo_server: Any, tmp_path_factory: pytest.TempPathFactory) -> I
     client = mongo_server.client()
     client.drop_database(name)
     with WebServer(build_web(changed=False)) as server:
-        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                         BACKLINKS_DATA_DIR=str(tmp / "data"))  # fmt: skip
+        env = scrapy_env(
+            server.proxy_url,
+            MONGO_URI=mongo_server.uri,
+            MONGO_DATABASE=name,
+            BACKLINKS_DATA_DIR=str(tmp / "data"),
+        )
         crawl(server.web, env, tmp / "first.jsonl")
         server.swap(build_web(changed=True))
         server.reset_log()

@@ -38,6 +38,8 @@ def _shared(server: redis.Redis, rules: AdmissionRules = RULES) -> SharedAdmissi
 def server(redis_url: str) -> Any:
     client = redis.Redis.from_url(redis_url)
     yield client
+    for key in client.scan_iter("test:*"):  # the server is shared with the frontier's tests
+        client.delete(key)
     client.close()
 
 

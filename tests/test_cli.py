@@ -31,13 +31,24 @@ BAD_ARGS = [
     (["-a", "target=site.test", "-a", "seeds=a.test", "-a", "depth=99"], "depth"),
     (["-a", "target=site.test", "-a", "seeds=a.test", "-a", "max_pages=0"], "max_pages"),
     (["-a", "target=site.test", "-a", "seeds=a.test", "-a", "max_pages=lots"], "max_pages"),
-    (["-a", "target=site.test", "-a", "seeds=a.test", "-a", "competitors=www.site.test"],
-     "target's own site"),
+    (
+        ["-a", "target=site.test", "-a", "seeds=a.test", "-a", "competitors=www.site.test"],
+        "target's own site",
+    ),
     (["-a", "target=site.test", "-a", "seeds=a.test", "-a", "competitors=::"], "competitor"),
     (["-a", "target=site.test", "-a", "seed=a.test"], "unknown argument 'seed'"),
-    (["-a", "target=site.test", "-a", "seeds=a.test", "-s",
-      'BACKLINKS_POSITION_PATTERNS={"middle": ["x"]}'], "BACKLINKS_POSITION_PATTERNS"),
-]  # fmt: skip
+    (
+        [
+            "-a",
+            "target=site.test",
+            "-a",
+            "seeds=a.test",
+            "-s",
+            'BACKLINKS_POSITION_PATTERNS={"middle": ["x"]}',
+        ],
+        "BACKLINKS_POSITION_PATTERNS",
+    ),
+]
 
 
 @pytest.mark.parametrize(("args", "message"), BAD_ARGS, ids=[m for _, m in BAD_ARGS])

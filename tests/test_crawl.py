@@ -36,10 +36,17 @@ class Crawl:
 
 def crawl(web: Web, server: WebServer, env: dict[str, str], out: Path, *extra: str) -> Run:
     return run_scrapy(
-        ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={','.join(web.seeds)}",
-         "-a", f"competitors={','.join(web.competitors)}", "-O", str(out), *FAST, *extra],
+        [
+            "crawl",
+            "niche",
+            *web.niche_args(competitors=True),
+            "-O",
+            str(out),
+            *FAST,
+            *extra,
+        ],
         env,
-    )  # fmt: skip
+    )
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +56,24 @@ def first_crawl(mongo_server, tmp_path_factory: pytest.TempPathFactory) -> Itera
     name = f"crawl_{os.getpid()}"
     client = mongo_server.client()
     with WebServer(web) as server:
-        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                         BACKLINKS_DATA_DIR=str(tmp / "data"))
+        env = scrapy_env(
+            server.proxy_url,
+            MONGO_URI=mongo_server.uri,
+            MONGO_DATABASE=name,
+            BACKLINKS_DATA_DIR=str(tmp / "data"),
+        )
         run = crawl(web, server, env, tmp / "first.jsonl")
         assert run.returncode == 0, run.stderr[-3000:]
-        yield Crawl(web, server, run, run.feed(tmp / "first.jsonl"), client[name], env, tmp,
-                    server.fetched_urls())
+        yield Crawl(
+            web,
+            server,
+            run,
+            run.feed(tmp / "first.jsonl"),
+            client[name],
+            env,
+            tmp,
+            server.fetched_urls(),
+        )
     client.drop_database(name)
     client.close()
 
@@ -78,10 +97,24 @@ def test_every_declared_backlink_is_found_with_its_attributes(first_crawl: Crawl
         if row is None:
             missing.append(f"{e.source_url} -> {e.target_url} ({e.note})")
             continue
-        got = (row["anchor_text"], tuple(row["rel"]), row["position"], row["link_type"],
-               row["nofollow"], row["occurrences"], row["via_url"])
-        want = (e.anchor, e.rel, e.position, e.link_type, e.nofollow, e.occurrences,
-                e.via_url and canonical_url(e.via_url))
+        got = (
+            row["anchor_text"],
+            tuple(row["rel"]),
+            row["position"],
+            row["link_type"],
+            row["nofollow"],
+            row["occurrences"],
+            row["via_url"],
+        )
+        want = (
+            e.anchor,
+            e.rel,
+            e.position,
+            e.link_type,
+            e.nofollow,
+            e.occurrences,
+            e.via_url and canonical_url(e.via_url),
+        )
         if got != want:
             wrong.append(f"{e.source_url} -> {e.target_url}: got {got}, want {want} ({e.note})")
     assert not missing, "\n".join(missing)
@@ -141,8 +174,11 @@ def test_every_stored_backlink_is_scored_and_the_niche_ranks_above_the_farm(
         for d in docs
     )
     seeds = set(first_crawl.web.seed_hosts())
-    editorial = [d["scores"]["quality"] for d in docs
-                 if d["source_host"] in seeds and d["position"] == "content" and not d["rel"]]
+    editorial = [
+        d["scores"]["quality"]
+        for d in docs
+        if d["source_host"] in seeds and d["position"] == "content" and not d["rel"]
+    ]
     farm = [d["scores"]["quality"] for d in docs if "spin-palace" in d["source_host"]]
     assert editorial and farm
     assert min(editorial) > max(farm)

@@ -65,24 +65,118 @@ PAGE = "https://blog.example.com/2024/05/post.html"
 
 # --- URLs ---------------------------------------------------------------------------------------
 
-SCHEMES = ["http", "https", "HTTP", "hTTps", "javascript", "data", "mailto", "ftp", "file", "ws",
-           "blob", "about", "tel", "x-y+z.1", "", " http", "\x00https", "\thttp"]  # fmt: skip
+SCHEMES = [
+    "http",
+    "https",
+    "HTTP",
+    "hTTps",
+    "javascript",
+    "data",
+    "mailto",
+    "ftp",
+    "file",
+    "ws",
+    "blob",
+    "about",
+    "tel",
+    "x-y+z.1",
+    "",
+    " http",
+    "\x00https",
+    "\thttp",
+]
 HOSTS = [
-    "example.com", "EXAMPLE.com.", "a.b.c.d.example.co.uk", "localhost", "127.0.0.1", "0x7f.1",
-    "0177.0.0.1", "2130706433", "4294967296", "1.2.3.4.5", "256.0.0.1", "0x", "[::1]",
-    "[::ffff:127.0.0.1]", "[fe80::1%25eth0]", "[::1", "::1]", "[]", "[v1.x]", "[1:2:3:4:5:6:7:8:9]",
-    "bücher.example", "xn--bcher-kva.example", "xn--", "xn--a.example", "xn--zz-.com",
-    "ﬁ.example", "faß.de", "℡.example", "a\u200db.example",
+    "example.com",
+    "EXAMPLE.com.",
+    "a.b.c.d.example.co.uk",
+    "localhost",
+    "127.0.0.1",
+    "0x7f.1",
+    "0177.0.0.1",
+    "2130706433",
+    "4294967296",
+    "1.2.3.4.5",
+    "256.0.0.1",
+    "0x",
+    "[::1]",
+    "[::ffff:127.0.0.1]",
+    "[fe80::1%25eth0]",
+    "[::1",
+    "::1]",
+    "[]",
+    "[v1.x]",
+    "[1:2:3:4:5:6:7:8:9]",
+    "bücher.example",
+    "xn--bcher-kva.example",
+    "xn--",
+    "xn--a.example",
+    "xn--zz-.com",
+    "ﬁ.example",
+    "faß.de",
+    "℡.example",
+    "a\u200db.example",
     "\uff25\uff38\uff21\uff2d\uff30\uff2c\uff25\uff0e\uff43\uff4f\uff4d",  # fullwidth
-    "\u0661\u0662.example", "%65xample.com", "ex%00ample.com", "a..b", ".", "..", "-a-.com",
-    "a_b.example", "a" * 64 + ".com", ("abc." * 70) + "com", "\U0001f600.example", "\ud800.x",
-    "user:pw@host.example", "@", "a@b@c.example", "h:80", "h:0", "h:65536", "h:-1", "h:99999999999",
-    "h:8a", "h:", "github.io", "co.uk", "test",
-]  # fmt: skip
-PATH_BITS = ["/", "//", "/./", "/../", "..", "%2e%2E", "%", "%zz", "%%41", "%00", "%ff%fe", "é",
-             "\ud800", "\x00", "\t", "\n", " ", "\\", ";p=1", "a/b/a/b/a/b/", "2024/05/06",
-             "?", "??", "#", "##", "&", "=", "?utm_source=x&a=1&UTM_x=y", "?b=2&a=1&a=0",
-             "#frag", "\u202e", "\ufeff", "ﷺ"]  # fmt: skip
+    "\u0661\u0662.example",
+    "%65xample.com",
+    "ex%00ample.com",
+    "a..b",
+    ".",
+    "..",
+    "-a-.com",
+    "a_b.example",
+    "a" * 64 + ".com",
+    ("abc." * 70) + "com",
+    "\U0001f600.example",
+    "\ud800.x",
+    "user:pw@host.example",
+    "@",
+    "a@b@c.example",
+    "h:80",
+    "h:0",
+    "h:65536",
+    "h:-1",
+    "h:99999999999",
+    "h:8a",
+    "h:",
+    "github.io",
+    "co.uk",
+    "test",
+]
+PATH_BITS = [
+    "/",
+    "//",
+    "/./",
+    "/../",
+    "..",
+    "%2e%2E",
+    "%",
+    "%zz",
+    "%%41",
+    "%00",
+    "%ff%fe",
+    "é",
+    "\ud800",
+    "\x00",
+    "\t",
+    "\n",
+    " ",
+    "\\",
+    ";p=1",
+    "a/b/a/b/a/b/",
+    "2024/05/06",
+    "?",
+    "??",
+    "#",
+    "##",
+    "&",
+    "=",
+    "?utm_source=x&a=1&UTM_x=y",
+    "?b=2&a=1&a=0",
+    "#frag",
+    "\u202e",
+    "\ufeff",
+    "ﷺ",
+]
 
 schemes = st.sampled_from(SCHEMES)
 hosts = st.one_of(
@@ -92,9 +186,9 @@ hosts = st.one_of(
     st.ip_addresses(v=6).map(lambda ip: f"[{ip}]"),
     st.text(min_size=1, max_size=30),
 )
-path_parts = st.lists(
-    st.one_of(st.sampled_from(PATH_BITS), st.text(max_size=10)), max_size=8
-).map("".join)
+path_parts = st.lists(st.one_of(st.sampled_from(PATH_BITS), st.text(max_size=10)), max_size=8).map(
+    "".join
+)
 odd_urls = st.one_of(
     st.builds(
         lambda scheme, slashes, host, port, path: f"{scheme}:{slashes}{host}{port}{path}",
@@ -110,12 +204,26 @@ odd_urls = st.one_of(
     st.binary(max_size=40).map(lambda b: b.decode("latin-1")),
 )
 URL_EXAMPLES = [
-    "http://[::1", "http://[]/", "https://%e2%98%83", "http://0x.0x.0", "http://a.b:99999/",
-    "https://xn--/", "http://\u3002/", "http://example.com\u3002/", "HTTP://EXAMPLE.COM:80",
-    "http:/\\/example.com/a/../../b", "http://faß.example/", "http://ﬁ.example/",
-    "http://h.example/?a=%zz&b=%", "http://h.example/%2F%2f", "http://user@h.example:/",
-    "http://h.example/\ud800", "http://xn--a.xn--b/", "http://1.2.3.4.5/", "http://-a-.com/",
-]  # fmt: skip
+    "http://[::1",
+    "http://[]/",
+    "https://%e2%98%83",
+    "http://0x.0x.0",
+    "http://a.b:99999/",
+    "https://xn--/",
+    "http://\u3002/",
+    "http://example.com\u3002/",
+    "HTTP://EXAMPLE.COM:80",
+    "http:/\\/example.com/a/../../b",
+    "http://faß.example/",
+    "http://ﬁ.example/",
+    "http://h.example/?a=%zz&b=%",
+    "http://h.example/%2F%2f",
+    "http://user@h.example:/",
+    "http://h.example/\ud800",
+    "http://xn--a.xn--b/",
+    "http://1.2.3.4.5/",
+    "http://-a-.com/",
+]
 
 
 def _check_canonical(url: str, canon: str) -> None:
@@ -203,13 +311,21 @@ def pipeline() -> NormalizePipeline:
 def test_normalize_pipeline_stores_canonical_items_or_drops_them(
     pipeline: NormalizePipeline, source: str, target: str, anchor: str, via: str | None
 ) -> None:
-    item = Backlink(source_url=source, target_url=target, anchor_text=anchor, source_title=anchor,
-                    via_url=via, discovered_at=datetime.now(UTC))  # fmt: skip
+    item = Backlink(
+        source_url=source,
+        target_url=target,
+        anchor_text=anchor,
+        source_title=anchor,
+        via_url=via,
+        discovered_at=datetime.now(UTC),
+    )
     try:
         pipeline.process_item(item)
     except DropItem:
-        assert try_canonical_url(source) is None or try_canonical_url(target) is None or (
-            max(len(source), len(target)) > 4096
+        assert (
+            try_canonical_url(source) is None
+            or try_canonical_url(target) is None
+            or (max(len(source), len(target)) > 4096)
         )
     else:
         for side in ("source", "target"):
@@ -229,33 +345,193 @@ def test_normalize_pipeline_stores_canonical_items_or_drops_them(
 
 # --- HTML ---------------------------------------------------------------------------------------
 
-TAGS = ["a", "area", "div", "p", "span", "b", "li", "ul", "td", "tr", "table", "nav", "header",
-        "footer", "main", "article", "aside", "section", "h1", "base", "meta", "title", "html",
-        "head", "body", "script", "style", "noscript", "template", "svg", "math", "img", "iframe",
-        "frameset", "frame", "form", "select", "option", "textarea", "plaintext", "xmp", "pre",
-        "font", "center", "menu", "dialog", "details", "summary", "blockquote", "br", "hr",
-        "map", "picture", "object", "embed", "A", "DiV", "x-custom", "a:b", "!doctype", "?xml",
-        "\x00", "a\x00"]  # fmt: skip
-ATTRS = ["href", "HREF", "class", "id", "rel", "role", "content", "http-equiv", "name", "charset",
-         "lang", "xml:lang", "alt", "title", "aria-label", "src", "xmlns", "style", "on\x00load",
-         "\ud800", "a b", '"', "=", ""]  # fmt: skip
-WORDS = ["nav", "menu", "footer", "header", "sidebar", "widget", "comment", "entry-content",
-         "content", "main", "has-sidebar", "menu-item", "siteHeader_top", "nofollow", "ugc",
-         "sponsored", "noindex", "none", "robots", "refresh", "0; url=", "backlinksbot",
-         "banner", "contentinfo", "complementary", "article", "utf-8", "iso-8859-1", "utf-16",
-         "x-user-defined", "bogus-charset", "utf-7", "EBCDIC-US"]  # fmt: skip
-TEXT_BITS = ["\x00", "\ud800", "\udfff", "\x0b", "\x0c", "\x1f", "\x7f", "\x85", "\u2028",
-             "\ufeff", "\ufffe", "\U0010ffff", "&#0;", "&#xD800;", "&#1114112;", "&#x110000;",
-             "&amp", "&nbsp;", "&bogus;", "<", ">", "</", "<!--", "-->", "<![CDATA[", "]]>",
-             "<?php ?>", "<!DOCTYPE html>", '"', "'", "=", "\r\n", ". ", "! ",
-             "\u3002"]  # fmt: skip
+TAGS = [
+    "a",
+    "area",
+    "div",
+    "p",
+    "span",
+    "b",
+    "li",
+    "ul",
+    "td",
+    "tr",
+    "table",
+    "nav",
+    "header",
+    "footer",
+    "main",
+    "article",
+    "aside",
+    "section",
+    "h1",
+    "base",
+    "meta",
+    "title",
+    "html",
+    "head",
+    "body",
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "math",
+    "img",
+    "iframe",
+    "frameset",
+    "frame",
+    "form",
+    "select",
+    "option",
+    "textarea",
+    "plaintext",
+    "xmp",
+    "pre",
+    "font",
+    "center",
+    "menu",
+    "dialog",
+    "details",
+    "summary",
+    "blockquote",
+    "br",
+    "hr",
+    "map",
+    "picture",
+    "object",
+    "embed",
+    "A",
+    "DiV",
+    "x-custom",
+    "a:b",
+    "!doctype",
+    "?xml",
+    "\x00",
+    "a\x00",
+]
+ATTRS = [
+    "href",
+    "HREF",
+    "class",
+    "id",
+    "rel",
+    "role",
+    "content",
+    "http-equiv",
+    "name",
+    "charset",
+    "lang",
+    "xml:lang",
+    "alt",
+    "title",
+    "aria-label",
+    "src",
+    "xmlns",
+    "style",
+    "on\x00load",
+    "\ud800",
+    "a b",
+    '"',
+    "=",
+    "",
+]
+WORDS = [
+    "nav",
+    "menu",
+    "footer",
+    "header",
+    "sidebar",
+    "widget",
+    "comment",
+    "entry-content",
+    "content",
+    "main",
+    "has-sidebar",
+    "menu-item",
+    "siteHeader_top",
+    "nofollow",
+    "ugc",
+    "sponsored",
+    "noindex",
+    "none",
+    "robots",
+    "refresh",
+    "0; url=",
+    "backlinksbot",
+    "banner",
+    "contentinfo",
+    "complementary",
+    "article",
+    "utf-8",
+    "iso-8859-1",
+    "utf-16",
+    "x-user-defined",
+    "bogus-charset",
+    "utf-7",
+    "EBCDIC-US",
+]
+TEXT_BITS = [
+    "\x00",
+    "\ud800",
+    "\udfff",
+    "\x0b",
+    "\x0c",
+    "\x1f",
+    "\x7f",
+    "\x85",
+    "\u2028",
+    "\ufeff",
+    "\ufffe",
+    "\U0010ffff",
+    "&#0;",
+    "&#xD800;",
+    "&#1114112;",
+    "&#x110000;",
+    "&amp",
+    "&nbsp;",
+    "&bogus;",
+    "<",
+    ">",
+    "</",
+    "<!--",
+    "-->",
+    "<![CDATA[",
+    "]]>",
+    "<?php ?>",
+    "<!DOCTYPE html>",
+    '"',
+    "'",
+    "=",
+    "\r\n",
+    ". ",
+    "! ",
+    "\u3002",
+]
 
 hrefs = st.one_of(
     odd_urls,
-    st.sampled_from(["", "#", "?", "/", "//", "///", "javascript:void(0)", "JaVaScRiPt:x",
-                     "java\x00script:x", "data:text/html;base64,PHA+", "mailto:a@b", "/rel",
-                     "../../../../x", "http://[::1]:80/x", "http://[fe80::1%25en0]/",
-                     " \t\n http://h.example/x \x00", "http://h.example/" + "%" * 50]),
+    st.sampled_from(
+        [
+            "",
+            "#",
+            "?",
+            "/",
+            "//",
+            "///",
+            "javascript:void(0)",
+            "JaVaScRiPt:x",
+            "java\x00script:x",
+            "data:text/html;base64,PHA+",
+            "mailto:a@b",
+            "/rel",
+            "../../../../x",
+            "http://[::1]:80/x",
+            "http://[fe80::1%25en0]/",
+            " \t\n http://h.example/x \x00",
+            "http://h.example/" + "%" * 50,
+        ]
+    ),
     st.integers(1, 200_000).map(lambda n: "/" + "h" * n),
 )
 attr_values = st.one_of(
@@ -308,14 +584,21 @@ def nested(draw: st.DrawFn) -> str:
 @st.composite
 def pages(draw: st.DrawFn) -> str:
     """A page: a doctype and head that may or may not be there, a soup body, maybe nesting."""
-    head = draw(st.lists(st.one_of(
-        st.builds(lambda v: f'<base href="{v}">', hrefs),
-        st.builds(lambda v: f'<meta http-equiv="refresh" content="{v}">',
-                  st.one_of(hrefs, hrefs.map(lambda h: f"0; url={h}"), st.text(max_size=20))),
-        st.builds(lambda v: f'<meta charset="{v}">', st.sampled_from(WORDS)),
-        st.builds(lambda v: f'<meta name="robots" content="{v}">', st.sampled_from(WORDS)),
-        st.builds(lambda v: f"<title>{v}</title>", st.text(max_size=50)),
-    ), max_size=4))  # fmt: skip
+    head = draw(
+        st.lists(
+            st.one_of(
+                st.builds(lambda v: f'<base href="{v}">', hrefs),
+                st.builds(
+                    lambda v: f'<meta http-equiv="refresh" content="{v}">',
+                    st.one_of(hrefs, hrefs.map(lambda h: f"0; url={h}"), st.text(max_size=20)),
+                ),
+                st.builds(lambda v: f'<meta charset="{v}">', st.sampled_from(WORDS)),
+                st.builds(lambda v: f'<meta name="robots" content="{v}">', st.sampled_from(WORDS)),
+                st.builds(lambda v: f"<title>{v}</title>", st.text(max_size=50)),
+            ),
+            max_size=4,
+        )
+    )
     body = draw(st.one_of(soup, nested()) if draw(st.integers(0, 4)) == 0 else soup)
     return draw(st.sampled_from(["", "<!DOCTYPE html>", "<?xml version='1.0'?>"])) + (
         f"<html><head>{''.join(head)}</head><body>{body}"
@@ -324,8 +607,18 @@ def pages(draw: st.DrawFn) -> str:
     )
 
 
-ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16", "utf-16-le", "utf-32", "shift_jis",
-             "koi8-r", "utf-7", "cp500"]  # fmt: skip
+ENCODINGS = [
+    "utf-8",
+    "latin-1",
+    "cp1252",
+    "utf-16",
+    "utf-16-le",
+    "utf-32",
+    "shift_jis",
+    "koi8-r",
+    "utf-7",
+    "cp500",
+]
 page_bodies = st.one_of(
     pages(),
     st.builds(
@@ -334,13 +627,24 @@ page_bodies = st.one_of(
         st.sampled_from(ENCODINGS),
     ),
     st.binary(max_size=2000),
-    st.builds(lambda text, junk: text.encode("utf-8", "surrogatepass") + junk, pages(),
-              st.binary(max_size=200)),
+    st.builds(
+        lambda text, junk: text.encode("utf-8", "surrogatepass") + junk,
+        pages(),
+        st.binary(max_size=200),
+    ),
 )
 base_urls = st.one_of(
     st.just(PAGE),
-    st.sampled_from(["http://Example.com", "https://h.example/a/b/?q#f", "hard::not-a-url", "",
-                     "http://[::1]:8080/x", "https://xn--bcher-kva.example/ü/"]),
+    st.sampled_from(
+        [
+            "http://Example.com",
+            "https://h.example/a/b/?q#f",
+            "hard::not-a-url",
+            "",
+            "http://[::1]:8080/x",
+            "https://xn--bcher-kva.example/ü/",
+        ]
+    ),
     odd_urls,
 )
 
@@ -364,13 +668,19 @@ def _check_page(page: Page, context_chars: int, text_chars: int) -> None:
 
 
 @FAST
-@given(page_bodies, base_urls, st.integers(0, 400), st.integers(0, 3000),
-       st.one_of(st.none(), st.text(max_size=40)))  # fmt: skip
+@given(
+    page_bodies,
+    base_urls,
+    st.integers(0, 400),
+    st.integers(0, 3000),
+    st.one_of(st.none(), st.text(max_size=40)),
+)
 def test_extract_page_never_raises_and_keeps_its_bounds(
     body: str | bytes, url: str, context_chars: int, text_chars: int, robots: str | None
 ) -> None:
-    page = extract_page(body, url, context_chars=context_chars, text_chars=text_chars,
-                        robots_header=robots)  # fmt: skip
+    page = extract_page(
+        body, url, context_chars=context_chars, text_chars=text_chars, robots_header=robots
+    )
     _check_page(page, context_chars, text_chars)
 
 
@@ -419,8 +729,20 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 # What a Content-Type header may claim about a page that is really UTF-8 (as all 300 are):
 # right, absent, a legacy single-byte charset, a multi-byte one, a label nobody knows, and
 # encodings that turn ASCII into something else altogether (UTF-16, UTF-7, EBCDIC).
-DECLARED = [None, "utf-8", "iso-8859-1", "windows-1251", "shift_jis", "utf-16", "utf-7",
-            "x-no-such-charset", "cp500", "UTF8", "gb18030", '"utf-8"; foo=bar']  # fmt: skip
+DECLARED = [
+    None,
+    "utf-8",
+    "iso-8859-1",
+    "windows-1251",
+    "shift_jis",
+    "utf-16",
+    "utf-7",
+    "x-no-such-charset",
+    "cp500",
+    "UTF8",
+    "gb18030",
+    '"utf-8"; foo=bar',
+]
 
 
 @pytest.fixture(scope="module")
@@ -511,12 +833,14 @@ def test_every_whatwg_case_from_href_to_stored_item(
 
 # --- compressed bodies inflated up to the page size cap ----------------------------------------
 
-compressors = st.sampled_from([
-    ("gzip", gzip.compress),
-    ("zlib", zlib.compress),
-    ("raw-deflate", lambda data: zlib.compress(data, wbits=-15)),
-    ("two-gzip-members", lambda data: gzip.compress(data[:7]) + gzip.compress(data[7:])),
-])  # fmt: skip
+compressors = st.sampled_from(
+    [
+        ("gzip", gzip.compress),
+        ("zlib", zlib.compress),
+        ("raw-deflate", lambda data: zlib.compress(data, wbits=-15)),
+        ("two-gzip-members", lambda data: gzip.compress(data[:7]) + gzip.compress(data[7:])),
+    ]
+)
 
 
 @FAST

@@ -43,12 +43,24 @@ def _crawl(web: Web, mongo_server: Any, tmp: Path, name: str, *, gzip: bool) -> 
     scrapy = shutil.which("scrapy")
     argv = [scrapy] if scrapy else [sys.executable, "-m", "scrapy"]
     out = tmp / f"{name}.jsonl"
-    argv += ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={','.join(web.seeds)}",
-             "-O", str(out), *FAST, "-s", "BACKLINKS_CHECK_TARGETS=False"]  # fmt: skip
+    argv += [
+        "crawl",
+        "niche",
+        *web.niche_args(),
+        "-O",
+        str(out),
+        *FAST,
+        "-s",
+        "BACKLINKS_CHECK_TARGETS=False",
+    ]
     database = f"hostile_{name}_{os.getpid()}"
     with WebServer(web, gzip=gzip) as server:
-        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=database,
-                         BACKLINKS_DATA_DIR=str(tmp / "data"))  # fmt: skip
+        env = scrapy_env(
+            server.proxy_url,
+            MONGO_URI=mongo_server.uri,
+            MONGO_DATABASE=database,
+            BACKLINKS_DATA_DIR=str(tmp / "data"),
+        )
         with (tmp / f"{name}.out").open("wb") as stdout, (tmp / f"{name}.err").open("wb") as err:
             proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=stdout, stderr=err)
             # wait4 gives this child's own rusage: other crawls of the session do not count.
@@ -71,11 +83,12 @@ def _crawl(web: Web, mongo_server: Any, tmp: Path, name: str, *, gzip: bool) -> 
 def crawls(mongo_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict]:
     tmp = tmp_path_factory.mktemp("hostile")
     yield {
-        "reference": _crawl(hostile_web(BACKLINKS_MAX_PAGE_BYTES), mongo_server, tmp, "reference",
-                            gzip=False),
+        "reference": _crawl(
+            hostile_web(BACKLINKS_MAX_PAGE_BYTES), mongo_server, tmp, "reference", gzip=False
+        ),
         "plain": _crawl(hostile_web(), mongo_server, tmp, "plain", gzip=False),
         "gzip": _crawl(hostile_web(), mongo_server, tmp, "gzip", gzip=True),
-    }  # fmt: skip
+    }
 
 
 def key(source: str, target: str) -> tuple[str | None, str | None]:
@@ -109,5 +122,3 @@ def test_a_50_mb_page_is_cut_at_the_cap_and_memory_stays_bounded(crawls: dict, n
     # The page costs what a page at the cap costs: far less than a single copy of its 50 MB.
     extra = crawl.peak_rss - reference.peak_rss
     assert extra < HUGE_PAGE_BYTES // 4, (name, crawl.peak_rss, reference.peak_rss)
-
-

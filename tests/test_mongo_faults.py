@@ -14,11 +14,17 @@ from pipelines.normalize import backlink_id
 
 
 def pipeline(uri: str, database: str, data_dir: Path, crawl_id: str = "c1") -> MongoPipeline:
-    crawler = get_crawler(settings_dict={
-        "MONGO_URI": uri, "MONGO_DATABASE": database, "BACKLINKS_DATA_DIR": str(data_dir),
-        "BACKLINKS_MONGO_RETRIES": 3, "BACKLINKS_MONGO_RETRY_BACKOFF": 0.05,
-        "BACKLINKS_MONGO_TIMEOUT": 2, "BACKLINKS_MONGO_FLUSH_INTERVAL": 0,
-    })  # fmt: skip
+    crawler = get_crawler(
+        settings_dict={
+            "MONGO_URI": uri,
+            "MONGO_DATABASE": database,
+            "BACKLINKS_DATA_DIR": str(data_dir),
+            "BACKLINKS_MONGO_RETRIES": 3,
+            "BACKLINKS_MONGO_RETRY_BACKOFF": 0.05,
+            "BACKLINKS_MONGO_TIMEOUT": 2,
+            "BACKLINKS_MONGO_FLUSH_INTERVAL": 0,
+        }
+    )
     crawler.stats.open_spider()
     pipe = MongoPipeline.from_crawler(crawler)
     pipe.open_spider()
@@ -29,17 +35,29 @@ def pipeline(uri: str, database: str, data_dir: Path, crawl_id: str = "c1") -> M
 def ops(n: int, crawl_id: str = "c1") -> list:
     now = datetime.now(UTC)
     return [
-        backlink_op(ItemAdapter(Backlink(
-            source_url=f"https://blog.test/post-{i}", target_url="https://site.test/",
-            anchor_text=f"$pecial anchor {i}", matched_domain="site.test",
-        )), crawl_id, now)
+        backlink_op(
+            ItemAdapter(
+                Backlink(
+                    source_url=f"https://blog.test/post-{i}",
+                    target_url="https://site.test/",
+                    anchor_text=f"$pecial anchor {i}",
+                    matched_domain="site.test",
+                )
+            ),
+            crawl_id,
+            now,
+        )
         for i in range(n)
-    ]  # fmt: skip
+    ]
 
 
 def fail_updates(client, mode) -> None:
-    client.admin.command("configureFailPoint", "failCommand", mode=mode,
-                         data={"failCommands": ["update"], "closeConnection": True})
+    client.admin.command(
+        "configureFailPoint",
+        "failCommand",
+        mode=mode,
+        data={"failCommands": ["update"], "closeConnection": True},
+    )
 
 
 def test_transient_failures_are_retried(mongo_server, mongo_db, tmp_path: Path) -> None:
@@ -57,13 +75,17 @@ def test_transient_failures_are_retried(mongo_server, mongo_db, tmp_path: Path) 
     assert stats.get_value("backlinks/mongo/retries", 0) >= 1
     assert not stats.get_value("backlinks/mongo/spilled")
     assert db.backlinks.count_documents({}) == 20
-    assert db.backlinks.find_one({"_id": backlink_id("https://blog.test/post-3",
-                                                     "https://site.test/")})["anchor_text"] \
-        == "$pecial anchor 3"  # page text that looks like an operator stays text
+    assert (
+        db.backlinks.find_one(
+            {"_id": backlink_id("https://blog.test/post-3", "https://site.test/")}
+        )["anchor_text"]
+        == "$pecial anchor 3"
+    )  # page text that looks like an operator stays text
 
 
-def test_an_outage_spills_and_the_next_run_writes_it_in(mongo_server, mongo_db,
-                                                        tmp_path: Path) -> None:
+def test_an_outage_spills_and_the_next_run_writes_it_in(
+    mongo_server, mongo_db, tmp_path: Path
+) -> None:
     name, db = mongo_db
     pipe = pipeline(mongo_server.uri, name, tmp_path)
     client = mongo_server.client()
@@ -84,8 +106,9 @@ def test_an_outage_spills_and_the_next_run_writes_it_in(mongo_server, mongo_db,
     assert nxt.crawler.stats.get_value("backlinks/mongo/replayed") == 30
     assert not list((tmp_path / "spill").glob("*.jsonl"))
     assert db.backlinks.count_documents({}) == 30
-    doc = db.backlinks.find_one({"_id": backlink_id("https://blog.test/post-0",
-                                                    "https://site.test/")})
+    doc = db.backlinks.find_one(
+        {"_id": backlink_id("https://blog.test/post-0", "https://site.test/")}
+    )
     assert doc["first_crawl_id"] == "c1" and doc["seen_count"] == 1
     assert replay_spills(nxt.store, tmp_path) == 0
     nxt.release()
@@ -104,19 +127,41 @@ def test_killing_the_database_mid_crawl_loses_nothing(tmp_path: Path) -> None:
     storage = tmp_path / "storage"
     server = start_secantus(storage, test_commands=False)
     data_dir = tmp_path / "data"
-    argv = ["scrapy", "crawl", "niche", "-a", f"target={web.target}",
-            "-a", f"seeds={','.join(web.seeds)}", "-a", "max_pages=400", *FAST,
-            "-s", "CONCURRENT_REQUESTS=4", "-s", "BACKLINKS_MONGO_BATCH_SIZE=10",
-            "-s", "BACKLINKS_MONGO_FLUSH_INTERVAL=0.2", "-s", "BACKLINKS_MONGO_RETRIES=1",
-            "-s", "BACKLINKS_MONGO_RETRY_BACKOFF=0.1", "-s", "BACKLINKS_MONGO_TIMEOUT=1",
-            "-s", "BACKLINKS_SCORE_ON_CLOSE=False"]  # fmt: skip
+    argv = [
+        "scrapy",
+        "crawl",
+        "niche",
+        *web.niche_args(),
+        "-a",
+        "max_pages=400",
+        *FAST,
+        "-s",
+        "CONCURRENT_REQUESTS=4",
+        "-s",
+        "BACKLINKS_MONGO_BATCH_SIZE=10",
+        "-s",
+        "BACKLINKS_MONGO_FLUSH_INTERVAL=0.2",
+        "-s",
+        "BACKLINKS_MONGO_RETRIES=1",
+        "-s",
+        "BACKLINKS_MONGO_RETRY_BACKOFF=0.1",
+        "-s",
+        "BACKLINKS_MONGO_TIMEOUT=1",
+        "-s",
+        "BACKLINKS_SCORE_ON_CLOSE=False",
+    ]
     client = server.client()
     try:
         with WebServer(web) as proxy:
-            env = scrapy_env(proxy.proxy_url, MONGO_URI=server.uri, MONGO_DATABASE="kill",
-                             BACKLINKS_DATA_DIR=str(data_dir))
-            with subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) as crawl:
+            env = scrapy_env(
+                proxy.proxy_url,
+                MONGO_URI=server.uri,
+                MONGO_DATABASE="kill",
+                BACKLINKS_DATA_DIR=str(data_dir),
+            )
+            with subprocess.Popen(
+                argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            ) as crawl:
                 deadline = time.monotonic() + 60
                 while client.kill.pages.count_documents({}) < 20:
                     assert crawl.poll() is None, "the crawl ended before the kill"
@@ -137,9 +182,15 @@ def test_killing_the_database_mid_crawl_loses_nothing(tmp_path: Path) -> None:
             server = start_secantus(storage, test_commands=False)
             client = server.client()
             env.update(MONGO_URI=server.uri)
-            rerun = subprocess.run([*argv, "-a", "max_pages=1", "-s", "ROBOTSTXT_OBEY=False"],
-                                   cwd=ROOT, env=env, capture_output=True, text=True,
-                                   timeout=180, check=False)  # fmt: skip
+            rerun = subprocess.run(
+                [*argv, "-a", "max_pages=1", "-s", "ROBOTSTXT_OBEY=False"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=180,
+                check=False,
+            )
             assert rerun.returncode == 0, rerun.stderr[-3000:]
         assert not list((data_dir / "spill").glob("*.jsonl"))
         db = client.kill

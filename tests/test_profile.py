@@ -93,8 +93,13 @@ def test_the_link_mix_counts_the_links_not_lost(profile: Profile) -> None:
     mix = link_mix(profile.db, TARGET)
     assert mix["backlinks"] == 6 and mix["referring_domains"] == 6
     assert mix["anchor_class"] == {
-        "exact": 1, "partial": 1, "branded": 1, "url": 1, "generic": 1, "other": 1,
-    }  # fmt: skip
+        "exact": 1,
+        "partial": 1,
+        "branded": 1,
+        "url": 1,
+        "generic": 1,
+        "other": 1,
+    }
     assert mix["rel"] == {"follow": 6} and mix["position"] == {"content": 6}
     assert ("greenleaf", 1) in mix["top_anchors"]
 

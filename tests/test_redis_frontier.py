@@ -27,8 +27,14 @@ from tests.webs import test_web as build_test_web
 LATENCY = 0.05  # seconds the synthetic web takes to answer each request: long enough that
 # the crawl outlasts the second worker's start-up (the Playwright driver starts with the engine)
 # Fields that say when, or in which crawl, a link was seen: they differ between two runs.
-RUN_FIELDS = {"first_seen", "last_seen", "discovered_at", "first_crawl_id", "last_crawl_id",
-              "crawl_id"}  # fmt: skip
+RUN_FIELDS = {
+    "first_seen",
+    "last_seen",
+    "discovered_at",
+    "first_crawl_id",
+    "last_crawl_id",
+    "crawl_id",
+}
 
 
 @dataclass
@@ -44,8 +50,12 @@ class Crawls:
 
 
 def crawl_argv(web: Web) -> list[str]:
-    return ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={','.join(web.seeds)}",
-            "-a", f"competitors={','.join(web.competitors)}", *FAST]  # fmt: skip
+    return [
+        "crawl",
+        "niche",
+        *web.niche_args(competitors=True),
+        *FAST,
+    ]
 
 
 def two_workers(web: Web, env: dict[str, str], logs: Path) -> None:
@@ -54,8 +64,9 @@ def two_workers(web: Web, env: dict[str, str], logs: Path) -> None:
     workers = []
     for n in range(2):
         with (logs / f"worker-{n}.log").open("w") as log:
-            workers.append(subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                                            stderr=log))  # fmt: skip
+            workers.append(
+                subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
+            )
     for n, proc in enumerate(workers):
         proc.wait(timeout=180)
         assert proc.returncode == 0, (logs / f"worker-{n}.log").read_text()[-3000:]
@@ -70,8 +81,9 @@ def crawls(
     names = {"reference": f"ref_{os.getpid()}", "shared": f"shared_{os.getpid()}"}
     client = mongo_server.client()
     with WebServer(web, latency=LATENCY) as server:
-        base = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri,
-                          BACKLINKS_DATA_DIR=str(tmp / "data"))  # fmt: skip
+        base = scrapy_env(
+            server.proxy_url, MONGO_URI=mongo_server.uri, BACKLINKS_DATA_DIR=str(tmp / "data")
+        )
         run = run_scrapy(crawl_argv(web), {**base, "MONGO_DATABASE": names["reference"]})
         assert run.returncode == 0, run.stderr[-3000:]
         reference_log = server.requests
@@ -79,8 +91,15 @@ def crawls(
         env = {**base, "MONGO_DATABASE": names["shared"], "BACKLINKS_REDIS_URL": redis_url}
         two_workers(web, env, tmp)
         databases = client[names["reference"]], client[names["shared"]]
-        yield Crawls(web, server, *databases, reference_log, server.requests, env,
-                     redis.Redis.from_url(redis_url))  # fmt: skip
+        yield Crawls(
+            web,
+            server,
+            *databases,
+            reference_log,
+            server.requests,
+            env,
+            redis.Redis.from_url(redis_url),
+        )
     for name in names.values():
         client.drop_database(name)
     client.close()
@@ -131,8 +150,11 @@ def test_the_stored_backlinks_are_those_of_a_one_worker_crawl(crawls: Crawls) ->
     shared = {d["_id"]: comparable(d) for d in crawls.shared.backlinks.find()}
     assert reference and shared.keys() == reference.keys()
     for _id, doc in shared.items():
-        differ = {k: (doc.get(k), reference[_id].get(k)) for k in doc.keys() | reference[_id].keys()
-                  if doc.get(k) != reference[_id].get(k)}  # fmt: skip
+        differ = {
+            k: (doc.get(k), reference[_id].get(k))
+            for k in doc.keys() | reference[_id].keys()
+            if doc.get(k) != reference[_id].get(k)
+        }
         assert not differ, (doc["source_url"], doc["target_url"], differ)
         assert doc["seen_count"] == 1
     ids = {d["last_crawl_id"] for d in crawls.shared.backlinks.find()}
@@ -157,8 +179,9 @@ def test_a_second_crawl_of_the_target_is_not_filtered_by_the_first(crawls: Crawl
     crawls.server.reset_log()
     run = run_scrapy(crawl_argv(crawls.web), crawls.env)
     assert run.returncode == 0, run.stderr[-3000:]
-    assert_same_pages(crawls.web, page_requests(crawls.server.requests),
-                      page_requests(crawls.shared_log))  # fmt: skip
+    assert_same_pages(
+        crawls.web, page_requests(crawls.server.requests), page_requests(crawls.shared_log)
+    )
     docs = list(crawls.shared.backlinks.find())
     assert docs and all(d["seen_count"] == 2 and d["lost_at"] is None for d in docs)
     assert crawls.shared.crawls.count_documents({}) == 2
@@ -172,7 +195,6 @@ def test_an_unreachable_redis_is_one_line_and_exit_1(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert run.stderr.strip().splitlines() == [run.stderr.strip()]
     assert run.stderr.startswith("error: cannot reach Redis at redis://127.0.0.1:")
-
 
 
 def test_a_hop_fetched_by_one_worker_credits_the_pages_of_another(redis_url: str) -> None:

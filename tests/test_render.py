@@ -1,6 +1,6 @@
 """Pages built by script: ``-a render=never|auto|always`` over the script web, with real Chromium.
 
-The script web (backlink_spider/demoweb/scripted.py) declares which backlinks only a browser
+The script web (tests/webs/scripted.py) declares which backlinks only a browser
 sees (``needs_render``); the crawls must find exactly those with rendering and none without, and
 ``auto`` must render only the sites that need it.
 """
@@ -69,8 +69,15 @@ class Crawl:
 
 
 def crawl_args(web: Web, out: Path, *extra: str) -> list[str]:
-    return ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={','.join(web.seeds)}",
-            "-O", str(out), *FAST, *extra]  # fmt: skip
+    return [
+        "crawl",
+        "niche",
+        *web.niche_args(),
+        "-O",
+        str(out),
+        *FAST,
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +101,12 @@ def crawls(
     done: dict[str, Crawl] = {}
     for mode in ("never", "auto", "always"):
         name = f"render_{mode}_{os.getpid()}"
-        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                         BACKLINKS_DATA_DIR=str(tmp / "data"))  # fmt: skip
+        env = scrapy_env(
+            server.proxy_url,
+            MONGO_URI=mongo_server.uri,
+            MONGO_DATABASE=name,
+            BACKLINKS_DATA_DIR=str(tmp / "data"),
+        )
         server.reset_log()
         out = tmp / f"{mode}.jsonl"
         run = run_scrapy(crawl_args(web, out, "-a", f"render={mode}"), env)
@@ -191,13 +202,30 @@ def test_auto_on_ordinary_pages_starts_no_browser(
     # the engine; the browser itself only on a first rendered page, which never comes here.
     browser, mark = watched_browser(tmp_path)
     name = f"render_plain_{os.getpid()}"
-    env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    env = scrapy_env(
+        server.proxy_url,
+        MONGO_URI=mongo_server.uri,
+        MONGO_DATABASE=name,
+        BACKLINKS_DATA_DIR=str(tmp_path / "data"),
+    )
     run = run_scrapy(
-        ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={PLAIN}",
-         "-o", str(tmp_path / "plain.jsonl"), *FAST, "-s", "LOG_LEVEL=DEBUG",
-         "-s", f"BACKLINKS_BROWSER_PATH={browser}"], env,
-    )  # fmt: skip
+        [
+            "crawl",
+            "niche",
+            "-a",
+            f"target={web.target}",
+            "-a",
+            f"seeds={PLAIN}",
+            "-o",
+            str(tmp_path / "plain.jsonl"),
+            *FAST,
+            "-s",
+            "LOG_LEVEL=DEBUG",
+            "-s",
+            f"BACKLINKS_BROWSER_PATH={browser}",
+        ],
+        env,
+    )
     with mongo_server.client() as client:
         stats = client[name].crawls.find_one()["stats"]
         client.drop_database(name)
@@ -222,12 +250,26 @@ def imported(stderr: str) -> set[str]:
 def test_never_does_not_even_import_playwright(
     web: Web, server: WebServer, tmp_path: Path, never: list[str]
 ) -> None:
-    env = scrapy_env(server.proxy_url, PYTHONPROFILEIMPORTTIME="1",
-                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    env = scrapy_env(
+        server.proxy_url, PYTHONPROFILEIMPORTTIME="1", BACKLINKS_DATA_DIR=str(tmp_path / "data")
+    )
     run = run_scrapy(
-        ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={PLAIN}",
-         "-o", str(tmp_path / "plain.jsonl"), *FAST, "-s", "ITEM_PIPELINES={}", *never], env,
-    )  # fmt: skip
+        [
+            "crawl",
+            "niche",
+            "-a",
+            f"target={web.target}",
+            "-a",
+            f"seeds={PLAIN}",
+            "-o",
+            str(tmp_path / "plain.jsonl"),
+            *FAST,
+            "-s",
+            "ITEM_PIPELINES={}",
+            *never,
+        ],
+        env,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     packages = imported(run.stderr)
     assert "scrapy" in packages and "backlink_spider" in packages  # the profile is there
@@ -240,10 +282,25 @@ def test_the_crawls_render_argument_wins_over_the_setting(
 ) -> None:
     env = scrapy_env(server.proxy_url, BACKLINKS_DATA_DIR=str(tmp_path / "data"))
     run = run_scrapy(
-        ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={SPA}", "-a",
-         "render=auto", "-o", str(tmp_path / "spa.jsonl"), *FAST, "-s", "ITEM_PIPELINES={}",
-         "-s", "BACKLINKS_RENDER=never"], env,
-    )  # fmt: skip
+        [
+            "crawl",
+            "niche",
+            "-a",
+            f"target={web.target}",
+            "-a",
+            f"seeds={SPA}",
+            "-a",
+            "render=auto",
+            "-o",
+            str(tmp_path / "spa.jsonl"),
+            *FAST,
+            "-s",
+            "ITEM_PIPELINES={}",
+            "-s",
+            "BACKLINKS_RENDER=never",
+        ],
+        env,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "'backlinks/render/pages': " in run.stderr and "'playwright/browser_count': 1" in (
         run.stderr
@@ -257,11 +314,16 @@ def test_a_browser_that_does_not_start_means_raw_html_and_one_error(
     broken.write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 1\n")
     broken.chmod(0o755)
     name = f"render_broken_{os.getpid()}"
-    env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    env = scrapy_env(
+        server.proxy_url,
+        MONGO_URI=mongo_server.uri,
+        MONGO_DATABASE=name,
+        BACKLINKS_DATA_DIR=str(tmp_path / "data"),
+    )
     out = tmp_path / "raw.jsonl"
-    run = run_scrapy(crawl_args(web, out, "-a", "render=always",
-                                "-s", f"BACKLINKS_BROWSER_PATH={broken}"), env)  # fmt: skip
+    run = run_scrapy(
+        crawl_args(web, out, "-a", "render=always", "-s", f"BACKLINKS_BROWSER_PATH={broken}"), env
+    )
     with mongo_server.client() as client:
         stats = client[name].crawls.find_one()["stats"]
         client.drop_database(name)
@@ -285,8 +347,17 @@ def test_a_bad_render_value_is_one_line(web: Web, tmp_path: Path) -> None:
 
 def test_render_always_without_a_browser_is_one_line(web: Web, tmp_path: Path) -> None:
     env = scrapy_env(BACKLINKS_DATA_DIR=str(tmp_path / "data"))
-    run = run_scrapy(crawl_args(web, tmp_path / "x.jsonl", "-a", "render=always",
-                                "-s", "BACKLINKS_BROWSER_PATH=/nonexistent"), env)  # fmt: skip
+    run = run_scrapy(
+        crawl_args(
+            web,
+            tmp_path / "x.jsonl",
+            "-a",
+            "render=always",
+            "-s",
+            "BACKLINKS_BROWSER_PATH=/nonexistent",
+        ),
+        env,
+    )
     assert run.returncode != 0
     lines = run.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: render=always needs a browser"), lines
@@ -298,8 +369,12 @@ def test_render_auto_without_a_browser_warns_and_reads_raw_html(
     web: Web, server: WebServer, mongo_server, tmp_path: Path
 ) -> None:
     name = f"render_nobrowser_{os.getpid()}"
-    env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+    env = scrapy_env(
+        server.proxy_url,
+        MONGO_URI=mongo_server.uri,
+        MONGO_DATABASE=name,
+        BACKLINKS_DATA_DIR=str(tmp_path / "data"),
+    )
     out = tmp_path / "raw.jsonl"
     run = run_scrapy(crawl_args(web, out, "-s", "BACKLINKS_BROWSER_PATH=/nonexistent"), env)
     with mongo_server.client() as client:
@@ -319,22 +394,44 @@ SIGNALS = [
     (PLAIN_PAGE + '<script>gtag("config", "G-1"); location.href = "/x";</script>', 3, ()),
     (PLAIN_PAGE + '<script type="application/ld+json">{"url": "https://a.test/"}</script>', 3, ()),
     (PLAIN_PAGE + '<noscript><img src="https://px.test/t.gif"></noscript>', 3, ()),
-    ('<body><div id="root"></div><script src="/app.js"></script>', 0,
-     ("empty_app_root", "few_links")),
-    ('<body><div id="app" class="x">\n  <!-- filled by Vue -->\n</div><script src="/a.js">'
-     "</script>", 5, ("empty_app_root",)),
+    (
+        '<body><div id="root"></div><script src="/app.js"></script>',
+        0,
+        ("empty_app_root", "few_links"),
+    ),
+    (
+        '<body><div id="app" class="x">\n  <!-- filled by Vue -->\n</div><script src="/a.js">'
+        "</script>",
+        5,
+        ("empty_app_root",),
+    ),
     ('<body><div data-id="root"></div><p>text</p><script src="/a.js"></script>', 5, ()),
-    ('<body><app-root></app-root><script src="/main.js"></script>', 0,
-     ("empty_app_root", "few_links")),
-    (PLAIN_PAGE + "<script>var a = document.createElement('a'); a.href = u;</script>", 3,
-     ("script_writes_links",)),
-    (PLAIN_PAGE + "<script>el.innerHTML = '<a class=\"x\" href=\"' + u + '\">';</script>", 3,
-     ("script_writes_links",)),
-    (PLAIN_PAGE + "<noscript>Please enable JavaScript to view the comments.</noscript>", 3,
-     ("noscript_fallback",)),
-    ('<body><p>Loading…</p><script>window.__STATE__ = "' + "x" * 3000 + '";</script>', 0,
-     ("few_links", "script_heavy")),
-]  # fmt: skip
+    (
+        '<body><app-root></app-root><script src="/main.js"></script>',
+        0,
+        ("empty_app_root", "few_links"),
+    ),
+    (
+        PLAIN_PAGE + "<script>var a = document.createElement('a'); a.href = u;</script>",
+        3,
+        ("script_writes_links",),
+    ),
+    (
+        PLAIN_PAGE + "<script>el.innerHTML = '<a class=\"x\" href=\"' + u + '\">';</script>",
+        3,
+        ("script_writes_links",),
+    ),
+    (
+        PLAIN_PAGE + "<noscript>Please enable JavaScript to view the comments.</noscript>",
+        3,
+        ("noscript_fallback",),
+    ),
+    (
+        '<body><p>Loading…</p><script>window.__STATE__ = "' + "x" * 3000 + '";</script>',
+        0,
+        ("few_links", "script_heavy"),
+    ),
+]
 
 
 @pytest.mark.parametrize(("html", "links", "expected"), SIGNALS)
@@ -346,9 +443,15 @@ def test_the_browser_refuses_the_private_network() -> None:
     async def verdicts(guard: _PrivateAddressGuard, urls: list[str]) -> list[bool]:
         return [await guard.refuses(url) for url in urls]
 
-    urls = ["http://127.0.0.1:6800/jobs", "http://[::1]/", "http://localhost:8080/",
-            "http://169.254.169.254/latest/meta-data/", "http://0x7f.1/", "https://a.test/x",
-            "data:text/html,hi"]  # fmt: skip
+    urls = [
+        "http://127.0.0.1:6800/jobs",
+        "http://[::1]/",
+        "http://localhost:8080/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://0x7f.1/",
+        "https://a.test/x",
+        "data:text/html,hi",
+    ]
     proxied = asyncio.run(verdicts(_PrivateAddressGuard({"server": "http://proxy:3128"}), urls))
     assert proxied == [True, True, True, True, True, False, False]
 
@@ -379,11 +482,14 @@ def test_a_browser_path_that_is_not_an_executable_is_no_browser(tmp_path: Path) 
 
 # --- scrapy-playwright's settings, derived from ours (no crawl) --------------------------------
 
-PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY",
-                   "NO_PROXY")  # fmt: skip
+PROXY_VARIABLES = ("http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY")
 ADDON = SETTINGS_PRIORITIES["addon"]
-DERIVED = ("PLAYWRIGHT_LAUNCH_OPTIONS", "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT",
-           "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT", "PLAYWRIGHT_ABORT_REQUEST")  # fmt: skip
+DERIVED = (
+    "PLAYWRIGHT_LAUNCH_OPTIONS",
+    "PLAYWRIGHT_MAX_PAGES_PER_CONTEXT",
+    "PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT",
+    "PLAYWRIGHT_ABORT_REQUEST",
+)
 
 
 def project_settings(**given: Any) -> Settings:
@@ -414,9 +520,11 @@ def test_update_settings_derives_scrapy_playwrights_settings(
     assert handlers["http"] == handlers["https"] == HANDLER
     assert settings["DOWNLOAD_HANDLERS"].getpriority("https") == ADDON
     assert settings.getdict("PLAYWRIGHT_LAUNCH_OPTIONS") == {
-        "executable_path": find_browser(""), "headless": True, "args": list(BROWSER_ARGS),
+        "executable_path": find_browser(""),
+        "headless": True,
+        "args": list(BROWSER_ARGS),
         "proxy": {"server": "http://proxy.test:3128", "bypass": "intranet.test"},
-    }  # fmt: skip
+    }
     assert settings.getint("PLAYWRIGHT_MAX_PAGES_PER_CONTEXT") == 3
     assert settings.getfloat("PLAYWRIGHT_DEFAULT_NAVIGATION_TIMEOUT") == 7500
     assert [settings.getpriority(name) for name in DERIVED] == [ADDON] * len(DERIVED)
@@ -425,11 +533,13 @@ def test_update_settings_derives_scrapy_playwrights_settings(
 
     abort = settings["PLAYWRIGHT_ABORT_REQUEST"]
     assert isinstance(abort, BrowserRequestFilter) and load_object(abort) is abort
-    requests = [BrowserRequest("image", "https://a.test/x.png"),
-                BrowserRequest("font", "https://a.test/x.woff2"),
-                BrowserRequest("script", "https://a.test/app.js"),
-                BrowserRequest("xhr", "http://127.0.0.1:6800/jobs"),
-                BrowserRequest("document", "http://localhost:8080/")]  # fmt: skip
+    requests = [
+        BrowserRequest("image", "https://a.test/x.png"),
+        BrowserRequest("font", "https://a.test/x.woff2"),
+        BrowserRequest("script", "https://a.test/app.js"),
+        BrowserRequest("xhr", "http://127.0.0.1:6800/jobs"),
+        BrowserRequest("document", "http://localhost:8080/"),
+    ]
 
     async def verdicts(request_filter: BrowserRequestFilter) -> list[bool]:
         return [await request_filter(request) for request in requests]
@@ -489,9 +599,14 @@ def test_update_settings_with_render_never_installs_nothing() -> None:
 
 @pytest.mark.parametrize(
     ("setting", "mode", "browser_path", "installed"),
-    [("never", "auto", "", True), ("never", "always", "", True), ("auto", "never", "", False),
-     ("auto", "auto", "", True), ("auto", "auto", "/nonexistent", False)],
-)  # fmt: skip
+    [
+        ("never", "auto", "", True),
+        ("never", "always", "", True),
+        ("auto", "never", "", False),
+        ("auto", "auto", "", True),
+        ("auto", "auto", "/nonexistent", False),
+    ],
+)
 def test_the_crawls_mode_decides_whether_the_handler_is_installed(
     setting: str, mode: str, browser_path: str, installed: bool
 ) -> None:
@@ -553,9 +668,14 @@ def test_only_a_browser_that_does_not_start_stops_rendering(
 
 def test_no_proxy_names_are_checked_as_without_a_proxy() -> None:
     no_proxy = "localhost, .internal.test,*.corp.test, db.test:5432"
-    for host, bypassed in (("internal.test", True), ("a.internal.test", True),
-                           ("x.corp.test", True), ("db.test", True), ("a.test", False),
-                           ("notinternal.test", False)):  # fmt: skip
+    for host, bypassed in (
+        ("internal.test", True),
+        ("a.internal.test", True),
+        ("x.corp.test", True),
+        ("db.test", True),
+        ("a.test", False),
+        ("notinternal.test", False),
+    ):
         assert _bypasses_proxy(host, no_proxy) is bypassed, host
     assert _bypasses_proxy("anything.test", "*")
     assert not _bypasses_proxy("a.test", "")

@@ -19,9 +19,17 @@ from tests.conftest import run_scrapy, scrapy_env
 from tests.profile_web import TARGET, Profile
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run",
-                  "--enable-logging=stderr", "--v=0"]  # fmt: skip
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--enable-logging=stderr",
+    "--v=0",
+]
 
 
 @pytest.fixture(scope="session")
@@ -41,9 +49,16 @@ def test_the_report_is_one_self_contained_file(report: tuple[Path, str]) -> None
     assert page.count("<svg") == 6
     # Nothing to fetch: no script, stylesheet or image from anywhere.
     assert not re.search(r"<script|<link\b|<img\b|@import|url\((?!#)|href=\"(?!#|https?:)", page)
-    for heading in ("Quality and link trust", "Referring domains over time", "New and lost",
-                    "Link mix", "Top anchors", "Top referring domains", "Prospects",
-                    "Broken backlinks"):  # fmt: skip
+    for heading in (
+        "Quality and link trust",
+        "Referring domains over time",
+        "New and lost",
+        "Link mix",
+        "Top anchors",
+        "Top referring domains",
+        "Prospects",
+        "Broken backlinks",
+    ):
         assert heading in page
     assert "gap.test" in page  # the prospect
     assert "https://greenleaf.test/old-offer" in page  # the broken backlink
@@ -52,9 +67,11 @@ def test_the_report_is_one_self_contained_file(report: tuple[Path, str]) -> None
 
 def test_the_report_without_backlinks_is_a_one_line_error(report: tuple[Path, str]) -> None:
     path, _ = report
-    run = run_scrapy(["report", "nobody.test", "-o", str(path.with_name("x.html"))],
-                     scrapy_env(MONGO_URI="mongodb://127.0.0.1:1/", MONGO_DATABASE="x"),
-                     timeout=60)  # fmt: skip
+    run = run_scrapy(
+        ["report", "nobody.test", "-o", str(path.with_name("x.html"))],
+        scrapy_env(MONGO_URI="mongodb://127.0.0.1:1/", MONGO_DATABASE="x"),
+        timeout=60,
+    )
     assert run.returncode == 1 and run.stderr.count("\n") == 1
     assert run.stderr.startswith("error: ")
 
@@ -63,14 +80,23 @@ def test_the_report_without_backlinks_is_a_one_line_error(report: tuple[Path, st
 def test_the_report_renders_in_a_real_browser(report: tuple[Path, str], tmp_path: Path) -> None:
     path, _ = report
     argv = [CHROMIUM, *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
-    dom = subprocess.run([*argv, "--dump-dom", path.as_uri()], capture_output=True, text=True,
-                         timeout=60, check=False)  # fmt: skip
+    dom = subprocess.run(
+        [*argv, "--dump-dom", path.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert dom.returncode == 0, dom.stderr[-2000:]
     assert dom.stdout.count("<svg") == 6
     assert "Backlink profile of greenleaf.test" in dom.stdout
     assert ":CONSOLE" not in dom.stderr, dom.stderr  # no script error, no failed load
     shot = tmp_path / "report.png"
-    png = subprocess.run([*argv, "--window-size=1280,2000", f"--screenshot={shot}",
-                          path.as_uri()], capture_output=True, timeout=60, check=False)  # fmt: skip
+    png = subprocess.run(
+        [*argv, "--window-size=1280,2000", f"--screenshot={shot}", path.as_uri()],
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
     assert png.returncode == 0 and shot.read_bytes().startswith(b"\x89PNG")
     assert shot.stat().st_size > 50_000  # a drawn page, not a blank one

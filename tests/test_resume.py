@@ -42,14 +42,23 @@ class Site:
 
 
 def crawl_args(web: Web, *extra: str) -> list[str]:
-    return ["crawl", "niche", "-a", f"target={web.target}", "-a", f"seeds={','.join(web.seeds)}",
-            "-a", f"competitors={','.join(web.competitors)}", *FAST, *QUICK_WRITES,
-            *extra]  # fmt: skip
+    return [
+        "crawl",
+        "niche",
+        *web.niche_args(competitors=True),
+        *FAST,
+        *QUICK_WRITES,
+        *extra,
+    ]
 
 
 def env_for(site: Site, database: str) -> dict[str, str]:
-    return scrapy_env(site.server.proxy_url, MONGO_URI=site.mongo.uri, MONGO_DATABASE=database,
-                      BACKLINKS_DATA_DIR=str(site.tmp / "data"))  # fmt: skip
+    return scrapy_env(
+        site.server.proxy_url,
+        MONGO_URI=site.mongo.uri,
+        MONGO_DATABASE=database,
+        BACKLINKS_DATA_DIR=str(site.tmp / "data"),
+    )
 
 
 def page_gets(server: WebServer, since: int) -> Counter[str]:
@@ -96,8 +105,14 @@ def interrupted(
     argv += crawl_args(site.web, "-s", f"JOBDIR={jobdir}", *extra)
     since = len(site.server.requests)
     third = after or sum(site.reference_gets.values()) // 3
-    proc = subprocess.Popen(argv, cwd=ROOT, env=env_for(site, database), text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
+    proc = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        env=env_for(site, database),
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         while proc.poll() is None and sum(page_gets(site.server, since).values()) < third:
             time.sleep(0.02)
@@ -140,8 +155,10 @@ def assert_same_store(site: Site, db: Any, *, scored: bool = True) -> str:
             assert page.get(field) == ref_pages[url].get(field), (field, url)
 
     def edges(database: Any) -> set[tuple[Any, ...]]:
-        return {(e["src"], e["dst"], e["links"], e["followed"], e["pages"])
-                for e in database.host_edges.find()}  # fmt: skip
+        return {
+            (e["src"], e["dst"], e["links"], e["followed"], e["pages"])
+            for e in database.host_edges.find()
+        }
 
     assert edges(db) == edges(ref)
     assert crawl["status"] == "finished" and crawl["attempts"] == 2
@@ -162,8 +179,9 @@ def test_a_crawl_stopped_with_sigint_resumes_where_it_stopped(
     stored = database.pages.count_documents({})
     assert 0 < stored < site.reference.pages.count_documents({})
 
-    other = run_scrapy(crawl_args(site.web, "-a", "depth=0", "-s", f"JOBDIR={jobdir}"),
-                       env_for(site, name))  # fmt: skip
+    other = run_scrapy(
+        crawl_args(site.web, "-a", "depth=0", "-s", f"JOBDIR={jobdir}"), env_for(site, name)
+    )
     assert other.returncode == 2
     assert other.stderr.strip().count("\n") == 0 and "other arguments" in other.stderr
 
@@ -190,8 +208,9 @@ def test_a_killed_crawl_starts_again_from_its_seeds_as_the_same_crawl(
     assert crawl["status"] == "running"  # nobody could say otherwise
     assert database.pages.count_documents({"crawl_id": crawl["_id"]}) > 0
 
-    second = run_scrapy(crawl_args(site.web, "-s", f"JOBDIR={jobdir}", *no_scoring),
-                        env_for(site, name))  # fmt: skip
+    second = run_scrapy(
+        crawl_args(site.web, "-s", f"JOBDIR={jobdir}", *no_scoring), env_for(site, name)
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert "did not stop cleanly" in second.stderr
     crawl_id = assert_same_store(site, database, scored=False)
@@ -208,8 +227,9 @@ def test_a_resumed_crawl_spends_its_page_budget_once(
     since = len(site.server.requests)
     first = interrupted(site, name, tmp_path / "job", signal.SIGINT, *budget, after=20)
     assert first.returncode == 0, first.stderr[-3000:]
-    second = run_scrapy(crawl_args(site.web, "-s", f"JOBDIR={tmp_path / 'job'}", *budget),
-                        env_for(site, name))  # fmt: skip
+    second = run_scrapy(
+        crawl_args(site.web, "-s", f"JOBDIR={tmp_path / 'job'}", *budget), env_for(site, name)
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     gets = page_gets(site.server, since)
     assert sum(gets.values()) == len(gets) == 60  # the whole budget, each page once

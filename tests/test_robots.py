@@ -50,10 +50,7 @@ def fetched_private(middlewares: str, mongo_server: MongoServer, tmp_path: Path)
             [
                 "crawl",
                 "niche",
-                "-a",
-                f"target={web.target}",
-                "-a",
-                f"seeds={','.join(web.seeds)}",
+                *web.niche_args(),
                 *FAST,
                 "-s",
                 "BACKLINKS_SCORE_ON_CLOSE=False",

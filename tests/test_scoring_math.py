@@ -68,8 +68,9 @@ def test_matches_networkx_personalized_pagerank() -> None:
     graph.add_nodes_from(range(n))
     graph.add_weighted_edges_from((a, b, w) for (a, b), w in weights.items())
     restart = {i: (1.0 if i in seeds else 0.0) for i in range(n)}
-    oracle = nx.pagerank(graph, alpha=0.85, personalization=restart, dangling=restart,
-                         tol=1e-13, max_iter=1000)  # fmt: skip
+    oracle = nx.pagerank(
+        graph, alpha=0.85, personalization=restart, dangling=restart, tol=1e-13, max_iter=1000
+    )
     assert np.allclose(ours, [oracle[i] for i in range(n)], atol=1e-8)
 
 
@@ -150,14 +151,22 @@ def test_distrust_lowers_a_farm_adjacent_host() -> None:
 
 
 def test_seed_hops_name_the_nearest_seed() -> None:
-    g = graph_of([("s1", "a", 1, 1), ("a", "b", 1, 1), ("s2", "b", 1, 0), ("b", "c", 1, 1)],
-                 ["s1", "s2", "a", "b", "c", "lonely"])  # fmt: skip
+    g = graph_of(
+        [("s1", "a", 1, 1), ("a", "b", 1, 1), ("s2", "b", 1, 0), ("b", "c", 1, 1)],
+        ["s1", "s2", "a", "b", "c", "lonely"],
+    )
     hops, origin = seed_hops(g.weights(), g.ids(["s1", "s2"]))
     got = {h: (int(hops[g.index[h]]), int(origin[g.index[h]])) for h in g.hosts}
     s1 = g.index["s1"]
     # s2 -> b is nofollow: no path that way.
-    assert got == {"s1": (0, s1), "s2": (0, g.index["s2"]), "a": (1, s1), "b": (2, s1),
-                   "c": (3, s1), "lonely": (-1, -1)}  # fmt: skip
+    assert got == {
+        "s1": (0, s1),
+        "s2": (0, g.index["s2"]),
+        "a": (1, s1),
+        "b": (2, s1),
+        "c": (3, s1),
+        "lonely": (-1, -1),
+    }
 
 
 def test_iteration_reads_the_graph_without_changing_it() -> None:
@@ -259,13 +268,19 @@ def test_quality_orders_spam_footer_below_editorial() -> None:
     [
         ({"position": "content"}, 1.0, ["in-content link"]),
         ({"position": "sidebar", "rel": ["sponsored"]}, 0.0, ["sponsored", "sidebar link"]),
-        ({"position": "navigation", "link_type": "image"}, 0.425, ["navigation link",
-                                                                   "image link"]),
+        (
+            {"position": "navigation", "link_type": "image"},
+            0.425,
+            ["navigation link", "image link"],
+        ),
         ({"position": "unknown", "link_type": "redirect"}, 0.63, ["via redirect"]),
-        ({"position": "comment", "rel": ["ugc", "nofollow"]}, 0.0, ["nofollow", "ugc",
-                                                                    "comment link"]),
+        (
+            {"position": "comment", "rel": ["ugc", "nofollow"]},
+            0.0,
+            ["nofollow", "ugc", "comment link"],
+        ),
     ],
-)  # fmt: skip
+)
 def test_link_factor(link: dict, factor: float, reasons: list[str]) -> None:
     got_factor, got_reasons = link_factor(link)
     assert got_factor == pytest.approx(factor)

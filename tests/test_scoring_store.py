@@ -55,9 +55,17 @@ class Web:
         self.pages: dict[str, dict[str, Any]] = {}
         self.backlinks: list[dict[str, Any]] = []
 
-    def page(self, url: str, text: str, links: Sequence[Link] = (),
-             *, is_target: bool = False, is_seed: bool = False, hop: int = 0,
-             title: str = "") -> None:  # fmt: skip
+    def page(
+        self,
+        url: str,
+        text: str,
+        links: Sequence[Link] = (),
+        *,
+        is_target: bool = False,
+        is_seed: bool = False,
+        hop: int = 0,
+        title: str = "",
+    ) -> None:
         """links: (href, anchor, position, rel)."""
         resolver = get_resolver()
         host = url.split("/")[2]
@@ -73,24 +81,54 @@ class Web:
             counts[0] += 1
             counts[1] += 0 if nofollow else 1
             if link_domain in (TARGET, COMPETITOR) and not is_target:
-                self.backlinks.append({
-                    "_id": backlink_id(url, href), "source_url": url, "target_url": href,
-                    "anchor_text": anchor, "rel": rel, "nofollow": "nofollow" in rel,
-                    "link_type": "text", "position": position, "context": anchor,
-                    "occurrences": 1, "source_title": title, "source_status": 200,
-                    "is_competitor_link": link_domain != TARGET, "matched_domain": link_domain,
-                    "via_url": None, "source_host": host, "source_domain": domain,
-                    "target_host": link_host, "target_domain": link_domain,
-                    "first_seen": NOW, "last_seen": NOW, "seen_count": 1,
-                    "first_crawl_id": CRAWL, "last_crawl_id": CRAWL, "lost_at": None,
-                })  # fmt: skip
+                self.backlinks.append(
+                    {
+                        "_id": backlink_id(url, href),
+                        "source_url": url,
+                        "target_url": href,
+                        "anchor_text": anchor,
+                        "rel": rel,
+                        "nofollow": "nofollow" in rel,
+                        "link_type": "text",
+                        "position": position,
+                        "context": anchor,
+                        "occurrences": 1,
+                        "source_title": title,
+                        "source_status": 200,
+                        "is_competitor_link": link_domain != TARGET,
+                        "matched_domain": link_domain,
+                        "via_url": None,
+                        "source_host": host,
+                        "source_domain": domain,
+                        "target_host": link_host,
+                        "target_domain": link_domain,
+                        "first_seen": NOW,
+                        "last_seen": NOW,
+                        "seen_count": 1,
+                        "first_crawl_id": CRAWL,
+                        "last_crawl_id": CRAWL,
+                        "lost_at": None,
+                    }
+                )
         self.pages[url] = {
-            "_id": url, "url": url, "status": 200, "title": title, "lang": "en",
-            "text": text, "outlinks_total": len(links) + 5, "nofollow": False,
-            "rendered": False, "is_target": is_target, "is_seed": is_seed, "hop": hop,
-            "host": host, "domain": domain, "crawl_id": CRAWL, "fetched_at": NOW,
+            "_id": url,
+            "url": url,
+            "status": 200,
+            "title": title,
+            "lang": "en",
+            "text": text,
+            "outlinks_total": len(links) + 5,
+            "nofollow": False,
+            "rendered": False,
+            "is_target": is_target,
+            "is_seed": is_seed,
+            "hop": hop,
+            "host": host,
+            "domain": domain,
+            "crawl_id": CRAWL,
+            "fetched_at": NOW,
             "out_hosts": [{"host": h, "links": n, "followed": f} for h, (n, f) in out.items()],
-        }  # fmt: skip
+        }
 
     def host_edges(self) -> list[dict[str, Any]]:
         """As MongoPipeline._rebuild_host_edges recounts them from the stored pages."""
@@ -102,54 +140,107 @@ class Web:
                 counts[1] += out["followed"]
                 counts[2] += 1
         return [
-            {"_id": f"{s}>{d}", "src": s, "dst": d, "links": n, "followed": f, "pages": p,
-             "first_seen": NOW, "last_seen": NOW}
+            {
+                "_id": f"{s}>{d}",
+                "src": s,
+                "dst": d,
+                "links": n,
+                "followed": f,
+                "pages": p,
+                "first_seen": NOW,
+                "last_seen": NOW,
+            }
             for (s, d), (n, f, p) in edges.items()
-        ]  # fmt: skip
+        ]
 
     def store(self, db: Any, **crawl: Any) -> None:
         db.pages.insert_many(list(self.pages.values()))
         db.backlinks.insert_many(self.backlinks)
         db.host_edges.insert_many(self.host_edges())
-        db.crawls.insert_one({
-            "_id": CRAWL, "target": TARGET, "target_url": f"https://{TARGET}/",
-            "seeds": ["https://rosegrowers.test/", "gardenclub.test"],
-            "keywords": ["roses", "compost"], "competitors": [COMPETITOR], "depth": 1,
-            "max_pages": 500, "status": "finished", "started_at": NOW, "finished_at": NOW,
-            "stats": {}, **crawl,
-        })  # fmt: skip
+        db.crawls.insert_one(
+            {
+                "_id": CRAWL,
+                "target": TARGET,
+                "target_url": f"https://{TARGET}/",
+                "seeds": ["https://rosegrowers.test/", "gardenclub.test"],
+                "keywords": ["roses", "compost"],
+                "competitors": [COMPETITOR],
+                "depth": 1,
+                "max_pages": 500,
+                "status": "finished",
+                "started_at": NOW,
+                "finished_at": NOW,
+                "stats": {},
+                **crawl,
+            }
+        )
 
 
 def gardening_web() -> Web:
     """A gardening niche around petalpost.test, an off-topic news site and a link farm."""
     web = Web()
     t = f"https://{TARGET}"
-    web.page(f"{t}/", ROSES + COMPOST, [("https://blog.compostlove.test/", "friends", "sidebar",
-             [])], is_target=True, title="Petal Post")  # fmt: skip
+    web.page(
+        f"{t}/",
+        ROSES + COMPOST,
+        [("https://blog.compostlove.test/", "friends", "sidebar", [])],
+        is_target=True,
+        title="Petal Post",
+    )
     web.page(f"{t}/roses", ROSES * 2, is_target=True, title="Pruning roses")
     web.page(f"{t}/compost", COMPOST * 2, is_target=True, title="Making compost")
 
-    web.page("https://rosegrowers.test/", ROSES, [
-        ("https://rosegrowers.test/articles/pruning", "pruning", "navigation", []),
-        ("https://blog.compostlove.test/", "Compost Love", "content", []),
-        ("https://news.test/", "local news", "sidebar", []),
-    ], is_seed=True, title="Rose Growers")  # fmt: skip
-    web.page("https://rosegrowers.test/articles/pruning", ROSES * 2, [
-        ("https://petalpost.test/roses", "rose pruning guide", "content", []),
-        ("https://greenthumb-weekly.test/", "Green Thumb Weekly", "content", []),
-    ], is_seed=True, title="Pruning roses, step by step")  # fmt: skip
+    web.page(
+        "https://rosegrowers.test/",
+        ROSES,
+        [
+            ("https://rosegrowers.test/articles/pruning", "pruning", "navigation", []),
+            ("https://blog.compostlove.test/", "Compost Love", "content", []),
+            ("https://news.test/", "local news", "sidebar", []),
+        ],
+        is_seed=True,
+        title="Rose Growers",
+    )
+    web.page(
+        "https://rosegrowers.test/articles/pruning",
+        ROSES * 2,
+        [
+            ("https://petalpost.test/roses", "rose pruning guide", "content", []),
+            ("https://greenthumb-weekly.test/", "Green Thumb Weekly", "content", []),
+        ],
+        is_seed=True,
+        title="Pruning roses, step by step",
+    )
     for i in range(4):  # a club whose footer links the target from every page
-        web.page(f"https://gardenclub.test/p{i}", COMPOST + ROSES, [
-            ("https://petalpost.test/", "Petal Post", "footer", []),
+        web.page(
+            f"https://gardenclub.test/p{i}",
+            COMPOST + ROSES,
+            [
+                ("https://petalpost.test/", "Petal Post", "footer", []),
+                ("https://rosegrowers.test/", "Rose Growers", "content", []),
+            ],
+            is_seed=True,
+            title=f"Garden club news {i}",
+        )
+    web.page(
+        "https://blog.compostlove.test/2024/heap",
+        COMPOST * 3,
+        [
+            ("https://petalpost.test/compost", "compost tips", "content", []),
             ("https://rosegrowers.test/", "Rose Growers", "content", []),
-        ], is_seed=True, title=f"Garden club news {i}")  # fmt: skip
-    web.page("https://blog.compostlove.test/2024/heap", COMPOST * 3, [
-        ("https://petalpost.test/compost", "compost tips", "content", []),
-        ("https://rosegrowers.test/", "Rose Growers", "content", []),
-    ], hop=1, title="Building a compost heap")  # fmt: skip
-    web.page("https://news.test/sport/derby", FOOTBALL * 3, [
-        ("https://petalpost.test/", "Petal Post", "content", []),
-    ], hop=1, title="Derby day")  # fmt: skip
+        ],
+        hop=1,
+        title="Building a compost heap",
+    )
+    web.page(
+        "https://news.test/sport/derby",
+        FOOTBALL * 3,
+        [
+            ("https://petalpost.test/", "Petal Post", "content", []),
+        ],
+        hop=1,
+        title="Derby day",
+    )
 
     farm = [f"https://farm{i}.test/" for i in range(4)]
     for url in farm:
@@ -348,16 +439,28 @@ def test_stored_reciprocal_flag_and_score_agree_per_site(mongo_db: tuple[str, An
     # Host by host neither is reciprocal; site by site (registered domain) both are.
     _, db = mongo_db
     web = gardening_web()
-    web.page(f"https://{TARGET}/press", ROSES, [("https://www.news.test/", "news", "content", [])],
-             is_target=True, title="Press")  # fmt: skip
-    web.page(f"https://shop.{TARGET}/", COMPOST, [("https://www.farm1.test/", "x", "footer", [])],
-             is_target=True, title="Shop")  # fmt: skip
+    web.page(
+        f"https://{TARGET}/press",
+        ROSES,
+        [("https://www.news.test/", "news", "content", [])],
+        is_target=True,
+        title="Press",
+    )
+    web.page(
+        f"https://shop.{TARGET}/",
+        COMPOST,
+        [("https://www.farm1.test/", "x", "footer", [])],
+        is_target=True,
+        title="Shop",
+    )
     web.store(db)
     derby, farm1 = "https://news.test/sport/derby", "https://farm1.test/"
 
     def flags() -> dict[str, bool]:
-        return {d["source_url"]: d["reciprocal"] for d in db.backlinks.find({}, {"source_url": 1,
-                "reciprocal": 1})}  # fmt: skip
+        return {
+            d["source_url"]: d["reciprocal"]
+            for d in db.backlinks.find({}, {"source_url": 1, "reciprocal": 1})
+        }
 
     # The end of a crawl marks the links first, then scores them: the score keeps the flags.
     mark_reciprocal(db, [TARGET, COMPETITOR])
@@ -386,9 +489,18 @@ def test_an_old_store_gets_the_new_field_names_at_the_next_score(stored: tuple[s
     _, db = stored
     old_scores = {"trust": 12.0, "relevance": 1.0, "quality": 3.0, "reasons": [], "scored_at": NOW}
     db.backlinks.update_many({}, {"$set": {"scores": old_scores}})
-    db.hosts.insert_one({"_id": f"{TARGET}|rosegrowers.test", "target": TARGET,
-                         "host": "rosegrowers.test", "trust": 7.0, "trust_raw": 0.1,
-                         "distrust": 0.0, "distrust_raw": 0.0, "scored_at": NOW})  # fmt: skip
+    db.hosts.insert_one(
+        {
+            "_id": f"{TARGET}|rosegrowers.test",
+            "target": TARGET,
+            "host": "rosegrowers.test",
+            "trust": 7.0,
+            "trust_raw": 0.1,
+            "distrust": 0.0,
+            "distrust_raw": 0.0,
+            "scored_at": NOW,
+        }
+    )
     score_target(db, TARGET)
     for doc in db.backlinks.find({}):
         assert set(doc["scores"]) == {"link_trust", "relevance", "quality", "reasons", "scored_at"}
@@ -403,8 +515,14 @@ def test_the_latest_crawl_is_the_targets_else_the_one_that_watched_it(
 ) -> None:
     _, db = stored
     later = datetime(2025, 2, 1, tzinfo=UTC)
-    db.crawls.insert_one({"_id": "crawl-other", "target": "other.test", "started_at": later,
-                          "competitors": [TARGET, COMPETITOR]})  # fmt: skip
+    db.crawls.insert_one(
+        {
+            "_id": "crawl-other",
+            "target": "other.test",
+            "started_at": later,
+            "competitors": [TARGET, COMPETITOR],
+        }
+    )
     # The target's own crawl wins over a newer crawl that only watched it...
     assert latest_crawl(db, TARGET)["_id"] == CRAWL
     # ... a domain only ever watched gets the newest crawl that watched it ...
@@ -412,8 +530,15 @@ def test_the_latest_crawl_is_the_targets_else_the_one_that_watched_it(
     assert latest_crawl(db, "other.test")["_id"] == "crawl-other"
     assert latest_crawl(db, "unknown.test") is None
     # ... and the scorer reads that one.
-    db.crawls.insert_one({"_id": "crawl-newer", "target": TARGET, "started_at": later,
-                          "competitors": [], "seeds": ["rosegrowers.test"]})  # fmt: skip
+    db.crawls.insert_one(
+        {
+            "_id": "crawl-newer",
+            "target": TARGET,
+            "started_at": later,
+            "competitors": [],
+            "seeds": ["rosegrowers.test"],
+        }
+    )
     assert latest_crawl(db, TARGET)["_id"] == "crawl-newer"
     assert score_target(db, TARGET)["crawl_id"] == "crawl-newer"
     assert score_target(db, COMPETITOR)["crawl_id"] == "crawl-other"

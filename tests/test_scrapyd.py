@@ -311,6 +311,8 @@ def test_scrapyd_deploy_ships_every_package_and_leaves_git_clean(deployed: Deplo
         for path in (deployed.checkout / package).rglob("*.py")
     }
     assert modules and modules <= names, sorted(modules - names)
+    assert "backlink_spider/demoweb/demo_web.toml" in names  # the demo web's text: package data
+    assert not {n for n in names if n.startswith(("tests/", "benchmarks/"))}  # no test webs
     assert "settings = settings" in entry_points  # how Scrapyd finds the settings module
     status = subprocess.run(
         ["git", "status", "--porcelain", "--untracked-files=all"],

@@ -59,15 +59,30 @@ execute()
 """
 
 # Commands a sharded cluster refuses, or that need an unsharded collection.
-UNSHARDED_ONLY = {"mapReduce", "eval", "$eval", "group", "geoNear", "renameCollection",
-                  "applyOps", "copydb", "cloneCollection", "convertToCapped"}  # fmt: skip
+UNSHARDED_ONLY = {
+    "mapReduce",
+    "eval",
+    "$eval",
+    "group",
+    "geoNear",
+    "renameCollection",
+    "applyOps",
+    "copydb",
+    "cloneCollection",
+    "convertToCapped",
+}
 
 
 def _scrapy(log: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-c", RECORDER, str(log), *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=180, check=False,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
 
 
 def test_every_command_of_a_crawl_and_its_reports_works_on_a_sharded_cluster(
@@ -75,17 +90,33 @@ def test_every_command_of_a_crawl_and_its_reports_works_on_a_sharded_cluster(
 ) -> None:
     name, db = mongo_db
     log = tmp_path / "commands.jsonl"
-    crawl = ["crawl", "niche", "-a", f"target={TARGET}", "-a", "seeds=hub.test",
-             "-a", f"competitors={RIVAL}", *FAST]  # fmt: skip
+    crawl = [
+        "crawl",
+        "niche",
+        "-a",
+        f"target={TARGET}",
+        "-a",
+        "seeds=hub.test",
+        "-a",
+        f"competitors={RIVAL}",
+        *FAST,
+    ]
     with WebServer(build_web(changed=False)) as server:
-        env = scrapy_env(server.proxy_url, MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                         BACKLINKS_DATA_DIR=str(tmp_path / "data"))  # fmt: skip
+        env = scrapy_env(
+            server.proxy_url,
+            MONGO_URI=mongo_server.uri,
+            MONGO_DATABASE=name,
+            BACKLINKS_DATA_DIR=str(tmp_path / "data"),
+        )
         runs = [_scrapy(log, env, *crawl)]
         server.swap(build_web(changed=True))  # links lost and added: the end-of-crawl updates
         runs.append(_scrapy(log, env, *crawl, "-s", "DOWNLOAD_TIMEOUT=1"))
-    for args in (["score", TARGET], ["export", TARGET, "-O", str(tmp_path / "out.jsonl")],
-                 ["prospects", TARGET, "-O", str(tmp_path / "p.jsonl")],
-                 ["report", TARGET, "-o", str(tmp_path / "report.html")]):  # fmt: skip
+    for args in (
+        ["score", TARGET],
+        ["export", TARGET, "-O", str(tmp_path / "out.jsonl")],
+        ["prospects", TARGET, "-O", str(tmp_path / "p.jsonl")],
+        ["report", TARGET, "-o", str(tmp_path / "report.html")],
+    ):
         runs.append(_scrapy(log, env, *args))
     for run in runs:
         assert run.returncode == 0, run.stderr[-2000:]

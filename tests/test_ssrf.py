@@ -12,12 +12,33 @@ from backlink_spider.ssrf import is_forbidden, parse_ip
 from tests.conftest import FAST, run_scrapy, scrapy_env
 
 FORBIDDEN = [
-    "127.0.0.1", "127.1.2.3", "localhost.", "10.0.0.8", "172.16.5.4", "192.168.1.1",
-    "169.254.169.254", "0.0.0.0", "224.0.0.1", "255.255.255.255", "100.64.0.1",
-    "::1", "[::1]", "fe80::1", "fc00::1", "::ffff:127.0.0.1", "[::ffff:169.254.169.254]",
-    "2002:7f00:1::", "::", "ff02::1",
-    "2130706433", "0177.0.0.1", "0x7f.1", "0x7f000001", "017700000001", "127.1",
-]  # fmt: skip
+    "127.0.0.1",
+    "127.1.2.3",
+    "localhost.",
+    "10.0.0.8",
+    "172.16.5.4",
+    "192.168.1.1",
+    "169.254.169.254",
+    "0.0.0.0",
+    "224.0.0.1",
+    "255.255.255.255",
+    "100.64.0.1",
+    "::1",
+    "[::1]",
+    "fe80::1",
+    "fc00::1",
+    "::ffff:127.0.0.1",
+    "[::ffff:169.254.169.254]",
+    "2002:7f00:1::",
+    "::",
+    "ff02::1",
+    "2130706433",
+    "0177.0.0.1",
+    "0x7f.1",
+    "0x7f000001",
+    "017700000001",
+    "127.1",
+]
 ALLOWED = ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111", "[2001:4860:4860::8888]"]
 
 
@@ -44,8 +65,10 @@ def test_names_are_not_mistaken_for_addresses() -> None:
 
 class _Page(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
-        body = (b"<html><body><a href='http://localhost:%d/secret'>a link to the target site"
-                b"</a></body></html>" % self.server.server_port)  # type: ignore[attr-defined]
+        body = (
+            b"<html><body><a href='http://localhost:%d/secret'>a link to the target site"
+            b"</a></body></html>" % self.server.server_port
+        )  # type: ignore[attr-defined]
         self.send_response(200)
         self.send_header("Content-Type", "text/html")
         self.send_header("Content-Length", str(len(body)))
@@ -67,15 +90,27 @@ def local_site():
     server.server_close()
 
 
-def test_a_crawl_refuses_loopback_unless_allowed(local_site, mongo_server, mongo_db,
-                                                 tmp_path: Path) -> None:
+def test_a_crawl_refuses_loopback_unless_allowed(
+    local_site, mongo_server, mongo_db, tmp_path: Path
+) -> None:
     name, db = mongo_db
     port = local_site.server_port
-    env = scrapy_env(MONGO_URI=mongo_server.uri, MONGO_DATABASE=name,
-                     BACKLINKS_DATA_DIR=str(tmp_path / "data"))
-    args = ["crawl", "niche", "-a", f"target=localhost:{port}",
-            "-a", f"seeds=http://127.0.0.1:{port}/,http://2130706433:{port}/", *FAST,
-            "-s", "ROBOTSTXT_OBEY=False", "-s", "BACKLINKS_SCORE_ON_CLOSE=False"]  # fmt: skip
+    env = scrapy_env(
+        MONGO_URI=mongo_server.uri, MONGO_DATABASE=name, BACKLINKS_DATA_DIR=str(tmp_path / "data")
+    )
+    args = [
+        "crawl",
+        "niche",
+        "-a",
+        f"target=localhost:{port}",
+        "-a",
+        f"seeds=http://127.0.0.1:{port}/,http://2130706433:{port}/",
+        *FAST,
+        "-s",
+        "ROBOTSTXT_OBEY=False",
+        "-s",
+        "BACKLINKS_SCORE_ON_CLOSE=False",
+    ]
     run = run_scrapy(args, env)
     assert run.returncode == 0, run.stderr[-2000:]
     stats = db.crawls.find_one()["stats"]
@@ -89,8 +124,14 @@ def test_a_crawl_refuses_loopback_unless_allowed(local_site, mongo_server, mongo
     assert db.pages.count_documents({}) >= 1
 
 
-@pytest.mark.parametrize("location", ["http://169.254.169.254/latest/meta-data/",
-                                      "http://[::ffff:127.0.0.1]/admin", "http://0177.0.0.1/"])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::ffff:127.0.0.1]/admin",
+        "http://0177.0.0.1/",
+    ],
+)
 def test_a_redirect_into_the_private_network_is_refused(location: str) -> None:
     """A public page that 302s to the cloud metadata address: the redirected request is a new
     request through the downloader middlewares, and the guard refuses it."""

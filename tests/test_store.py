@@ -69,8 +69,13 @@ def test_embedded_store_keeps_data_and_stops_its_server(tmp_path: Path) -> None:
 
 
 def test_processes_share_one_server_and_the_last_stops_it(tmp_path: Path) -> None:
-    with subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], cwd=ROOT,
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
         their_port = int(holder.stdout.readline())
         store = acquire_store(embedded(tmp_path))
         assert store.client.address[1] == their_port  # joined, not a second server
@@ -82,8 +87,13 @@ def test_processes_share_one_server_and_the_last_stops_it(tmp_path: Path) -> Non
 
 
 def test_a_killed_user_does_not_keep_the_server_forever(tmp_path: Path) -> None:
-    with subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], cwd=ROOT,
-                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True) as holder:
+    with subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as holder:
         port = int(holder.stdout.readline())
         holder.send_signal(signal.SIGKILL)
     store = acquire_store(embedded(tmp_path))  # the orphaned server is found and reused

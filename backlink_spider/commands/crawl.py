@@ -44,8 +44,10 @@ class Command(ScrapyCrawlCommand):
         except ArgumentError as exc:
             fail(str(exc))
         if self.settings.get("JOBDIR") and self.settings.get("BACKLINKS_REDIS_URL"):
-            fail("JOBDIR and BACKLINKS_REDIS_URL exclude each other: a shared crawl keeps its "
-                 "frontier in Redis, not in a job directory")  # fmt: skip
+            fail(
+                "JOBDIR and BACKLINKS_REDIS_URL exclude each other: a shared crawl keeps its "
+                "frontier in Redis, not in a job directory"
+            )
         if self.settings.get("JOBDIR"):
             try:
                 check_job(Path(self.settings["JOBDIR"]), config.describe())

@@ -37,9 +37,20 @@ from backlink_spider.vocabulary import (
 )
 
 FEED_FIELDS = [f for f in Backlink.__dataclass_fields__ if f not in {"discovered_at", "crawl_id"}]
-STORE_FIELDS = ["first_seen", "last_seen", "seen_count", LOST_AT, FIRST_CRAWL_ID,
-                "last_crawl_id", SCORES, UNVERIFIED_AT, RECIPROCAL, TARGET_STATUS,
-                "target_final_url", "target_checked_at"]  # fmt: skip
+STORE_FIELDS = [
+    "first_seen",
+    "last_seen",
+    "seen_count",
+    LOST_AT,
+    FIRST_CRAWL_ID,
+    "last_crawl_id",
+    SCORES,
+    UNVERIFIED_AT,
+    RECIPROCAL,
+    TARGET_STATUS,
+    "target_final_url",
+    "target_checked_at",
+]
 
 
 def export_record(doc: dict[str, Any], latest_crawl_id: str | None = None) -> dict[str, Any]:

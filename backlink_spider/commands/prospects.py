@@ -55,8 +55,9 @@ class Command(StoreCommand):
             metavar="DOMAINS",
             help="comma-separated; default: the latest crawl's -a competitors=",
         )
-        parser.add_argument("--limit", type=int, default=0, metavar="N",
-                            help="at most N prospects (default: all)")  # fmt: skip
+        parser.add_argument(
+            "--limit", type=int, default=0, metavar="N", help="at most N prospects (default: all)"
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -67,15 +68,21 @@ class Command(StoreCommand):
             if competitors is None:
                 competitors = list((latest_crawl(store.db, domain) or {}).get("competitors") or ())
             if not competitors:
-                fail(f"no competitors for {domain}: crawl with -a competitors=a.com,b.com "
-                     "or give --competitors", code=1)  # fmt: skip
+                fail(
+                    f"no competitors for {domain}: crawl with -a competitors=a.com,b.com "
+                    "or give --competitors",
+                    code=1,
+                )
             found = prospects(store.db, domain, competitors, limit=max(0, opts.limit) or None)
         try:
             self._write(found, opts.overwrite_output)
         except OSError as exc:
             fail(f"cannot write the output: {exc}", code=1)
-        print(f"{len(found)} prospects for {domain} (linking to {', '.join(competitors)} "
-              "but not to it)", file=sys.stderr)  # fmt: skip
+        print(
+            f"{len(found)} prospects for {domain} (linking to {', '.join(competitors)} "
+            "but not to it)",
+            file=sys.stderr,
+        )
 
     @staticmethod
     def _write(found: list[dict[str, Any]], destination: str | None) -> None:

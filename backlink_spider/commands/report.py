@@ -21,14 +21,19 @@ class Command(StoreCommand):
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
         parser.add_argument(
-            "-o", "-O", "--output", metavar="FILE", default="report.html",
+            "-o",
+            "-O",
+            "--output",
+            metavar="FILE",
+            default="report.html",
             help="the HTML file to write, replaced if it exists (default: report.html)",
-        )  # fmt: skip
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
-            raise UsageError("give one target, e.g. scrapy report site.com -o report.html",
-                             print_help=False)  # fmt: skip
+            raise UsageError(
+                "give one target, e.g. scrapy report site.com -o report.html", print_help=False
+            )
         domain = self.target_domain(args[0])
         try:
             # Here, not at the top: Scrapy imports every command to list them, and matplotlib
@@ -38,13 +43,19 @@ class Command(StoreCommand):
             fail(f"the report needs matplotlib ({exc}): pip install matplotlib", code=1)
         with self.open_store(domain) as store:
             if store.db.backlinks.count_documents({"matched_domain": domain}, limit=1) == 0:
-                fail(f"no stored backlinks for {domain} (crawl it first: "
-                     f"scrapy crawl niche -a target={domain} -a seeds=...)", code=1)  # fmt: skip
+                fail(
+                    f"no stored backlinks for {domain} (crawl it first: "
+                    f"scrapy crawl niche -a target={domain} -a seeds=...)",
+                    code=1,
+                )
             data = gather(store.db, domain)
         page = render(data)
         try:
             Path(opts.output).write_text(page, encoding="utf-8")
         except OSError as exc:
             fail(f"cannot write the report: {exc}", code=1)
-        print(f"report of {domain} written to {opts.output} "
-              f"({data['mix']['backlinks']} live backlinks)", file=sys.stderr)  # fmt: skip
+        print(
+            f"report of {domain} written to {opts.output} "
+            f"({data['mix']['backlinks']} live backlinks)",
+            file=sys.stderr,
+        )

@@ -232,6 +232,14 @@ class Web(Mapping[str, Site]):
     def __repr__(self) -> str:
         return f"Web({self.name!r}, hosts={len(self)}, target={self.target!r})"
 
+    def niche_args(self, *, competitors: bool = False) -> list[str]:
+        """``-a`` arguments of ``scrapy crawl niche`` for this web: its target and seeds (and its
+        competitors, when asked)."""
+        args = ["-a", f"target={self.target}", "-a", f"seeds={','.join(self.seeds)}"]
+        if competitors and self.competitors:
+            args += ["-a", f"competitors={','.join(self.competitors)}"]
+        return args
+
     # -- building ------------------------------------------------------------------------------
     def site(self, host: str) -> Site:
         """The Site for ``host``, created on first use."""

@@ -118,10 +118,20 @@ NEAR_DISTRUST = 20.0
 QUALITY_FLOOR = 0.1
 PAGE_FIELDS = {"_id": 0, "url": 1, "host": 1, "domain": 1, "title": 1, "text": 1}
 LINK_FIELDS = {
-    "_id": 1, "source_url": 1, "source_host": 1, "source_domain": 1, "matched_domain": 1,
-    "anchor_text": 1, "rel": 1, "nofollow": 1, "link_type": 1, "position": 1, "context": 1,
-    "source_title": 1, "is_competitor_link": 1,
-}  # fmt: skip
+    "_id": 1,
+    "source_url": 1,
+    "source_host": 1,
+    "source_domain": 1,
+    "matched_domain": 1,
+    "anchor_text": 1,
+    "rel": 1,
+    "nofollow": 1,
+    "link_type": 1,
+    "position": 1,
+    "context": 1,
+    "source_title": 1,
+    "is_competitor_link": 1,
+}
 
 
 class ScoringError(Exception):
@@ -728,6 +738,7 @@ def _host_ops(
             "backlinks": int(backlinks.get(host, 0)),
             SCORED_AT: now,
         }
-        ops.append(UpdateOne({"_id": f"{target_domain}|{host}"}, {"$set": doc, "$unset": old},
-                             upsert=True))  # fmt: skip
+        ops.append(
+            UpdateOne({"_id": f"{target_domain}|{host}"}, {"$set": doc, "$unset": old}, upsert=True)
+        )
     return ops

@@ -86,29 +86,50 @@ def hostile_web(huge_bytes: int = HUGE_PAGE_BYTES) -> Web:
         "/deep": "1,000 nested elements",
         "/huge-attribute": "a 2 MB attribute",
     }
-    site.page("/", _page("Hostile pages", "".join(
-        f'<p>See <a href="{path}">{what}</a>.</p>' for path, what in paths.items()
-    )))  # fmt: skip
+    site.page(
+        "/",
+        _page(
+            "Hostile pages",
+            "".join(f'<p>See <a href="{path}">{what}</a>.</p>' for path, what in paths.items()),
+        ),
+    )
     target = web.site(TARGET)
     target.page("/", _page("Target site", "<p>The site whose backlinks we look for.</p>"))
 
     def expect(path: str, target_path: str, anchor: str, note: str) -> str:
-        web.expect_backlink(f"{home}{path}", f"https://{TARGET}{target_path}", anchor=anchor,
-                            position="content", note=note)  # fmt: skip
+        web.expect_backlink(
+            f"{home}{path}",
+            f"https://{TARGET}{target_path}",
+            anchor=anchor,
+            position="content",
+            note=note,
+        )
         return f'<a href="https://{TARGET}{target_path}">{anchor}</a>'
 
     # The huge page: its link near the top is found, the one 25 MB down is past the cut.
     top = expect("/huge", "/from-huge", "near the top", "first kilobyte of a 50 MB page")
-    web.expect_no_backlink(f"{home}/huge", f"https://{TARGET}/past-the-cap",
-                           "25 MB into a page cut at BACKLINKS_MAX_PAGE_BYTES")  # fmt: skip
-    site.page("/huge", StreamedResponse(
-        head=(f"<!DOCTYPE html><html><head><title>Huge</title></head><body><main>"
-              f"<p>A page that never ends links {top} first.</p>").encode(),
-        filler=b"<p>Filler text that goes on and on, as a runaway page generator writes it.</p>\n",
-        middle=f'<p>Far down: <a href="https://{TARGET}/past-the-cap">too far</a>.</p>'.encode(),
-        tail=b"</main></body></html>",
-        length=huge_bytes,
-    ))  # fmt: skip
+    web.expect_no_backlink(
+        f"{home}/huge",
+        f"https://{TARGET}/past-the-cap",
+        "25 MB into a page cut at BACKLINKS_MAX_PAGE_BYTES",
+    )
+    site.page(
+        "/huge",
+        StreamedResponse(
+            head=(
+                f"<!DOCTYPE html><html><head><title>Huge</title></head><body><main>"
+                f"<p>A page that never ends links {top} first.</p>"
+            ).encode(),
+            filler=(
+                b"<p>Filler text that goes on and on, as a runaway page generator writes it.</p>\n"
+            ),
+            middle=(
+                f'<p>Far down: <a href="https://{TARGET}/past-the-cap">too far</a>.</p>'
+            ).encode(),
+            tail=b"</main></body></html>",
+            length=huge_bytes,
+        ),
+    )
 
     rng = random.Random(7)
     noise = bytes(rng.getrandbits(8) for _ in range(200_000))
@@ -117,32 +138,49 @@ def hostile_web(huge_bytes: int = HUGE_PAGE_BYTES) -> Web:
 
     # A browser decodes by the header: windows-1252 bytes read as UTF-8 give U+FFFD.
     link = expect("/wrong-charset", "/from-wrong-charset", "Caf\ufffd garden", "invalid UTF-8")
-    site.page("/wrong-charset", Response(
-        body=_page("Caf\xe9", f"<p>Read {link.replace(chr(0xFFFD), chr(0xE9))} today.</p>")
-        .encode("cp1252"),
-        content_type="text/html; charset=utf-8",
-    ))  # fmt: skip
+    site.page(
+        "/wrong-charset",
+        Response(
+            body=_page(
+                "Caf\xe9", f"<p>Read {link.replace(chr(0xFFFD), chr(0xE9))} today.</p>"
+            ).encode("cp1252"),
+            content_type="text/html; charset=utf-8",
+        ),
+    )
     # An unknown label in the header is ignored; the <meta charset> decides.
     link = expect("/unknown-charset", "/from-unknown-charset", "Привет, сад", "meta charset")
-    site.page("/unknown-charset", Response(
-        body=_page("Сад", f"<p>Смотрите {link} сегодня.</p>",
-                   head='<meta charset="windows-1251">').encode("cp1251"),
-        content_type="text/html; charset=x-no-such-charset",
-    ))  # fmt: skip
+    site.page(
+        "/unknown-charset",
+        Response(
+            body=_page(
+                "Сад", f"<p>Смотрите {link} сегодня.</p>", head='<meta charset="windows-1251">'
+            ).encode("cp1251"),
+            content_type="text/html; charset=x-no-such-charset",
+        ),
+    )
     # ASCII claimed to be UTF-16 decodes to CJK noise: nothing to find, nothing to crash on.
-    site.page("/utf16-claimed", Response(
-        body=_page("Sixteen", f'<p><a href="https://{TARGET}/x">x</a></p>').encode(),
-        content_type="text/html; charset=utf-16",
-    ))  # fmt: skip
+    site.page(
+        "/utf16-claimed",
+        Response(
+            body=_page("Sixteen", f'<p><a href="https://{TARGET}/x">x</a></p>').encode(),
+            content_type="text/html; charset=utf-16",
+        ),
+    )
     link = expect("/nul", "/from-nul", "through the NULs", "NUL bytes and broken UTF-8 around it")
-    site.page("/nul", Response(
-        body=b"\x00\xff<main><p>\x00\xed\xa0\x80 \xc3\x28 " + link.encode()
-        + b" \x00</p>\x00" * 100,
-        content_type="text/html; charset=utf-8",
-    ))  # fmt: skip
+    site.page(
+        "/nul",
+        Response(
+            body=b"\x00\xff<main><p>\x00\xed\xa0\x80 \xc3\x28 "
+            + link.encode()
+            + b" \x00</p>\x00" * 100,
+            content_type="text/html; charset=utf-8",
+        ),
+    )
     link = expect("/deep", "/from-deep", "deep down", "inside 1,000 nested divs")
     site.page("/deep", _page("Deep", "<div>" * 1000 + f"<p>Way {link}.</p>" + "</div>" * 1000))
     link = expect("/huge-attribute", "/from-huge-attribute", "after the attribute", "2 MB title")
-    site.page("/huge-attribute", _page("Attr", f'<p><span title="{"t" * 2_000_000}">x</span> '
-                                               f"then {link}.</p>"))  # fmt: skip
+    site.page(
+        "/huge-attribute",
+        _page("Attr", f'<p><span title="{"t" * 2_000_000}">x</span> then {link}.</p>'),
+    )
     return web
