@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import time
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -212,9 +213,12 @@ class CrawlFinisher:
         if self.store is None:
             with contextlib.suppress(StoreError):
                 self.store = acquire_store(self.settings)
+        started = time.monotonic()
         try:
             await maybe_deferred_to_future(threads.deferToThread(self._finish, reason))
         finally:
+            # After Scrapy's own elapsed_time_seconds: what the end of the crawl took.
+            self.stats.set_value("backlinks/finish/seconds", round(time.monotonic() - started, 3))
             if self.store is not None:
                 release_store(self.store)
                 self.store = None
