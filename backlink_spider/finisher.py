@@ -7,7 +7,8 @@ the crawl closes, after the item writer has flushed, runs its steps in a worker 
 1. **links** (``BACKLINKS_FINISH_LINKS``): a link gone from a page this crawl fetched is lost; a
    link of a page that failed (4xx/5xx, network) is unverified, not lost; each checked target
    URL's status goes onto the links into it. Only links this crawl looked for (its watched
-   domains) can be found gone.
+   domains) and that no crawl has seen since this one began can be found gone, so two crawls
+   of one target at once never call each other's live links lost.
 2. **host edges** (``BACKLINKS_FINISH_HOST_EDGES``): each fetched host's edges, from all its
    stored pages; edges not seen again are removed.
 3. **reciprocity** (``BACKLINKS_FINISH_RECIPROCITY``): each link marked reciprocal or not
@@ -37,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from pymongo import UpdateOne
+from pymongo import ReturnDocument, UpdateOne
 from pymongo.errors import PyMongoError
 from scrapy import signals
 from scrapy.crawler import Crawler
@@ -178,6 +179,7 @@ class CrawlFinisher:
         except NotConfigured:
             self.score = None
         self.store: Store | None = None
+        self.started_at = datetime.now(UTC)  # until the crawl record says when the crawl began
         self.tally = Tally()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
@@ -243,7 +245,15 @@ class CrawlFinisher:
         fields["started_at"] = {"$ifNull": ["$started_at", now]}
         if run.shared is None:  # workers of one shared crawl are not attempts
             fields["attempts"] = {"$add": [{"$ifNull": ["$attempts", 0]}, 1]}
-        self.db.crawls.update_one({"_id": run.crawl_id}, [{"$set": fields}], upsert=True)
+        record = self.db.crawls.find_one_and_update(
+            {"_id": run.crawl_id},
+            [{"$set": fields}],
+            projection={"started_at": 1},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        # When the crawl began: its first attempt's (JOBDIR), or its first worker's (Redis).
+        self.started_at = record["started_at"]
 
     def _stats_doc(self) -> dict[str, Any]:
         stats = self.stats.get_stats() or {}
@@ -368,21 +378,22 @@ class CrawlFinisher:
         mine = worker_field(shared.worker)
         return [w.get("stats") or {} for name, w in workers.items() if name != mine]
 
-    def _watched(self) -> dict[str, Any]:
-        """Only links this crawl looked for can be found gone: a crawl without a competitor
-        never saw that competitor's links, and must not call them lost."""
-        return {"matched_domain": {"$in": sorted(self.run.config.watched_domains)}}
+    def _unseen(self) -> dict[str, Any]:
+        """Links this crawl may call lost or unverified: ones it looked for (its watched domains:
+        a crawl without a competitor never saw that competitor's links) that no crawl has seen
+        since this one began. A crawl running beside this one (another Scrapyd job, a shell
+        crawl of the same target) that saw a link keeps it live, whichever ends first."""
+        return {
+            "matched_domain": {"$in": sorted(self.run.config.watched_domains)},
+            "last_crawl_id": {"$ne": self.run.crawl_id},
+            "last_seen": {"$lt": self.started_at},
+        }
 
     def _mark_lost(self, now: datetime) -> None:
         lost = 0
         for urls in _chunks(sorted(self.tally.fetched_ok)):
             result = self.db.backlinks.update_many(
-                {
-                    "source_url": {"$in": urls},
-                    "last_crawl_id": {"$ne": self.run.crawl_id},
-                    "lost_at": None,
-                    **self._watched(),
-                },
+                {"source_url": {"$in": urls}, "lost_at": None, **self._unseen()},
                 {"$set": {"lost_at": now, "unverified_at": None}},
             )
             lost += result.modified_count
@@ -395,10 +406,9 @@ class CrawlFinisher:
             result = self.db.backlinks.update_many(
                 {
                     "source_url": {"$in": urls},
-                    "last_crawl_id": {"$ne": self.run.crawl_id},
                     "lost_at": None,
                     "unverified_at": None,
-                    **self._watched(),
+                    **self._unseen(),
                 },
                 {"$set": {"unverified_at": now}},
             )
