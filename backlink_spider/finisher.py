@@ -5,10 +5,11 @@ the item pipeline (pages fetched or failed, target checks, the pages' out-host c
 the crawl closes, after the item writer has flushed, runs its steps in a worker thread:
 
 1. **links** (``BACKLINKS_FINISH_LINKS``): a link gone from a page this crawl fetched is lost; a
-   link of a page that failed (4xx/5xx, network) is unverified, not lost; each checked target
-   URL's status goes onto the links into it. Only links this crawl looked for (its watched
-   domains) and that no crawl has seen since this one began can be found gone, so two crawls
-   of one target at once never call each other's live links lost.
+   link of a page that failed (4xx/5xx, network) is unverified, not lost, unless the page
+   answered 404/410 in this crawl and the one before (it is gone: its links are lost); each
+   checked target URL's status goes onto the links into it. Only links this crawl looked for
+   (its watched domains) and that no crawl has seen since this one began can be found gone, so
+   two crawls of one target at once never call each other's live links lost.
 2. **host edges** (``BACKLINKS_FINISH_HOST_EDGES``): each fetched host's edges, from all its
    stored pages; edges not seen again are removed.
 3. **reciprocity** (``BACKLINKS_FINISH_RECIPROCITY``): each link marked reciprocal or not
@@ -50,6 +51,7 @@ from twisted.internet import threads
 
 from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
 from backlink_spider.run import CrawlRun
+from backlink_spider.vocabulary import GONE_CRAWLS, LOST_AFTER_GONE
 from pipelines.mongo import MongoPipeline
 from pipelines.store import Store, StoreError, acquire_store, release_store
 
@@ -327,8 +329,9 @@ class CrawlFinisher:
         now = datetime.now(UTC)
         config = self.run.config
         if self.mark_links:
-            self._mark_lost(now)
-            self._mark_unverified(now)
+            gone = self._gone_pages()
+            self._mark_lost(now, self.tally.fetched_ok | gone)
+            self._mark_unverified(now, self.tally.fetch_failed - self.tally.fetched_ok - gone)
             self._store_target_checks(now)
         self.stats.set_value(
             "backlinks/mongo/new",
@@ -389,9 +392,20 @@ class CrawlFinisher:
             "last_seen": {"$lt": self.started_at},
         }
 
-    def _mark_lost(self, now: datetime) -> None:
+    def _gone_pages(self) -> set[str]:
+        """Pages that answered 404/410 in this crawl and the ones before it: their links are
+        lost, not unverified (``vocabulary.LOST_AFTER_GONE``)."""
+        gone: set[str] = set()
+        for urls in _chunks(sorted(self.tally.fetch_failed - self.tally.fetched_ok)):
+            query = {"_id": {"$in": urls}, GONE_CRAWLS: {"$gte": LOST_AFTER_GONE}}
+            gone.update(page["_id"] for page in self.db.pages.find(query, {"_id": 1}))
+        self.stats.set_value("backlinks/mongo/gone_pages", len(gone))
+        return gone
+
+    def _mark_lost(self, now: datetime, pages: set[str]) -> None:
+        """Links gone from pages this crawl fetched, and links of pages gone for good."""
         lost = 0
-        for urls in _chunks(sorted(self.tally.fetched_ok)):
+        for urls in _chunks(sorted(pages)):
             result = self.db.backlinks.update_many(
                 {"source_url": {"$in": urls}, "lost_at": None, **self._unseen()},
                 {"$set": {"lost_at": now, "unverified_at": None}},
@@ -399,10 +413,10 @@ class CrawlFinisher:
             lost += result.modified_count
         self.stats.set_value("backlinks/mongo/lost", lost)
 
-    def _mark_unverified(self, now: datetime) -> None:
+    def _mark_unverified(self, now: datetime, pages: set[str]) -> None:
         """Links of pages that failed in this crawl: not seen, not gone either; say so."""
         unverified = 0
-        for urls in _chunks(sorted(self.tally.fetch_failed - self.tally.fetched_ok)):
+        for urls in _chunks(sorted(pages)):
             result = self.db.backlinks.update_many(
                 {
                     "source_url": {"$in": urls},

@@ -41,6 +41,13 @@ SITE_DISTRUST_RAW = "site_distrust_raw"
 # removes them when it rewrites a host, so a store of an older version gets the new names.
 OLD_HOST_FIELDS = ("trust", "trust_raw", "distrust", "distrust_raw")
 
+# pages: one document per fetched URL
+# A page that answers 404 or 410 is gone; once, its links are unverified (a broken deploy, a
+# moved page), in this many consecutive crawls, lost.
+GONE_STATUSES = (404, 410)
+GONE_CRAWLS = "gone_crawls"  # consecutive crawls in which the page answered a gone status
+LOST_AFTER_GONE = 2
+
 # -- rel values ---------------------------------------------------------------------------------
 
 # rel values that say "this link is not an endorsement": such a link passes no trust.

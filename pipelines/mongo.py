@@ -27,6 +27,7 @@ from twisted.internet import defer, task, threads
 
 from backlink_spider.items import Backlink, PageRecord
 from backlink_spider.run import CrawlRun
+from backlink_spider.vocabulary import GONE_CRAWLS, GONE_STATUSES
 from pipelines.normalize import backlink_id
 from pipelines.store import Store, acquire_store, release_store
 
@@ -135,11 +136,38 @@ def page_op(adapter: ItemAdapter, crawl_id: str, fetched: datetime) -> Op:
         {"host": h.host, "links": h.links, "followed": h.followed}
         for h in adapter.get("out_hosts") or ()
     ]
+    if adapter["status"] in GONE_STATUSES:
+        return ("pages", {"_id": adapter["url"]}, _gone_page_update(fields, crawl_id, fetched))
     update = {
-        "$set": {**fields, "crawl_id": crawl_id, "fetched_at": fetched},
+        "$set": {**fields, GONE_CRAWLS: 0, "crawl_id": crawl_id, "fetched_at": fetched},
         "$setOnInsert": {"first_fetched": fetched},
     }
     return ("pages", {"_id": adapter["url"]}, update)
+
+
+def _gone_page_update(fields: dict[str, Any], crawl_id: str, fetched: datetime) -> list[Any]:
+    """A 404/410 page counts the consecutive crawls it was gone in (once per crawl, however
+    often this crawl writes it); the expressions read the page as it was stored before."""
+    was_gone = {"$in": [{"$ifNull": ["$status", 0]}, list(GONE_STATUSES)]}
+    before = {"$cond": [was_gone, {"$ifNull": [f"${GONE_CRAWLS}", 1]}, 0]}
+    gone = {
+        "$cond": [
+            {"$eq": ["$crawl_id", crawl_id]},
+            {"$ifNull": [f"${GONE_CRAWLS}", 1]},
+            {"$add": [before, 1]},
+        ]
+    }
+    return [
+        {
+            "$set": {
+                **{name: _lit(value) for name, value in fields.items()},
+                GONE_CRAWLS: gone,
+                "crawl_id": crawl_id,
+                "fetched_at": fetched,
+                "first_fetched": {"$ifNull": ["$first_fetched", fetched]},
+            }
+        }
+    ]
 
 
 class _Spill:
