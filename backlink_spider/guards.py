@@ -29,15 +29,16 @@ from scrapy.exceptions import IgnoreRequest, StopDownload
 from scrapy.http import Request, Response, TextResponse
 from scrapy.responsetypes import responsetypes
 
+from backlink_spider.redirects import LANDED as LANDED_META
+from backlink_spider.targets import CHECK_META
+
 logger = logging.getLogger(__name__)
 
 __all__ = ["DownloadGuardMiddleware", "NotHtml", "inflate_capped", "is_html"]
 
 # Request meta: ours (a page request carries its role), and what the guards note on it.
 PAGE_META = "bl_role"
-CHECK_META = "bl_check"
 RENDER_META = "bl_render"
-LANDED_META = "bl_landed"
 CUT_META = "bl_cut"
 BYTES_META = "bl_bytes"
 NOT_HTML_META = "bl_not_html"
