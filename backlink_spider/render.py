@@ -30,7 +30,6 @@ import socket
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
@@ -42,7 +41,7 @@ from scrapy.signals import spider_opened
 from scrapy.utils.misc import load_object
 
 from backlink_spider.ssrf import is_forbidden, parse_ip
-from backlink_spider.urls import get_resolver, url_host
+from backlink_spider.urls import url_domain, url_host
 
 if TYPE_CHECKING:
     from twisted.python.failure import Failure
@@ -323,11 +322,6 @@ class _Host:
     verdict: str = ""  # "render": every page of the host; "raw": none; "": still learning
 
 
-@lru_cache(maxsize=65536)
-def _domain(url: str) -> str:
-    return get_resolver().registered_domain(url_host(url))
-
-
 def is_rendered(response: Response) -> bool:
     """Whether this response is a page as a browser rendered it."""
     return "bl_render" in response.meta and "playwright" in response.flags
@@ -455,8 +449,9 @@ class Renderer:
         new = {link.url for link in page.links} - raw
         if new:
             self.stats.inc_value("backlinks/render/links_only_rendered", len(new))
-            own = _domain(response.url)
-            backlinks = sum(1 for url in new if _domain(url) in watched and _domain(url) != own)
+            own = url_domain(response.url)
+            domains = [url_domain(url) for url in new]
+            backlinks = sum(1 for domain in domains if domain in watched and domain != own)
             if backlinks:
                 self.stats.inc_value("backlinks/render/backlinks_only_rendered", backlinks)
         if response.meta.get("bl_render") != "sample":
