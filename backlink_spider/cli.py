@@ -39,15 +39,17 @@ class StoreCommand(ScrapyCommand):
             fail(f"bad target {value!r}: {exc}")
 
     @contextmanager
-    def open_store(self, domain: str, crawl_args: str = "-a seeds=...") -> Iterator[Store]:
+    def open_store(
+        self, domain: str, crawl_args: str = "-a seeds=...", *, create: bool = False
+    ) -> Iterator[Store]:
         """The store, released on the way out; every way it can fail is one line and exit 1.
 
-        An embedded store that was never written is not started (that would create it empty):
-        the user is told to crawl first.
+        An embedded store that was never written is not started (that would create it empty),
+        unless the command writes (``create``): the user is told to crawl first.
         """
         assert self.settings is not None
         config = StoreConfig.from_settings(self.settings)
-        if config.embedded and not (config.data_dir / "db").exists():
+        if config.embedded and not create and not (config.data_dir / "db").exists():
             fail(
                 f"nothing stored yet in {config.data_dir}: crawl first "
                 f"(scrapy crawl niche -a target={domain} {crawl_args})",

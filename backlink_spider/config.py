@@ -6,9 +6,10 @@ as an ``ArgumentError`` with one line that says what to do, never as a traceback
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from backlink_spider.extract import DEFAULT_POSITION_PATTERNS, PositionRules
 from backlink_spider.render import MODES as RENDER_MODES
@@ -34,6 +35,9 @@ ARGUMENTS = (
 )
 MAX_DEPTH = 5
 
+if TYPE_CHECKING:
+    from pipelines.target_profile import TargetProfile
+
 
 class ArgumentError(ValueError):
     """A bad crawl argument or setting; the message is the whole story, on one line."""
@@ -46,6 +50,7 @@ class CrawlConfig:
     target_domain: str
     seeds: tuple[str, ...]
     seed_domains: frozenset[str]
+    given_seeds: tuple[str, ...] = ()  # the seeds given to this crawl (they join the profile)
     keywords: tuple[str, ...] = ()
     competitors: tuple[str, ...] = ()  # registered domains
     distrust: tuple[str, ...] = ()  # known-bad hosts for scoring (Anti-TrustRank seeds)
@@ -70,44 +75,41 @@ class CrawlConfig:
         return frozenset((self.target_domain, *self.competitors))
 
     @classmethod
-    def from_args(cls, settings: Any, args: dict[str, Any]) -> CrawlConfig:
+    def from_args(
+        cls,
+        settings: Any,
+        args: dict[str, Any],
+        profile: TargetProfile | None = None,
+        *,
+        require_seeds: bool = True,
+    ) -> CrawlConfig:
+        """The crawl's arguments checked; ``profile`` (the target's stored one) gives the seeds
+        of a crawl given none, and its competitors and keywords join the given ones.
+        ``require_seeds=False`` checks everything else, before the profile is read."""
         unknown = sorted(k for k in args if k not in ARGUMENTS and not k.startswith("_"))
         if unknown:
             raise ArgumentError(
                 f"unknown argument {unknown[0]!r}; the niche spider takes: {', '.join(ARGUMENTS)}"
             )
         resolver = get_resolver()
-        raw_target = str(args.get("target") or "").strip()
-        if not raw_target:
-            raise ArgumentError("missing target: give the site to check, e.g. -a target=site.com")
-        try:
-            target_url, target_domain = parse_target(raw_target, resolver)
-        except UrlError as exc:
-            raise ArgumentError(f"bad target {raw_target!r}: {exc}") from None
+        target_url, target_domain = parse_target_arg(args.get("target"))
 
-        seeds = _seed_list(args.get("seeds"), settings)
-        if not seeds:
+        given = parse_seeds(seed_list(args.get("seeds")))
+        if not given and not (profile and profile.seeds):
+            given = parse_seeds(split_list(settings.getlist("BACKLINKS_SEEDS")))
+        seed_urls = given or list(profile.seeds if profile else ())
+        if not seed_urls and require_seeds:
             raise ArgumentError(
                 "no seed sites: give -a seeds=a.com,b.org (or a file with one per line), "
-                "or set BACKLINKS_SEEDS"
+                f"add some to the target's profile (scrapy target {target_domain} --add-seeds "
+                "...), or set BACKLINKS_SEEDS"
             )
-        seed_urls: list[str] = []
-        for seed in seeds:
-            try:
-                seed_urls.append(parse_seed(seed))
-            except UrlError as exc:
-                raise ArgumentError(f"bad seed {seed!r}: {exc}") from None
-
-        competitors: list[str] = []
-        for value in _split(args.get("competitors")):
-            try:
-                _, domain = parse_target(value, resolver)
-            except UrlError as exc:
-                raise ArgumentError(f"bad competitor {value!r}: {exc}") from None
-            if domain == target_domain:
-                raise ArgumentError(f"competitor {value!r} is the target's own site")
-            if domain not in competitors:
-                competitors.append(domain)
+        competitors = parse_competitors(split_list(args.get("competitors")), target_domain)
+        if profile:  # the profile's competitors are watched by every crawl of the target
+            competitors = list(dict.fromkeys([*competitors, *profile.competitors]))
+        keywords = parse_keywords(split_list(args.get("keywords")))
+        if profile:
+            keywords = list(dict.fromkeys([*keywords, *profile.keywords]))
 
         try:
             rules = _position_rules(settings.getdict("BACKLINKS_POSITION_PATTERNS"))
@@ -121,10 +123,11 @@ class CrawlConfig:
             target_host=url_host(target_url),
             target_domain=target_domain,
             seeds=tuple(dict.fromkeys(seed_urls)),
+            given_seeds=tuple(dict.fromkeys(given)),
             seed_domains=frozenset(resolver.registered_domain(url_host(url)) for url in seed_urls),
-            keywords=tuple(dict.fromkeys(k.lower() for k in _split(args.get("keywords")))),
+            keywords=tuple(keywords),
             competitors=tuple(competitors),
-            distrust=_hosts(args.get("distrust"), settings),
+            distrust=tuple(parse_distrust(split_list(args.get("distrust")))),
             depth=_int_arg(args, "depth", settings.getint("BACKLINKS_DEPTH", 1), 0, MAX_DEPTH),
             max_pages=_int_arg(
                 args, "max_pages", settings.getint("BACKLINKS_MAX_PAGES", 5000), 1, 10**8
@@ -199,28 +202,77 @@ def _position_rules(extra: dict[str, Any]) -> PositionRules:
     return PositionRules.from_mapping(merged or None)
 
 
-def _hosts(value: Any, settings: Any) -> tuple[str, ...]:
-    """Distrust seeds as host names; hosts or URLs accepted, like seeds."""
-    values = _split(value) if value else _split(settings.getlist("BACKLINKS_DISTRUST_SEEDS"))
-    hosts = []
-    for raw in values:
-        host = url_host(raw if "://" in raw else f"http://{raw}/")
-        if not host:
-            raise ArgumentError(f"bad distrust host {raw!r}")
-        hosts.append(host)
-    return tuple(dict.fromkeys(hosts))
-
-
-def _split(value: Any) -> list[str]:
+def split_list(value: Any) -> list[str]:
+    """A comma-separated argument (or a list of them) as its non-empty items."""
     if value is None:
         return []
     items = value if isinstance(value, (list, tuple)) else str(value).split(",")
     return [s.strip() for s in items if s and s.strip()]
 
 
-def _seed_list(value: Any, settings: Any) -> list[str]:
+def parse_target_arg(value: Any) -> tuple[str, str]:
+    """A target as the user wrote it: its home URL and registered domain; ``ArgumentError``."""
+    raw = str(value or "").strip()
+    if not raw:
+        raise ArgumentError("missing target: give the site to check, e.g. -a target=site.com")
+    try:
+        return parse_target(raw, get_resolver())
+    except UrlError as exc:
+        raise ArgumentError(f"bad target {raw!r}: {exc}") from None
+
+
+def target_domain_of(value: Any) -> str:
+    """The registered domain of a target as the user wrote it; ``ArgumentError`` if bad."""
+    return parse_target_arg(value)[1]
+
+
+def parse_seeds(values: Iterable[str]) -> list[str]:
+    """Seed sites as start URLs (a bare host starts at its home page), in order, once each."""
+    urls: list[str] = []
+    for seed in values:
+        try:
+            urls.append(parse_seed(seed))
+        except UrlError as exc:
+            raise ArgumentError(f"bad seed {seed!r}: {exc}") from None
+    return list(dict.fromkeys(urls))
+
+
+def parse_competitors(values: Iterable[str], target_domain: str) -> list[str]:
+    """Competitors as registered domains; the target's own site is refused."""
+    resolver = get_resolver()
+    competitors: list[str] = []
+    for value in values:
+        try:
+            _, domain = parse_target(value, resolver)
+        except UrlError as exc:
+            raise ArgumentError(f"bad competitor {value!r}: {exc}") from None
+        if domain == target_domain:
+            raise ArgumentError(f"competitor {value!r} is the target's own site")
+        competitors.append(domain)
+    return list(dict.fromkeys(competitors))
+
+
+def parse_keywords(values: Iterable[str]) -> list[str]:
+    """Niche keywords, lower case, once each."""
+    return list(dict.fromkeys(k.strip().lower() for k in values if k.strip()))
+
+
+def parse_distrust(values: Iterable[str]) -> list[str]:
+    """Known-bad hosts (Anti-TrustRank seeds): hosts or URLs, checked like seeds."""
+    hosts: list[str] = []
+    for value in values:
+        try:
+            hosts.append(url_host(parse_seed(value)))
+        except UrlError as exc:
+            raise ArgumentError(f"bad distrust host {value!r}: {exc}") from None
+    return list(dict.fromkeys(hosts))
+
+
+def seed_list(value: Any) -> list[str]:
+    """Seeds as given: comma-separated, or a file with one per line (``#`` comments); [] when
+    none is given. A bad line of a file names its line number."""
     if value is None or (isinstance(value, str) and not value.strip()):
-        return _split(settings.getlist("BACKLINKS_SEEDS"))
+        return []
     text = str(value).strip()
     path = Path(text).expanduser()
     looks_like_file = path.suffix.lower() in {".txt", ".csv", ".lst", ".list"} or text.startswith(
@@ -231,14 +283,22 @@ def _seed_list(value: Any, settings: Any) -> list[str]:
             lines = path.read_text(encoding="utf-8").splitlines()
         except (OSError, UnicodeDecodeError) as exc:
             raise ArgumentError(f"cannot read seeds file {text!r}: {exc}") from None
-        seeds = [ln.split("#", 1)[0].strip() for ln in lines]
-        seeds = [s for s in seeds if s]
+        seeds = []
+        for number, line in enumerate(lines, 1):
+            seed = line.split("#", 1)[0].strip()
+            if not seed:
+                continue
+            try:
+                parse_seed(seed)
+            except UrlError as exc:
+                raise ArgumentError(f"{text}, line {number}: bad seed {seed!r}: {exc}") from None
+            seeds.append(seed)
         if not seeds:
             raise ArgumentError(f"seeds file {text!r} lists no sites")
         return seeds
     if looks_like_file and "," not in text:
         raise ArgumentError(f"seeds file {text!r} not found")
-    return _split(text)
+    return split_list(text)
 
 
 def _int_arg(args: dict[str, Any], name: str, default: int, low: int, high: int) -> int:

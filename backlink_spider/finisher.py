@@ -17,7 +17,13 @@ the crawl closes, after the item writer has flushed, runs its steps in a worker 
 4. **scores** (``ScoreOnClose``, ``BACKLINKS_SCORE_ON_CLOSE``): the target's and competitors'
    links scored from the stored host graph.
 
-Then the crawl record gets its status and Scrapy's final stats, and one summary line is logged.
+Then the crawl record gets its status (``finished``; ``interrupted`` for a crawl stopped by a
+signal, Scrapy's reason ``shutdown``; else Scrapy's reason, which ``reason`` always keeps), Scrapy's
+final stats and the crawl's figures (``vocabulary.crawl_figures``: read from the store, so they
+cover every attempt and worker), and one summary line says those figures. While the crawl runs, a
+heartbeat (every ``BACKLINKS_HEARTBEAT_SECONDS``) keeps ``heartbeat_at`` and ``progress`` fresh in
+the record: a crawl killed before its end (SIGKILL, a second Ctrl-C) never closes it, and readers
+(``vocabulary.crawl_status``) then show it ``interrupted`` with what it had done.
 Writes that could not reach MongoDB (spilled, for the next run) leave the store incomplete: the
 steps are then skipped, since they would call links lost whose writes are only in the spill.
 
@@ -32,6 +38,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import socket
 import time
 from collections import defaultdict
 from collections.abc import Iterable
@@ -47,13 +54,20 @@ from scrapy.exceptions import NotConfigured
 from scrapy.utils.conf import build_component_list
 from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
-from twisted.internet import threads
+from twisted.internet import task, threads
 
-from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
+from backlink_spider.items import FetchFailure, PageRecord, TargetCheck
 from backlink_spider.run import CrawlRun
-from backlink_spider.vocabulary import GONE_CRAWLS, LOST_AFTER_GONE
+from backlink_spider.vocabulary import (
+    GONE_CRAWLS,
+    LOST_AFTER_GONE,
+    crawl_figures,
+    crawl_progress,
+    record_status,
+)
 from pipelines.mongo import MongoPipeline
 from pipelines.store import Store, StoreError, acquire_store, release_store
+from pipelines.target_profile import add_to_profile
 
 if TYPE_CHECKING:
     from backlink_spider.frontier import SharedCrawl
@@ -68,8 +82,10 @@ def worker_field(name: str) -> str:
     return name.replace(".", "_").replace("$", "_")
 
 
-def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """The stats of a crawl's workers as one: counts add up, times and levels take the largest."""
+def merge_stats(parts: list[dict[str, Any]], *, sequential: bool = False) -> dict[str, Any]:
+    """The stats of a crawl's workers as one: counts add up, times and levels take the largest;
+    ``sequential`` parts (the attempts of a JOBDIR crawl, one after another) add their times.
+    The first part's text values (``finish_reason``) win."""
     merged: dict[str, Any] = {}
     for stats in parts:
         for key, value in stats.items():
@@ -77,12 +93,35 @@ def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
             if old is None:
                 merged[key] = value
             elif isinstance(value, (int, float)) and not isinstance(value, bool):
-                adds = not any(word in key for word in ("time", "seconds", "max", "memusage"))
+                level = any(word in key for word in ("max", "memusage"))
+                duration = any(word in key for word in ("time", "seconds"))
+                adds = not level and (sequential or not duration)
                 merged[key] = old + value if adds else max(old, value)
             elif isinstance(value, datetime) and key.endswith("start_time"):
                 merged[key] = min(old, value)
             elif isinstance(value, datetime):
                 merged[key] = max(old, value)
+    return merged
+
+
+# Stats the end of each attempt sets from the whole crawl's store, not from the attempt:
+# merging attempts keeps the latest value rather than adding them up.
+WHOLE_CRAWL_STATS = frozenset(
+    {
+        "backlinks/jobdir/attempt",
+        "backlinks/mongo/new",
+        "backlinks/mongo/host_edges",
+        "backlinks/score/scored",
+    }
+)
+
+
+def merge_attempt_stats(latest: dict[str, Any], earlier: dict[str, Any]) -> dict[str, Any]:
+    """A resumed crawl's stats: this attempt's and the earlier attempts' (as the record kept
+    them) as one, so the record's ``stats`` cover the whole crawl."""
+    merged = merge_stats([latest, earlier], sequential=True)
+    for key in WHOLE_CRAWL_STATS & latest.keys():
+        merged[key] = latest[key]
     return merged
 
 
@@ -104,7 +143,6 @@ class Tally:
     target_checks: dict[str, tuple[int, str]] = field(default_factory=dict)  # status, final URL
     # Host edges of the pages fetched in this crawl: src -> dst -> [links, followed, pages].
     edges: dict[str, dict[str, list[int]]] = field(default_factory=dict)
-    referring_domains: set[str] = field(default_factory=set)
 
     def add(self, item: Any) -> None:
         if isinstance(item, PageRecord):
@@ -113,8 +151,6 @@ class Tally:
                 self.fetched_ok.add(item.url)
             elif item.status >= 400:
                 self.fetch_failed.add(item.url)
-        elif isinstance(item, Backlink):
-            self.referring_domains.add(item.source_domain)
         elif isinstance(item, FetchFailure):
             self.fetch_failed.add(item.url)
         elif isinstance(item, TargetCheck):
@@ -180,10 +216,15 @@ class CrawlFinisher:
             self.score: ScoreOnClose | None = ScoreOnClose.from_crawler(crawler)
         except NotConfigured:
             self.score = None
+        self.heartbeat_seconds = max(0.0, settings.getfloat("BACKLINKS_HEARTBEAT_SECONDS", 30.0))
+        self.heartbeat: task.LoopingCall | None = None
         self.store: Store | None = None
         self.started_at = datetime.now(UTC)  # until the crawl record says when the crawl began
+        self.earlier_stats: dict[str, Any] = {}  # the earlier attempts' (JOBDIR), from the record
+        self.figures: dict[str, int] | None = None  # the crawl's, once its record is closed
         self.tally = Tally()
         crawler.signals.connect(self.spider_opened, signal=signals.spider_opened)
+        crawler.signals.connect(self.start_heartbeat, signal=signals.spider_opened)
         crawler.signals.connect(self.item_scraped, signal=signals.item_scraped)
         crawler.signals.connect(self.spider_closed, signal=signals.spider_closed)
 
@@ -207,8 +248,25 @@ class CrawlFinisher:
         try:
             self.store = acquire_store(self.settings)
             self._open_record()
+            config = self.run.config
+            add_to_profile(  # from now on, trusted seeds (and the rest) of the target
+                self.db,
+                config.target_domain,
+                seeds=config.given_seeds,
+                competitors=config.competitors,
+                keywords=config.keywords,
+                distrust=config.distrust,
+            )
         except (StoreError, PyMongoError) as exc:
             logger.error("Could not record the start of crawl %s: %s", self.run.crawl_id, exc)
+
+    def start_heartbeat(self, spider: Any = None) -> None:
+        """After ``spider_opened`` opened the record: beat now and every interval until the
+        record is closed (the end of the crawl included, which may take minutes)."""
+        if self.store is None or not self.heartbeat_seconds:
+            return
+        self.heartbeat = task.LoopingCall(self._beat)
+        self.heartbeat.start(self.heartbeat_seconds, now=True)
 
     def item_scraped(self, item: Any, response: Any = None, spider: Any = None) -> None:
         self.tally.add(item)
@@ -221,6 +279,8 @@ class CrawlFinisher:
         try:
             await maybe_deferred_to_future(threads.deferToThread(self._finish, reason))
         finally:
+            if self.heartbeat is not None and self.heartbeat.running:
+                self.heartbeat.stop()
             # After Scrapy's own elapsed_time_seconds: what the end of the crawl took.
             self.stats.set_value("backlinks/finish/seconds", round(time.monotonic() - started, 3))
             if self.store is not None:
@@ -237,8 +297,15 @@ class CrawlFinisher:
             "status": "running",
             "attempt_started_at": now,
             "finished_at": None,
+            "reason": None,
+            "figures": None,  # this attempt's, when it closes; ``progress`` until then
             "pid": os.getpid(),
+            # Where the pid means something: readers on this host see when it is gone. The
+            # workers of a shared crawl each have their own (the heartbeat says it is alive).
+            "host": socket.gethostname() if run.shared is None else None,
             "job": run.scrapyd_job,
+            "heartbeat_at": now,
+            "heartbeat_seconds": self.heartbeat_seconds or None,
         }
         if run.resumed:  # another attempt of the crawl (JOBDIR)
             assert run.job is not None
@@ -250,21 +317,51 @@ class CrawlFinisher:
         record = self.db.crawls.find_one_and_update(
             {"_id": run.crawl_id},
             [{"$set": fields}],
-            projection={"started_at": 1},
+            projection={"started_at": 1, "stats": 1},
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
         # When the crawl began: its first attempt's (JOBDIR), or its first worker's (Redis).
         self.started_at = record["started_at"]
+        if run.resumed:  # what the earlier attempts that closed their record counted
+            self.earlier_stats = record.get("stats") or {}
+
+    def _beat(self) -> Any:
+        """One heartbeat, in a thread (the LoopingCall waits for it: beats never overlap)."""
+        return threads.deferToThread(self._write_heartbeat)
+
+    def _write_heartbeat(self) -> None:
+        """``heartbeat_at`` and ``progress`` (``vocabulary.crawl_progress``: three indexed
+        counts) of a record still ``running``; never raises, a missed beat is only late."""
+        store = self.store
+        if store is None:
+            return
+        run = self.run
+        try:
+            progress = crawl_progress(store.db, run.crawl_id, run.config.target_domain)
+            # A beat that lands after the record was closed changes nothing. (On ``_id`` alone,
+            # as every single-document write: see README "A sharded cluster".)
+            running = {"$eq": ["$status", "running"]}
+            beat = {"heartbeat_at": datetime.now(UTC), "progress": progress}
+            store.db.crawls.update_one(
+                {"_id": run.crawl_id},
+                [{"$set": {k: {"$cond": [running, _lit(v), f"${k}"]} for k, v in beat.items()}}],
+            )
+        except PyMongoError as exc:
+            logger.debug("Heartbeat of crawl %s missed: %s", run.crawl_id, exc)
 
     def _stats_doc(self) -> dict[str, Any]:
         stats = self.stats.get_stats() or {}
         return {k.replace(".", "_").lstrip("$"): v for k, v in stats.items()}
 
     def _close_record(self, reason: str, spilled: int, worker_stats: list[dict[str, Any]]) -> None:
+        """Status, stats and figures. The figures are the whole crawl's (every attempt and
+        worker: ``crawl_figures`` reads the store), written by the process that closes the
+        crawl: the attempt, or a shared crawl's last worker."""
         stats = self._stats_doc()
         update: dict[str, Any] = {
-            "status": "finished" if reason == "finished" else reason,
+            "status": record_status(reason),
+            "reason": reason,
             "finished_at": datetime.now(UTC),
             "stats": stats,
             "spilled": spilled,
@@ -278,10 +375,21 @@ class CrawlFinisher:
             if shared.is_last:
                 update.update(
                     status=worker["status"],
+                    reason=reason,
                     finished_at=worker["finished_at"],
                     stats=merge_stats([stats, *worker_stats]),
                     worker_count=len(worker_stats) + 1,
                 )
+        elif self.earlier_stats:
+            update["stats"] = merge_attempt_stats(stats, self.earlier_stats)
+        if shared is None or shared.is_last:
+            try:
+                run = self.run
+                self.figures = crawl_figures(self.db, run.crawl_id, run.config.target_domain)
+            except PyMongoError as exc:  # the record is closed all the same
+                logger.error("Could not count the figures of crawl %s: %s", self.run.crawl_id, exc)
+            else:
+                update["figures"] = self.figures
         self.db.crawls.update_one({"_id": self.run.crawl_id}, {"$set": update})
 
     # -- the steps ------------------------------------------------------------------------------
@@ -503,17 +611,40 @@ class CrawlFinisher:
             self.stats.set_value("backlinks/mongo/host_edges", db.host_edges.count_documents({}))
 
     def _summary(self, reason: str) -> None:
-        domains: Iterable[str] = self.tally.referring_domains
-        with contextlib.suppress(PyMongoError):
-            domains = self.db.backlinks.distinct(
-                "source_domain", {"last_crawl_id": self.run.crawl_id}
+        """One line with the crawl's figures, as its record keeps them (``scrapy crawls`` and
+        the report show the same numbers)."""
+        run = self.run
+        status = record_status(reason)
+        said = status if status == reason else f"{status} ({reason})"
+        if run.job is not None and run.job.attempt > 1:
+            said += f" after {run.job.attempt} attempts"
+        figures = self.figures
+        if figures is None:  # the store could not be read, or other workers go on
+            logger.info(
+                "Crawl %s %s: this process read %d pages and found %d links into the watched "
+                "domains (the crawl's figures: scrapy crawls %s)",
+                run.crawl_id,
+                said,
+                self.stats.get_value("backlinks/spider/pages", 0),
+                self.stats.get_value("backlinks/spider/backlinks", 0),
+                run.config.target_domain,
             )
+            return
         logger.info(
-            "Crawl %s %s: %d pages read, %d backlinks to %s from %d referring domains",
-            self.run.crawl_id,
-            reason,
-            self.stats.get_value("backlinks/spider/pages", 0),
-            self.stats.get_value("backlinks/spider/backlinks", 0),
-            self.run.config.target_domain,
-            len(set(domains)),
+            "Crawl %s %s: %d pages, %d backlinks to %s from %d referring domains, "
+            "%d links to competitors; %s now has %d live, %d new, %d lost, %d unverified, "
+            "%d broken",
+            run.crawl_id,
+            said,
+            figures["pages"],
+            figures["backlinks"],
+            run.config.target_domain,
+            figures["referring_domains"],
+            figures["competitor_links"],
+            run.config.target_domain,
+            figures["live"],
+            figures["new"],
+            figures["lost"],
+            figures["unverified"],
+            figures["broken"],
         )

@@ -196,6 +196,26 @@ def restart_from_seeds(job: Job, why: str) -> None:
     )
 
 
+def warn_rewritten_feeds(job: Job, feeds: dict[Any, Any], target: str) -> None:
+    """A feed that ``-O`` overwrites gets only this attempt's backlinks: the earlier attempts'
+    are in the store, not in the file. Said once, with what does keep them all."""
+    if job.resume != RESUME_QUEUE:  # from the seeds: every page is fetched, and written, again
+        return
+    for uri, options in feeds.items():
+        if isinstance(options, dict) and options.get("overwrite"):
+            logger.warning(
+                "Crawl %s resumes (attempt %d): -O rewrites %s with this attempt's backlinks "
+                "only; use -o %s to append to what the earlier attempts wrote, or "
+                "`scrapy export %s -O %s` for the whole crawl",
+                job.crawl_id,
+                job.attempt,
+                uri,
+                uri,
+                target,
+                uri,
+            )
+
+
 def pack_keys(keys: Iterable[int]) -> str:
     """A set of 64-bit URL keys as compact text: 8 bytes a URL, base64."""
     return base64.b64encode(array("Q", sorted(keys)).tobytes()).decode("ascii")

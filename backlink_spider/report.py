@@ -20,6 +20,7 @@ from matplotlib.ticker import MaxNLocator
 
 from backlink_spider.vocabulary import (
     BROKEN_QUERY,
+    CRAWL_FIGURES,
     LINK_TRUST,
     MATCHED_DOMAIN,
     NOT_LOST,
@@ -28,7 +29,10 @@ from backlink_spider.vocabulary import (
     SCORES,
     SITE_TRUST,
     SOURCE_DOMAIN,
+    crawl_figures,
+    crawl_status,
     latest_crawl,
+    status_counts,
     status_query,
 )
 from pipelines.profile import (
@@ -37,6 +41,7 @@ from pipelines.profile import (
     prospects,
     referring_domains_over_time,
 )
+from pipelines.target_profile import TargetProfile, load_profile
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +91,8 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
     return {
         "target": target_domain,
         "generated_at": datetime.now(UTC),
-        "crawl": {k: crawl.get(k) for k in ("_id", "started_at", "seeds", "competitors")},
+        "crawl": {k: crawl.get(k) for k in ("_id", "started_at")},
+        "profile": (load_profile(db, target_domain) or TargetProfile(target_domain)).describe(),
         "mix": link_mix(db, target_domain),
         QUALITY: [float(s[QUALITY]) for s in scores if s.get(QUALITY) is not None],
         LINK_TRUST: [float(s[LINK_TRUST]) for s in scores if s.get(LINK_TRUST) is not None],
@@ -96,9 +102,18 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
         "prospects": prospects(db, target_domain, limit=TOP),
         "broken": broken,
         "lost": lost,
-        "lost_total": db.backlinks.count_documents(lost_query),
-        "unverified": db.backlinks.count_documents({**ours, **status_query("unverified", None)}),
+        "figures": report_figures(db, target_domain, crawl),
+        "crawl_status": crawl_status(crawl) if crawl else None,
     }
+
+
+def report_figures(db: Any, target_domain: str, crawl: dict[str, Any]) -> dict[str, int]:
+    """The cards' numbers, from the store now: the latest crawl's figures (``crawl_figures``,
+    what its summary line and ``scrapy crawls`` say; of a crawl still running or killed, what
+    it has done so far), the link states as ``scrapy export --status`` counts them."""
+    if crawl.get("_id"):
+        return crawl_figures(db, str(crawl["_id"]), target_domain)
+    return {**dict.fromkeys(CRAWL_FIGURES, 0), **status_counts(db, target_domain, None)}
 
 
 # -- charts -------------------------------------------------------------------------------------
@@ -272,12 +287,17 @@ def render(data: dict[str, Any]) -> str:
     target = data["target"]
     top_anchors = mix["top_anchors"][:TOP]
     top_domains = data["top_domains"]
+    figures = data["figures"]
     cards = [
-        ("live backlinks", mix["backlinks"]),
-        ("referring domains", mix["referring_domains"]),
-        ("lost", data["lost_total"]),
-        ("unverified", data["unverified"]),
-        ("broken targets", len(data["broken"])),
+        ("pages in the latest crawl", figures["pages"]),
+        ("backlinks in the latest crawl", figures["backlinks"]),
+        ("referring domains", figures["referring_domains"]),
+        ("links to competitors", figures["competitor_links"]),
+        ("live", figures["live"]),
+        ("new", figures["new"]),
+        ("lost", figures["lost"]),
+        ("unverified", figures["unverified"]),
+        ("broken", figures["broken"]),
         ("prospects", len(data["prospects"])),
     ]
     crawl = data["crawl"]
@@ -340,15 +360,20 @@ def render(data: dict[str, Any]) -> str:
         width=9.6,
     )
     started = crawl.get("started_at")
+    profile = data["profile"]
     no_prospects = (
         f"Every site linking to a competitor links to {target} too."
-        if crawl.get("competitors")
-        else "No competitors: crawl with -a competitors=a.com,b.com to see prospects."
+        if profile["competitors"]
+        else f"No competitors: add some (scrapy target {target} --add-competitors a.com,b.com) "
+        "to see prospects."
     )
     when = f" on {started.strftime('%Y-%m-%d %H:%M')}" if started else ""
+    if data["crawl_status"]:
+        when += f" ({data['crawl_status']})"
     about = (
-        f"Latest crawl {crawl.get('_id')}{when} · seeds {', '.join(crawl.get('seeds') or [])}"
-        f" · competitors {', '.join(crawl.get('competitors') or []) or 'none'}"
+        f"Latest crawl {crawl.get('_id')}{when} · trusted seeds "
+        f"{', '.join(profile['seeds']) or 'none'}"
+        f" · competitors {', '.join(profile['competitors']) or 'none'}"
         f" · generated {data['generated_at'].strftime('%Y-%m-%d %H:%M UTC')}"
     )
     card_html = "".join(f"<div class='card'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards)

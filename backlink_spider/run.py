@@ -15,6 +15,7 @@ per-crawl bookkeeping in the store (``seen_count``, lost links) keys on this id.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import time
@@ -24,10 +25,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from weakref import WeakKeyDictionary
 
+from pymongo.errors import PyMongoError
 from scrapy.exceptions import NotConfigured
 from scrapy.utils.job import job_dir
 
-from backlink_spider.config import CrawlConfig
+from backlink_spider.config import ArgumentError, CrawlConfig, seed_list
 from backlink_spider.jobdir import open_job
 
 if TYPE_CHECKING:
@@ -35,8 +37,35 @@ if TYPE_CHECKING:
 
     from backlink_spider.frontier import SharedCrawl
     from backlink_spider.jobdir import Job
+    from pipelines.target_profile import TargetProfile
+
+logger = logging.getLogger(__name__)
 
 _RUNS: WeakKeyDictionary[Crawler, CrawlRun] = WeakKeyDictionary()
+
+
+def _read_profile(crawler: Crawler, args: dict[str, Any]) -> TargetProfile | None:
+    """The target's stored profile (``pipelines.target_profile``), read through the store the
+    crawl command holds (``commands/crawl.py`` opens it before the crawl starts, and checks the
+    arguments against the profile there). A crawler built otherwise (a script, a test) has no
+    open store and crawls with its own arguments only; its end still adds them to the profile."""
+    from backlink_spider.config import target_domain_of
+    from pipelines.store import open_store
+    from pipelines.target_profile import load_profile
+
+    domain = target_domain_of(args.get("target"))
+    store = open_store(crawler.settings)
+    if store is None:
+        return None
+    try:
+        return load_profile(store.db, domain)
+    except PyMongoError as exc:
+        if not seed_list(args.get("seeds")):
+            reason = str(exc).splitlines()[0][:200]
+            message = f"cannot read the profile of {domain} for its seeds: {reason}"
+            raise ArgumentError(message) from None
+        logger.warning("Could not read the profile of %s: %s", domain, exc)
+        return None
 
 
 def fresh_crawl_id(target_domain: str) -> str:
@@ -59,8 +88,9 @@ class CrawlRun:
 
         Must run before the scheduler opens: a JOBDIR job prepares Scrapy's files first.
         """
-        config = CrawlConfig.from_args(crawler.settings, args)
         settings = crawler.settings
+        profile = _read_profile(crawler, args)
+        config = CrawlConfig.from_args(settings, args, profile)
         # Scrapyd 1.6 passes the job id as the spider argument _job (no SCRAPY_JOB).
         scrapyd_job = (
             args.get("_job") or os.environ.get("SCRAPY_JOB") or os.environ.get("SHUB_JOBKEY")

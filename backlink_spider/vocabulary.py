@@ -1,6 +1,7 @@
 """The project's words, defined once: rel values, link states, reciprocity, the latest crawl,
-and the names of stored fields. The writer (the pipelines, the end of a crawl) and every reader
-(scoring, commands, the report) import them from here, so a rule cannot drift between copies.
+the figures shown of a crawl and of a target, and the names of stored fields. The writer (the
+pipelines, the end of a crawl) and every reader (scoring, commands, the report) import them from
+here, so a rule cannot drift between copies.
 
 Pure and import-light (the crawl imports it): constants and small functions; the few that read
 the store take a pymongo ``db`` and import nothing for it.
@@ -8,7 +9,10 @@ the store take a pymongo ``db`` and import nothing for it.
 
 from __future__ import annotations
 
+import os
+import socket
 from collections.abc import Iterable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 # -- stored field names shared by the writer and the readers ----------------------------------
@@ -18,6 +22,7 @@ MATCHED_DOMAIN = "matched_domain"  # the watched domain (target or competitor) i
 SOURCE_HOST = "source_host"
 SOURCE_DOMAIN = "source_domain"  # registered domain of the source host: the linking site
 FIRST_CRAWL_ID = "first_crawl_id"
+LAST_CRAWL_ID = "last_crawl_id"  # the latest crawl that saw the link
 LOST_AT = "lost_at"
 UNVERIFIED_AT = "unverified_at"
 TARGET_STATUS = "target_status"
@@ -47,6 +52,7 @@ OLD_HOST_FIELDS = ("trust", "trust_raw", "distrust", "distrust_raw")
 GONE_STATUSES = (404, 410)
 GONE_CRAWLS = "gone_crawls"  # consecutive crawls in which the page answered a gone status
 LOST_AFTER_GONE = 2
+PAGE_CRAWL_ID = "crawl_id"  # the latest crawl that fetched the page
 
 # -- rel values ---------------------------------------------------------------------------------
 
@@ -110,6 +116,118 @@ def link_status(doc: dict[str, Any], latest_crawl_id: str | None) -> str:
     if latest_crawl_id and doc.get(FIRST_CRAWL_ID) == latest_crawl_id:
         return "new"
     return "live"
+
+
+# -- figures: every number shown of a crawl or a target ----------------------------------------
+
+# What a crawl found, over all its attempts (JOBDIR) and workers (Redis): read from the store,
+# never from one process's Scrapy stats. pages: pages it fetched (any answer); backlinks: links
+# into the target it saw; referring_domains: the sites (registered domains) those come from;
+# competitor_links: links into its competitors it saw.
+CRAWL_FIGURES = ("pages", "backlinks", "referring_domains", "competitor_links")
+# The target's stored backlinks per state (``status_counts``), as the crawl left them.
+STATUS_FIGURES = ("live", "new", "lost", "unverified", "broken")
+FIGURES = CRAWL_FIGURES + STATUS_FIGURES
+
+
+def status_counts(db: Any, domain: str, latest_crawl_id: str | None) -> dict[str, int]:
+    """The domain's stored backlinks per state: ``status_query`` for new, live, lost and
+    unverified, ``BROKEN_QUERY`` for broken; the very filters ``scrapy export --status`` and
+    ``--broken`` apply, so the numbers shown and the lines written agree."""
+    ours = {MATCHED_DOMAIN: domain}
+    counts = {
+        status: db.backlinks.count_documents({**ours, **status_query(status, latest_crawl_id)})
+        for status in STATUSES
+    }
+    counts["broken"] = db.backlinks.count_documents({**ours, **BROKEN_QUERY})
+    return counts
+
+
+def crawl_progress(db: Any, crawl_id: str, target_domain: str) -> dict[str, int]:
+    """What a crawl has fetched and found so far (``CRAWL_FIGURES`` but referring domains):
+    three indexed counts, cheap enough for a heartbeat."""
+    return {
+        "pages": db.pages.count_documents({PAGE_CRAWL_ID: crawl_id}),
+        "backlinks": db.backlinks.count_documents(
+            {MATCHED_DOMAIN: target_domain, LAST_CRAWL_ID: crawl_id}
+        ),
+        "competitor_links": db.backlinks.count_documents(
+            {MATCHED_DOMAIN: {"$ne": target_domain}, LAST_CRAWL_ID: crawl_id}
+        ),
+    }
+
+
+def crawl_figures(db: Any, crawl_id: str, target_domain: str) -> dict[str, int]:
+    """A crawl's ``FIGURES``: what it found (``crawl_progress`` and its referring domains) and
+    the target's link states as it leaves them (``status_counts``, this crawl the latest).
+
+    Stored in the crawl record when it closes (``figures``): the summary line, ``scrapy
+    crawls``, the demo and the report all show these numbers. A link stored by a crawl is one
+    of the target's or, being watched, one of a competitor's: no competitor list is needed.
+    """
+    figures = crawl_progress(db, crawl_id, target_domain)
+    seen = {MATCHED_DOMAIN: target_domain, LAST_CRAWL_ID: crawl_id}
+    figures["referring_domains"] = len([d for d in db.backlinks.distinct(SOURCE_DOMAIN, seen) if d])
+    figures.update(status_counts(db, target_domain, crawl_id))
+    return {name: figures[name] for name in FIGURES}
+
+
+# -- the state of a crawl -----------------------------------------------------------------------
+
+#: A crawl stopped before its end by a signal (Ctrl-C, SIGTERM: Scrapy's reason "shutdown"),
+#: or whose process died without saying (SIGKILL, a second Ctrl-C, power loss).
+INTERRUPTED = "interrupted"
+#: Heartbeats a running crawl may miss before readers take it for interrupted.
+HEARTBEATS_MISSED = 3
+
+
+def record_status(reason: str) -> str:
+    """The status a crawl record gets when the crawl closes for Scrapy's ``reason``."""
+    if reason == "finished":
+        return "finished"
+    return INTERRUPTED if reason == "shutdown" else reason
+
+
+def _aware(moment: datetime) -> datetime:
+    """The store may give back naive UTC datetimes."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _pid_gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, OverflowError, ValueError):
+        return False
+    return False
+
+
+def crawl_status(doc: dict[str, Any], now: datetime | None = None) -> str:
+    """The status a crawl record stands for: the stored one, except that a ``running`` record
+    nobody keeps alive is ``interrupted``: its heartbeat (``heartbeat_at``, every
+    ``heartbeat_seconds``) is ``HEARTBEATS_MISSED`` beats old, or its process (``host``,
+    ``pid``) is gone from this machine. A killed crawl never closes its record itself."""
+    status = str(doc.get("status") or "?")
+    if status != "running":
+        return status
+    pid, host = doc.get("pid"), doc.get("host")
+    if isinstance(pid, int) and host and host == socket.gethostname() and _pid_gone(pid):
+        return INTERRUPTED
+    beat, every = doc.get("heartbeat_at"), doc.get("heartbeat_seconds")
+    if isinstance(beat, datetime) and isinstance(every, (int, float)) and every > 0:
+        late = (now or datetime.now(UTC)) - _aware(beat)
+        if late > timedelta(seconds=HEARTBEATS_MISSED * every):
+            return INTERRUPTED
+    return "running"
+
+
+def record_figures(doc: dict[str, Any]) -> dict[str, int | None]:
+    """The figures of a crawl record, ``FIGURES`` each (None: not known): those stored when it
+    closed, else what its last heartbeat said (``progress``) of a crawl still running or
+    killed."""
+    stored = doc.get("figures") or doc.get("progress") or {}
+    return {name: stored.get(name) for name in FIGURES}
 
 
 # -- the latest crawl ---------------------------------------------------------------------------

@@ -4,9 +4,10 @@ Run ``python benchmarks/scoring.py`` from anywhere. Two parts, both on real grap
 ``../shared/data/graphs/`` (relative to the repository root; nothing is copied into the repo):
 
 1. ``cnr-2000_csr.npz`` (325,557 pages, 3.2 M links) with a few hundred seed nodes: seconds to
-   convergence and peak traced memory of ``trustrank``, printed as ratios to the floor measured in
-   this run (k plain ``csr @ vector`` products, k = the iterations TrustRank took) and to the
-   bytes of the CSR arrays. Goals: time <= 2x the floor, peak memory <= 3x the CSR arrays.
+   convergence and peak traced memory of ``seed_trust`` (the additive TrustRank scoring runs),
+   printed as ratios to the floor measured in this run (k plain ``csr @ vector`` products, k =
+   the iterations it took) and to the bytes of the CSR arrays. Goals: time <= 2x the floor,
+   peak memory <= 3x the CSR arrays.
 2. ``1996-uk-web-hosts.tsv.gz`` (UK host graph, 1996) with every ``.ac.uk`` and ``.gov.uk`` host
    as a seed: the top 20 hosts by trust, and the top 20 that are not seeds, for a person to read.
 """
@@ -31,7 +32,7 @@ DATA = ROOT.parent / "shared" / "data" / "graphs"
 sys.path.insert(0, str(ROOT))
 
 from pipelines.scoring.graph import GraphBuilder  # noqa: E402
-from pipelines.scoring.trust import scale_0_100, trustrank  # noqa: E402
+from pipelines.scoring.trust import log_scale, seed_trust  # noqa: E402
 
 
 def best_of(rounds: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -78,7 +79,7 @@ def bench_cnr(seeds_count: int, rounds: int) -> None:
         f"{csr_bytes / 2**20:.1f} MiB (data float64, indices/indptr {matrix.indices.dtype})"
     )
 
-    trust_mem, rank = traced_peak(lambda: trustrank(matrix, seeds))
+    trust_mem, rank = traced_peak(lambda: seed_trust(matrix, seeds))
     k = rank.iterations
     x = np.full(n, 1.0 / n)
 
@@ -94,9 +95,9 @@ def bench_cnr(seeds_count: int, rounds: int) -> None:
     # Timings without tracing; best of a few rounds each, alternated so load hits both alike.
     trust_s, floor_s = float("inf"), float("inf")
     for _ in range(rounds):
-        trust_s = min(trust_s, best_of(1, lambda: trustrank(matrix, seeds))[0])
+        trust_s = min(trust_s, best_of(1, lambda: seed_trust(matrix, seeds))[0])
         floor_s = min(floor_s, best_of(1, floor)[0])
-    scaled = scale_0_100(rank.scores, seeds)
+    scaled = log_scale(rank.scores)
     print(
         f"converged: {rank.converged} in {k} iterations (L1 change {rank.delta:.2e}); "
         f"{int((rank.scores > 0).sum()):,} nodes reached, {int((scaled >= 50).sum()):,} "
@@ -142,8 +143,8 @@ def bench_uk(top: int) -> None:
     )
     start = time.perf_counter()
     weights = graph.weights()
-    rank = trustrank(weights, seeds)
-    trust = scale_0_100(rank.scores, seeds)
+    rank = seed_trust(weights, seeds)
+    trust = log_scale(rank.scores)
     ranked = time.perf_counter() - start
     print(
         f"{graph.n:,} hosts, {graph.edges:,} edges, {seeds.size:,} seeds; read and built in "

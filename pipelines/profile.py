@@ -27,11 +27,11 @@ from backlink_spider.vocabulary import (
     SITE_TRUST,
     SOURCE_DOMAIN,
     SOURCE_HOST,
-    latest_crawl,
     nofollow_flags,
     reciprocal_sites,
 )
 from pipelines.scoring.run import quality
+from pipelines.target_profile import TargetProfile, load_profile
 
 logger = logging.getLogger(__name__)
 
@@ -157,7 +157,7 @@ def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None)
     """Counts of the backlinks not lost (live or unverified) by anchor class, rel, position,
     type and referring domain."""
     if keywords is None:
-        keywords = (latest_crawl(db, target_domain) or {}).get("keywords") or ()
+        keywords = (load_profile(db, target_domain) or TargetProfile(target_domain)).keywords
     words = [str(k) for k in keywords]
     anchors: Counter[str] = Counter()
     anchor_texts: Counter[str] = Counter()
@@ -224,10 +224,10 @@ def prospects(
     A prospect's rank is the quality of its site trust (``hosts.site_trust`` of its best host,
     from the last scoring of the target) and relevance (best competitor link); each comes with
     the competitor pages it links to, so the outreach message can name them. Competitors default
-    to the latest crawl's.
+    to the target profile's.
     """
     if competitors is None:
-        competitors = (latest_crawl(db, target_domain) or {}).get("competitors") or ()
+        competitors = (load_profile(db, target_domain) or TargetProfile(target_domain)).competitors
     rivals = [c for c in dict.fromkeys(competitors) if c and c != target_domain]
     if not rivals:
         return []

@@ -345,6 +345,12 @@ def acquire_store(settings: Any) -> Store:
     return store
 
 
+def open_store(settings: Any) -> Store | None:
+    """The store this process already holds for these settings, or None: for a component
+    that may read the store but must never be the one that starts a server."""
+    return _open.get(StoreConfig.from_settings(settings))
+
+
 def release_store(store: Store) -> None:
     store._refs -= 1
     if store._refs <= 0:

@@ -117,6 +117,10 @@ BACKLINKS_MAX_TARGET_CHECKS = 1000  # target URLs checked per crawl; not in BACK
 BACKLINKS_FINISH_LINKS = True  # mark lost and unverified links, and the target checks' statuses
 BACKLINKS_FINISH_HOST_EDGES = True  # rebuild the fetched hosts' edges (the graph scoring reads)
 BACKLINKS_FINISH_RECIPROCITY = True  # mark each link reciprocal or not
+# seconds between heartbeats of a running crawl's record (heartbeat_at, progress: one update and
+# three indexed counts): a crawl killed before its end (SIGKILL, a second Ctrl-C) is shown
+# interrupted once three are missed. 0: no heartbeat (only a dead pid on this host tells).
+BACKLINKS_HEARTBEAT_SECONDS = 30.0
 
 # --- Several workers ----------------------------------------------------------------------------
 # Several workers (processes, Scrapyd nodes) crawl one target together through this Redis, e.g.

@@ -2,13 +2,16 @@
 started again with the same JOBDIR stores what an uninterrupted crawl of the same web stores.
 
 The reference is an uninterrupted crawl of the same generated web into another database; the
-interrupted crawl is signalled once a third of the reference's pages have been asked for.
+interrupted crawl is signalled once a third of the reference's pages have been asked for. What
+the crawl reports (its summary line, ``scrapy crawls``, the report) covers every attempt.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -16,6 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +27,11 @@ import pytest
 
 from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
+from backlink_spider.vocabulary import INTERRUPTED, crawl_status
 from benchmarks.web import generated_web
 from pipelines.mongo import BACKLINK_FIELDS, PAGE_FIELDS
 from tests.conftest import FAST, ROOT, MongoServer, Run, run_scrapy, scrapy_env
+from tests.figures import crawls_row, shown_everywhere, summary_line
 
 # Small batches written often: a signal finds pages already stored, as in a long crawl.
 QUICK_WRITES = ["-s", "BACKLINKS_MONGO_BATCH_SIZE=20", "-s", "BACKLINKS_MONGO_FLUSH_INTERVAL=0.2"]
@@ -166,6 +172,28 @@ def assert_same_store(site: Site, db: Any, *, scored: bool = True) -> str:
     return crawl_id
 
 
+def assert_whole_crawl_reported(
+    site: Site, name: str, db: Any, last: Run, last_gets: int, tmp: Path
+) -> dict[str, Any]:
+    """The summary line of the last attempt, ``scrapy crawls`` and the report count every
+    attempt: what the store holds for the crawl id, what the uninterrupted crawl reported,
+    more than the last attempt fetched; the record's figures."""
+    [crawl] = list(db.crawls.find())
+    figures = crawl["figures"]
+    assert figures == site.reference.crawls.find_one()["figures"]
+    assert figures["pages"] == db.pages.count_documents({"crawl_id": crawl["_id"]})
+    target = {"matched_domain": site.web.target, "last_crawl_id": crawl["_id"]}
+    assert figures["backlinks"] == db.backlinks.count_documents(target) > 0
+    assert figures["pages"] > last_gets > 0  # the earlier attempt's pages are in
+    summary = summary_line(last.stderr)
+    assert summary.crawl_id == crawl["_id"] and summary.status == "finished after 2 attempts"
+    report = tmp / "report.html"
+    row, cards = shown_everywhere(env_for(site, name), site.web.target, crawl["_id"], report)
+    assert summary.figures == row.figures == cards == figures
+    assert row.status == "finished"
+    return crawl
+
+
 def test_a_crawl_stopped_with_sigint_resumes_where_it_stopped(
     site: Site, db: tuple[str, Any], tmp_path: Path
 ) -> None:
@@ -175,9 +203,14 @@ def test_a_crawl_stopped_with_sigint_resumes_where_it_stopped(
     first = interrupted(site, name, jobdir, signal.SIGINT)
     assert first.returncode == 0, first.stderr[-3000:]
     [crawl] = list(database.crawls.find())
-    assert crawl["status"] == "shutdown" and crawl["attempts"] == 1
+    assert crawl["status"] == INTERRUPTED and crawl["reason"] == "shutdown"
+    assert crawl["attempts"] == 1
     stored = database.pages.count_documents({})
     assert 0 < stored < site.reference.pages.count_documents({})
+    # Recorded with what it had done, and said so.
+    assert crawl["figures"]["pages"] == stored
+    assert summary_line(first.stderr).status == "interrupted (shutdown)"
+    assert summary_line(first.stderr).figures == crawl["figures"]
 
     other = run_scrapy(
         crawl_args(site.web, "-a", "depth=0", "-s", f"JOBDIR={jobdir}"), env_for(site, name)
@@ -185,7 +218,11 @@ def test_a_crawl_stopped_with_sigint_resumes_where_it_stopped(
     assert other.returncode == 2
     assert other.stderr.strip().count("\n") == 0 and "other arguments" in other.stderr
 
-    second = run_scrapy(crawl_args(site.web, "-s", f"JOBDIR={jobdir}"), env_for(site, name))
+    feed = tmp_path / "feed.jsonl"
+    since_second = len(site.server.requests)
+    second = run_scrapy(
+        crawl_args(site.web, "-s", f"JOBDIR={jobdir}", "-O", str(feed)), env_for(site, name)
+    )
     assert second.returncode == 0, second.stderr[-3000:]
     assert "continues with" in second.stderr
     crawl_id = assert_same_store(site, database)
@@ -193,6 +230,17 @@ def test_a_crawl_stopped_with_sigint_resumes_where_it_stopped(
     assert database.crawls.find_one()["resumed_from"] == "queue"
     # Nothing fetched twice, nothing left out: the two attempts asked for what one crawl did.
     assert page_gets(site.server, since) == site.reference_gets
+
+    last_gets = sum(page_gets(site.server, since_second).values())
+    record = assert_whole_crawl_reported(site, name, database, second, last_gets, tmp_path)
+    # Scrapy's stats of both attempts, as one: the pages parsed add up to the reference's.
+    ref_stats = site.reference.crawls.find_one()["stats"]
+    assert record["stats"]["backlinks/spider/pages"] == ref_stats["backlinks/spider/pages"]
+    assert record["stats"]["backlinks/jobdir/attempt"] == 2
+    # -O rewrote the feed with this attempt's links only, and the log said so, once.
+    [warning] = [line for line in second.stderr.splitlines() if "-O rewrites" in line]
+    assert "WARNING" in warning and "-o " in warning and "scrapy export" in warning
+    assert 0 < len(second.feed(feed)) < database.backlinks.count_documents({})
 
 
 def test_a_killed_crawl_starts_again_from_its_seeds_as_the_same_crawl(
@@ -202,20 +250,34 @@ def test_a_killed_crawl_starts_again_from_its_seeds_as_the_same_crawl(
     jobdir = tmp_path / "job"
     # Scores were compared after SIGINT; here they would only cost time.
     no_scoring = ("-s", "BACKLINKS_SCORE_ON_CLOSE=False")
-    first = interrupted(site, name, jobdir, signal.SIGKILL, *no_scoring)
+    beat = ("-s", "BACKLINKS_HEARTBEAT_SECONDS=0.2")
+    first = interrupted(site, name, jobdir, signal.SIGKILL, *no_scoring, *beat)
     assert first.returncode == -signal.SIGKILL
     [crawl] = list(database.crawls.find())
     assert crawl["status"] == "running"  # nobody could say otherwise
-    assert database.pages.count_documents({"crawl_id": crawl["_id"]}) > 0
+    stored = database.pages.count_documents({"crawl_id": crawl["_id"]})
+    assert stored > 0
+    assert crawl["progress"]["pages"] <= stored and crawl["heartbeat_seconds"] == 0.2
+    # Readers see it interrupted (its pid is gone, its heartbeat stopped), with what it had done.
+    assert crawl_status(crawl) == INTERRUPTED
+    row = crawls_row(env_for(site, name), site.web.target, crawl["_id"])
+    assert row.status == INTERRUPTED
+    assert row.figures["pages"] == stored
+    assert row.figures["live"] is None  # its end never worked out the link states
 
     second = run_scrapy(
         crawl_args(site.web, "-s", f"JOBDIR={jobdir}", *no_scoring), env_for(site, name)
     )
     assert second.returncode == 0, second.stderr[-3000:]
     assert "did not stop cleanly" in second.stderr
+    assert "-O rewrites" not in second.stderr  # no -O; and from the seeds, all is written again
     crawl_id = assert_same_store(site, database, scored=False)
     assert crawl_id == crawl["_id"]
     assert database.crawls.find_one()["resumed_from"] == "seeds"
+    # From the seeds, the last attempt fetched every page again; the figures count each once.
+    [record] = list(database.crawls.find())
+    assert record["figures"] == site.reference.crawls.find_one()["figures"]
+    assert summary_line(second.stderr).figures == record["figures"]
 
 
 def test_a_resumed_crawl_spends_its_page_budget_once(
@@ -262,3 +324,28 @@ def test_redirect_hops_and_their_waiting_pages_survive_a_pause(tmp_path: Path) -
     assert second.run.crawl_id == first.run.crawl_id
     assert second.hops.known == first.hops.known
     assert second.hops.inflight == first.hops.inflight
+
+
+def test_a_running_record_nobody_keeps_alive_reads_as_interrupted() -> None:
+    """A killed crawl never closes its record: a dead pid on this host, or a heartbeat three
+    beats late, says it was interrupted; a live one, or a record of another host or of a
+    shared crawl (no host) still beating, is running."""
+    now = datetime.now(UTC)
+    dead = subprocess.Popen([sys.executable, "-c", ""])
+    dead.wait()  # reaped: its pid names no process
+    here = socket.gethostname()
+    alive = {"status": "running", "pid": os.getpid(), "host": here, "heartbeat_seconds": 30}
+    assert crawl_status({**alive, "heartbeat_at": now}, now) == "running"
+    assert crawl_status({**alive, "pid": dead.pid, "heartbeat_at": now}, now) == INTERRUPTED
+    other_host = {**alive, "pid": dead.pid, "host": "elsewhere.example"}
+    assert crawl_status({**other_host, "heartbeat_at": now - timedelta(seconds=80)}, now) == (
+        "running"
+    )
+    late = now - timedelta(seconds=91)
+    assert crawl_status({**other_host, "heartbeat_at": late}, now) == INTERRUPTED
+    shared = {"status": "running", "pid": dead.pid, "host": None, "heartbeat_seconds": 30}
+    assert crawl_status({**shared, "heartbeat_at": now}, now) == "running"
+    naive = late.replace(tzinfo=None)  # as a store without tz_aware gives it back
+    assert crawl_status({**shared, "heartbeat_at": naive}, now) == INTERRUPTED
+    assert crawl_status({"status": "finished", "pid": dead.pid, "host": here}) == "finished"
+    assert crawl_status({"status": INTERRUPTED, "reason": "shutdown"}) == INTERRUPTED

@@ -19,6 +19,7 @@ from backlink_spider.vocabulary import latest_crawl
 from pipelines.normalize import backlink_id
 from pipelines.profile import mark_reciprocal
 from pipelines.scoring.run import ScoringError, score_target
+from pipelines.target_profile import add_to_profile
 from tests.conftest import run_scrapy, scrapy_env
 
 TARGET = "petalpost.test"
@@ -337,7 +338,7 @@ def test_host_figures_per_target_and_rerun_is_idempotent(stored: tuple[str, Any]
         assert again[url]["scored_at"] > scores["scored_at"]
 
 
-def test_distrust_seeds_from_settings_and_crawl(mongo_db: tuple[str, Any]) -> None:
+def test_distrust_seeds_from_settings_and_profile(mongo_db: tuple[str, Any]) -> None:
     _, db = mongo_db
     web = gardening_web()
     # The news site also links into the farm: distrust flows back to it.
@@ -345,7 +346,7 @@ def test_distrust_seeds_from_settings_and_crawl(mongo_db: tuple[str, Any]) -> No
     web.store(db)
     score_target(db, TARGET)
     plain = {d["host"]: d for d in db.hosts.find({"target": TARGET})}
-    db.crawls.update_one({"_id": CRAWL}, {"$set": {"distrust": ["farm1.test"]}})
+    add_to_profile(db, TARGET, distrust=["farm1.test"])
     score_target(db, TARGET, settings={"BACKLINKS_DISTRUST_SEEDS": ["farm0.test"]})
     hosts = {d["host"]: d for d in db.hosts.find({"target": TARGET})}
     assert hosts["farm0.test"]["distrust_seed"] and hosts["farm1.test"]["distrust_seed"]
@@ -510,7 +511,7 @@ def test_an_old_store_gets_the_new_field_names_at_the_next_score(stored: tuple[s
     assert next(h for h in hosts if h["host"] == "rosegrowers.test")["site_trust"] == 100
 
 
-def test_the_latest_crawl_is_the_targets_else_the_one_that_watched_it(
+def test_the_latest_crawl_is_the_targets_and_scoring_reads_the_profile(
     stored: tuple[str, Any],
 ) -> None:
     _, db = stored
@@ -529,7 +530,11 @@ def test_the_latest_crawl_is_the_targets_else_the_one_that_watched_it(
     assert latest_crawl(db, COMPETITOR)["_id"] == "crawl-other"
     assert latest_crawl(db, "other.test")["_id"] == "crawl-other"
     assert latest_crawl(db, "unknown.test") is None
-    # ... and the scorer reads that one.
+    # ... while the scorer reads the target's profile: made once from all its stored crawls,
+    # added to by later ones, never narrowed by a newer crawl given fewer seeds.
+    before = score_target(db, TARGET)["profile"]
+    assert before["seeds"] and before["competitors"] == [COMPETITOR]
+    trust = {h["host"]: h["site_trust"] for h in db.hosts.find({"target": TARGET})}
     db.crawls.insert_one(
         {
             "_id": "crawl-newer",
@@ -540,5 +545,7 @@ def test_the_latest_crawl_is_the_targets_else_the_one_that_watched_it(
         }
     )
     assert latest_crawl(db, TARGET)["_id"] == "crawl-newer"
-    assert score_target(db, TARGET)["crawl_id"] == "crawl-newer"
-    assert score_target(db, COMPETITOR)["crawl_id"] == "crawl-other"
+    assert score_target(db, TARGET)["profile"] == before
+    assert {h["host"]: h["site_trust"] for h in db.hosts.find({"target": TARGET})} == trust
+    # A domain only ever watched as a competitor: the watching target's trusted seeds.
+    assert score_target(db, COMPETITOR)["profile"]["seeds"] == before["seeds"]

@@ -14,6 +14,7 @@ import base64
 import contextlib
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -30,14 +31,16 @@ from typing import Any
 import pytest
 from scrapy.settings import Settings
 
+from backlink_spider.commands.crawls import FIGURE_COLUMNS
 from backlink_spider.commands.schedule import args_summary, format_every, parse_every
 from backlink_spider.config import ArgumentError
 from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
 from backlink_spider.demoweb.sites import demo_web
 from backlink_spider.scrapyd import Scrapyd, ScrapydConfig, ScrapydError
-from backlink_spider.urls import try_canonical_url
+from backlink_spider.urls import parse_seed, try_canonical_url, url_host
 from tests.conftest import FAST, ROOT, MongoServer, free_port, run_scrapy, scrapy_env, stop_process
+from tests.figures import parse_crawls
 
 USER, PASSWORD = "crawler", "s3cret-pw"
 PACKAGES = ("backlink_spider", "pipelines", "settings")
@@ -124,6 +127,7 @@ class ScrapydServer:
     env: dict[str, str]  # what the project's commands get: the store, Scrapyd, the proxy
     db: Any
     web: Web
+    proxy: WebServer  # serves ``web`` to the jobs and the shell crawls
 
     def client(self, **overrides: Any) -> Scrapyd:
         config = {"url": self.url, "project": "backlinks", "username": USER, "password": PASSWORD}
@@ -223,7 +227,7 @@ def scrapyd(
             SCRAPYD_PASSWORD=PASSWORD,
             **store,
         )
-        server = ScrapydServer(url, port, root, proc, env, client[name], web)
+        server = ScrapydServer(url, port, root, proc, env, client[name], web, proxy)
         try:
             deadline = time.monotonic() + 20
             while True:
@@ -384,11 +388,88 @@ def test_schedule_json_runs_the_same_crawl_as_scrapy_crawl(
     header, *rows = shown.stdout.splitlines()
     assert header.split()[:3] == ["STARTED", "(UTC)", "TOOK"]
     row = next(r for r in rows if r.rstrip().endswith(job))
-    pages = crawl["stats"]["backlinks/spider/pages"]
-    backlinks = crawl["stats"]["backlinks/spider/backlinks"]
-    new = crawl["stats"]["backlinks/mongo/new"]
-    assert f" {pages} " in row and f" {backlinks} " in row and f" {new} " in row
+    # The crawl's figures (what its summary line said), not one process's Scrapy stats.
+    figures = crawl["figures"]
+    [cells] = [r for r in parse_crawls(shown.stdout) if r["JOB"] == job]
+    assert {name: int(cells[column]) for name, column in FIGURE_COLUMNS.items()} == figures
+    assert figures["pages"] == scrapyd.db.pages.count_documents({"crawl_id": crawl["_id"]}) > 0
     assert web.target in row and "finished" in row and "4 seeds" in row
+
+
+def test_a_scrapyd_job_beside_a_shell_crawl_loses_no_live_link(
+    scrapyd: ScrapydServer, deployed: Deploy, mongo_server: MongoServer, tmp_path: Path
+) -> None:
+    """Issue 12: a Scrapyd job and a shell crawl of one target at once, on one store, over a web
+    where nothing changed: whichever ends first calls none of the other's live links lost."""
+    assert deployed.run.returncode == 0, deployed.run.stderr
+    web = scrapyd.web
+    name = f"{scrapyd.db.name}_beside"
+    env = {**scrapyd.env, "MONGO_DATABASE": name}
+    args = {
+        "target": web.target,
+        "seeds": ",".join(web.seeds),
+        "competitors": ",".join(web.competitors),
+    }
+    # Writes go out while the crawls run (a partial batch every 0.2 s), as in a crawl longer
+    # than the flush interval: each crawl then sees the other's writes before its own end.
+    flush = {"BACKLINKS_MONGO_FLUSH_INTERVAL": "0.2"}
+    argv = [
+        *("crawl", "niche"),
+        *(x for k, v in args.items() for x in ("-a", f"{k}={v}")),
+        *FAST,
+        *(x for k, v in flush.items() for x in ("-s", f"{k}={v}")),
+    ]
+    client = mongo_server.client()
+    db = client[name]
+    try:
+        first = run_scrapy(argv, env)
+        assert first.returncode == 0, first.stderr[-3000:]
+        stored = db.backlinks.count_documents({})
+        assert stored and db.backlinks.count_documents({"lost_at": None}) == stored
+
+        # The web answers slowly enough (0.1 s a request) that the two crawls overlap for most
+        # of their length, well beyond the few tenths of a second between their starts.
+        scrapyd.proxy.latency = 0.1
+        try:
+            job = scrapyd.client().schedule(
+                args, {**FAST_SETTINGS, **flush, "MONGO_DATABASE": name}
+            )
+            with (tmp_path / "shell.log").open("w") as log:
+                shell = subprocess.Popen(
+                    [shutil.which("scrapy") or "scrapy", *argv], cwd=ROOT, env=env, stderr=log
+                )
+                try:
+                    code = shell.wait(timeout=120)
+                except subprocess.TimeoutExpired:
+                    shell.kill()
+                    shell.wait()
+                    raise
+            scrapyd.wait_finished(job)
+        finally:
+            scrapyd.proxy.latency = 0.0
+        assert code == 0, (tmp_path / "shell.log").read_text()[-3000:]
+
+        crawls = list(db.crawls.find())
+        assert len(crawls) == 3
+        assert all(c["status"] == "finished" for c in crawls), scrapyd.job_log(job)[-3000:]
+        beside = next(c for c in crawls if c.get("job") == job)
+        shell_crawl = max(
+            (c for c in crawls if c["_id"] != beside["_id"]), key=lambda c: c["started_at"]
+        )
+        assert shell_crawl.get("job") is None
+        # Each began before the other finished: the test cannot pass by running them in turn.
+        # (With the old end of a crawl, no `last_seen` in `_unseen`, it fails: links lost.)
+        assert beside["started_at"] < shell_crawl["finished_at"], (beside, shell_crawl)
+        assert shell_crawl["started_at"] < beside["finished_at"], (beside, shell_crawl)
+
+        assert db.backlinks.count_documents({}) == stored
+        lost = [d["source_url"] for d in db.backlinks.find({"lost_at": {"$ne": None}})]
+        assert lost == []
+        unverified = [d["source_url"] for d in db.backlinks.find({"unverified_at": {"$ne": None}})]
+        assert unverified == []
+    finally:
+        client.drop_database(name)
+        client.close()
 
 
 def test_a_recurring_schedule_queues_one_crawl_and_skips_while_it_runs(
@@ -418,6 +499,14 @@ def test_a_recurring_schedule_queues_one_crawl_and_skips_while_it_runs(
     )
     assert added.returncode == 0, added.stderr
     assert f"schedule {web.target}: crawl {web.target} every 2s" in added.stdout
+    # The seeds and competitors went into the target's profile, which each crawl reads when it
+    # runs; the schedule itself keeps only what the profile does not hold.
+    profile = scrapyd.db.targets.find_one({"_id": web.target})
+    assert {url_host(s) for s in profile["seeds"]} >= {url_host(parse_seed(s)) for s in web.seeds}
+    assert profile["competitors"] == web.competitors
+    job_state = scrapyd.db.schedules.find_one({"_id": web.target})["job_state"]
+    stored = pickle.loads(job_state)  # noqa: S301 - APScheduler's own job store, ours
+    assert set(stored["kwargs"]["args"]) == {"target"}
 
     runner = subprocess.Popen(
         [

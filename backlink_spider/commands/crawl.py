@@ -7,13 +7,15 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pymongo.errors import PyMongoError
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
 
 from backlink_spider.addon import stores_items
 from backlink_spider.cli import fail
-from backlink_spider.config import ArgumentError, CrawlConfig
+from backlink_spider.config import ArgumentError, CrawlConfig, seed_list, target_domain_of
 from backlink_spider.jobdir import JobMismatch, check_job
-from pipelines.store import Store, StoreError, acquire_store, release_store
+from pipelines.store import Store, StoreConfig, StoreError, acquire_store, release_store
+from pipelines.target_profile import TargetProfile, load_profile
 
 
 def check_redis(settings: Any) -> None:
@@ -39,8 +41,8 @@ class Command(ScrapyCrawlCommand):
         assert self.settings is not None
         if args[:1] != ["niche"]:
             return
-        try:
-            config = CrawlConfig.from_args(self.settings, opts.spargs)
+        try:  # every argument but the seeds, which may come from the stored profile
+            CrawlConfig.from_args(self.settings, opts.spargs, require_seeds=False)
         except ArgumentError as exc:
             fail(str(exc))
         if self.settings.get("JOBDIR") and self.settings.get("BACKLINKS_REDIS_URL"):
@@ -48,19 +50,39 @@ class Command(ScrapyCrawlCommand):
                 "JOBDIR and BACKLINKS_REDIS_URL exclude each other: a shared crawl keeps its "
                 "frontier in Redis, not in a job directory"
             )
+        if self.settings.get("BACKLINKS_REDIS_URL"):
+            check_redis(self.settings)
+        profile = self._open_store(opts.spargs) if stores_items(self.settings) else None
+        try:
+            config = CrawlConfig.from_args(self.settings, opts.spargs, profile)
+        except ArgumentError as exc:
+            fail(str(exc))
         if self.settings.get("JOBDIR"):
             try:
                 check_job(Path(self.settings["JOBDIR"]), config.describe())
             except JobMismatch as exc:
                 fail(str(exc))
-        if self.settings.get("BACKLINKS_REDIS_URL"):
-            check_redis(self.settings)
-        if stores_items(self.settings):
-            try:
-                # Held for the whole crawl: the pipeline shares this connection and server.
-                self.store = acquire_store(self.settings)
-            except StoreError as exc:
-                fail(str(exc), code=1)
+
+    def _open_store(self, spargs: dict[str, Any]) -> TargetProfile | None:
+        """The store, held for the whole crawl (the pipeline shares this connection and
+        server), and the target's profile in it. Without seeds given, a store that cannot be
+        read (or an embedded one never written) leaves the crawl with no seeds at all."""
+        assert self.settings is not None
+        given = bool(seed_list(spargs.get("seeds")) or self.settings.getlist("BACKLINKS_SEEDS"))
+        config = StoreConfig.from_settings(self.settings)
+        if not given and config.embedded and not (config.data_dir / "db").exists():
+            return None  # nothing stored, no profile: the seeds check says what to do
+        try:
+            self.store = acquire_store(self.settings)
+            return load_profile(self.store.db, target_domain_of(spargs["target"]))
+        except (StoreError, PyMongoError) as exc:
+            reason = str(exc).splitlines()[0][:200]
+        if given:
+            fail(reason if reason.startswith("cannot") else f"MongoDB failed: {reason}", code=1)
+        fail(
+            "no seed sites given, and the target's profile cannot be read for its seeds "
+            f"({reason}): give -a seeds=a.com,b.org"
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:

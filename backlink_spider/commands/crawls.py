@@ -1,10 +1,14 @@
 """``scrapy crawls [TARGET]``: how the recent crawls went, from the ``crawls`` collection.
 
 One line per crawl, newest first: when it started and how long it took, its target and
-arguments, pages fetched, backlinks found, links new and lost since the previous crawl of that
-target, its status and its Scrapyd job. The numbers are the crawl's own Scrapy stats, stored by
-the Mongo pipeline when the crawl closes, so a crawl run from the shell and one run by Scrapyd
-read the same.
+arguments, its figures, its status and its Scrapyd job. The figures are the ones the crawl's
+summary line logged (``vocabulary.crawl_figures``, stored in the record when the crawl closed:
+every attempt of a resumed crawl, every worker of a shared one): pages fetched, backlinks of the
+target seen, their referring domains, links to competitors seen, and the target's live, new,
+lost, unverified and broken links as the crawl left them. A crawl still running shows what it
+has done so far (``vocabulary.crawl_progress``, read from the store); one whose process is gone
+without closing its record (killed) is ``interrupted`` (``vocabulary.crawl_status``), with what
+it had done.
 """
 
 from __future__ import annotations
@@ -19,28 +23,47 @@ from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand
 from backlink_spider.commands.schedule import args_summary, print_table
+from backlink_spider.vocabulary import (
+    FIGURES,
+    INTERRUPTED,
+    crawl_progress,
+    crawl_status,
+    record_figures,
+)
 from pipelines.store import StoreConfig
 
+# The figures' columns, in vocabulary.FIGURES order.
+FIGURE_COLUMNS = {
+    "pages": "PAGES",
+    "backlinks": "BACKLINKS",
+    "referring_domains": "DOMAINS",
+    "competitor_links": "COMPETITOR",
+    "live": "LIVE",
+    "new": "NEW",
+    "lost": "LOST",
+    "unverified": "UNVERIFIED",
+    "broken": "BROKEN",
+}
+assert tuple(FIGURE_COLUMNS) == FIGURES
 HEADER = [
     "STARTED (UTC)",
     "TOOK",
     "TARGET",
     "ARGUMENTS",
-    "PAGES",
-    "BACKLINKS",
-    "NEW",
-    "LOST",
+    *FIGURE_COLUMNS.values(),
     "STATUS",
     "JOB",
 ]
 
 
-def _took(doc: dict[str, Any]) -> str:
+def _took(doc: dict[str, Any], status: str) -> str:
     start, end = doc.get("started_at"), doc.get("finished_at")
     if not isinstance(start, datetime):
         return "-"
+    if not isinstance(end, datetime) and status == INTERRUPTED:
+        end = doc.get("heartbeat_at")  # killed: it was last alive then
     if not isinstance(end, datetime):
-        return "-" if doc.get("status") != "running" else "…"
+        return "…" if status == "running" else "-"
     seconds = round((end - start).total_seconds())
     if seconds < 60:
         return f"{seconds}s"
@@ -49,17 +72,11 @@ def _took(doc: dict[str, Any]) -> str:
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
-def _count(stats: dict[str, Any], key: str, finished: bool) -> str:
-    value = stats.get(key)
-    if value is None:
-        return "0" if finished else "-"
-    return str(value)
-
-
 def crawl_row(doc: dict[str, Any]) -> list[str]:
-    """A stored crawl as the table shows it."""
-    stats = doc.get("stats") or {}
-    finished = "finished_at" in doc
+    """A stored crawl as the table shows it ("-": a figure not known, e.g. the link states of
+    a crawl that has not ended, or a record of a version before figures)."""
+    status = crawl_status(doc)
+    figures = record_figures(doc)
     started = doc.get("started_at")
     when = started.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if started else "-"
     args = {
@@ -71,14 +88,11 @@ def crawl_row(doc: dict[str, Any]) -> list[str]:
     }
     return [
         when,
-        _took(doc),
+        _took(doc, status),
         str(doc.get("target") or "?"),
         args_summary(args),
-        _count(stats, "backlinks/spider/pages", finished),
-        _count(stats, "backlinks/spider/backlinks", finished),
-        _count(stats, "backlinks/mongo/new", finished),
-        _count(stats, "backlinks/mongo/lost", finished),
-        str(doc.get("status") or "?"),
+        *("-" if figures[name] is None else str(figures[name]) for name in FIGURES),
+        status,
         str(doc.get("job") or "-"),
     ]
 
@@ -88,7 +102,7 @@ class Command(StoreCommand):
         return "[TARGET] [-n N]"
 
     def short_desc(self) -> str:
-        return "Show the recent crawls: arguments, pages, backlinks, new and lost, status, job"
+        return "Show the recent crawls: arguments, figures (pages, backlinks, …), status, job"
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
@@ -118,10 +132,15 @@ class Command(StoreCommand):
             return
         with self.open_store(query.get("target", "site.com")) as store:
             docs = list(
-                store.db.crawls.find(query, {"stats": 1, **dict.fromkeys(_FIELDS, 1)})
+                store.db.crawls.find(query, dict.fromkeys(_FIELDS, 1))
                 .sort("started_at", DESCENDING)
                 .limit(opts.limit)
             )
+            for doc in docs:
+                if doc.get("status") == "running" and doc.get("target"):
+                    # Running, or killed: what it has done, from the store (its heartbeat's
+                    # progress may be a beat old).
+                    doc["progress"] = crawl_progress(store.db, doc["_id"], doc["target"])
         if not docs:
             which = f" of {query['target']}" if query else ""
             print(f"no crawls{which} yet", file=sys.stderr)
@@ -140,4 +159,10 @@ _FIELDS = (
     "started_at",
     "finished_at",
     "job",
+    "figures",
+    "progress",
+    "pid",
+    "host",
+    "heartbeat_at",
+    "heartbeat_seconds",
 )

@@ -5,12 +5,20 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from scrapy.commands import ScrapyCommand
 
 from backlink_spider.cli import fail
+from backlink_spider.run import CrawlRun
+from backlink_spider.vocabulary import (
+    LAST_CRAWL_ID,
+    MATCHED_DOMAIN,
+    QUALITY,
+    SCORES,
+    record_figures,
+)
 from pipelines.store import StoreError, acquire_store, release_store
 
 
@@ -67,8 +75,9 @@ class Command(ScrapyCommand):
                     f"backlinks of {web.target} from {len(web.seeds)} seeds …",
                     file=sys.stderr,
                 )
+                crawler = self.crawler_process.create_crawler("niche")
                 self.crawler_process.crawl(
-                    "niche",
+                    crawler,
                     target=web.target,
                     seeds=",".join(web.seeds),
                     competitors=",".join(web.competitors),
@@ -76,20 +85,29 @@ class Command(ScrapyCommand):
                 )
                 self.crawler_process.start()
             location = store.display_uri if store.config.uri else str(store.config.data_dir)
-            links = list(
-                store.db.backlinks.find({"matched_domain": web.target}).sort("scores.quality", -1)
-            )
+            run = CrawlRun.get(crawler)
+            crawl_id = run.crawl_id if run else None
+            record = store.db.crawls.find_one({"_id": crawl_id}) or {}
+            # The crawl's backlinks of the target: as many as its figures say (and its
+            # summary line, and scrapy crawls).
+            seen = {MATCHED_DOMAIN: web.target, LAST_CRAWL_ID: crawl_id}
+            links = list(store.db.backlinks.find(seen).sort(f"{SCORES}.{QUALITY}", -1))
         finally:
             release_store(store)
-        self._summary(links, Path(opts.overwrite_output), web.target, location)
+        self._summary(links, record, Path(opts.overwrite_output), web.target, location)
 
-    def _summary(self, links: list[dict], feed: Path, target: str, location: str) -> None:
+    def _summary(
+        self, links: list[dict], record: dict[str, Any], feed: Path, target: str, location: str
+    ) -> None:
         if not links:
             fail("the demo crawl found no backlinks; run with -L INFO to see why", code=1)
-        domains = Counter(d["source_domain"] for d in links)
+        # What the crawl's summary line and record say ("?": its record could not be closed).
+        figures = {k: "?" if v is None else v for k, v in record_figures(record).items()}
         print(
-            f"\n{len(links)} backlinks to {target} from {len(domains)} referring domains, "
-            f"best first (feed: {feed}; store: {location})\n"
+            f"\n{figures['backlinks']} backlinks to {target} from "
+            f"{figures['referring_domains']} referring domains and "
+            f"{figures['competitor_links']} links to competitors in {figures['pages']} pages; "
+            f"the backlinks, best first (feed: {feed}; store: {location})\n"
         )
         print(f"{'quality':>7} {'trust':>5} {'relev':>5}  {'referring page':<46} {'where':<10} why")
         for d in links[:25]:

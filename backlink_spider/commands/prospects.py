@@ -2,7 +2,7 @@
 
 The competitor gap ("link intersect"): each line is a referring domain with its site trust,
 relevance, the competitors it links to and the competitor pages it links from, as JSON Lines.
-Competitors come from the latest crawl (``-a competitors=``) unless ``--competitors`` names them.
+Competitors come from the target's profile (``scrapy target``) unless ``--competitors`` names them.
 """
 
 from __future__ import annotations
@@ -17,22 +17,9 @@ from typing import Any, TextIO
 from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
-from backlink_spider.urls import UrlError, get_resolver, parse_target
-from backlink_spider.vocabulary import latest_crawl
+from backlink_spider.config import ArgumentError, parse_competitors, split_list
 from pipelines.profile import prospects
-
-
-def _competitor_domains(value: str) -> list[str]:
-    resolver = get_resolver()
-    domains = []
-    for raw in value.split(","):
-        if not raw.strip():
-            continue
-        try:
-            domains.append(parse_target(raw.strip(), resolver)[1])
-        except UrlError as exc:
-            fail(f"bad competitor {raw.strip()!r}: {exc}")
-    return domains
+from pipelines.target_profile import load_profile
 
 
 class Command(StoreCommand):
@@ -53,7 +40,7 @@ class Command(StoreCommand):
         parser.add_argument(
             "--competitors",
             metavar="DOMAINS",
-            help="comma-separated; default: the latest crawl's -a competitors=",
+            help="comma-separated; default: the target profile's competitors",
         )
         parser.add_argument(
             "--limit", type=int, default=0, metavar="N", help="at most N prospects (default: all)"
@@ -63,14 +50,20 @@ class Command(StoreCommand):
         if len(args) != 1:
             raise UsageError("give one target, e.g. scrapy prospects site.com", print_help=False)
         domain = self.target_domain(args[0])
-        competitors = _competitor_domains(opts.competitors) if opts.competitors else None
+        competitors = None
+        if opts.competitors:
+            try:
+                competitors = parse_competitors(split_list(opts.competitors), domain)
+            except ArgumentError as exc:
+                fail(str(exc))
         with self.open_store(domain, "-a competitors=...") as store:
             if competitors is None:
-                competitors = list((latest_crawl(store.db, domain) or {}).get("competitors") or ())
+                profile = load_profile(store.db, domain)
+                competitors = list(profile.competitors if profile else ())
             if not competitors:
                 fail(
-                    f"no competitors for {domain}: crawl with -a competitors=a.com,b.com "
-                    "or give --competitors",
+                    f"no competitors for {domain}: add some to its profile "
+                    f"(scrapy target {domain} --add-competitors a.com,b.com) or give --competitors",
                     code=1,
                 )
             found = prospects(store.db, domain, competitors, limit=max(0, opts.limit) or None)

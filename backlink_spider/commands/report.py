@@ -56,6 +56,6 @@ class Command(StoreCommand):
             fail(f"cannot write the report: {exc}", code=1)
         print(
             f"report of {domain} written to {opts.output} "
-            f"({data['mix']['backlinks']} live backlinks)",
+            f"({data['figures']['live']} live backlinks)",
             file=sys.stderr,
         )

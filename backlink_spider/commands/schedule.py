@@ -23,7 +23,6 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from pymongo.errors import PyMongoError
@@ -35,6 +34,7 @@ from backlink_spider.config import ArgumentError, CrawlConfig
 from backlink_spider.scrapyd import SPIDER, Scrapyd, ScrapydError
 from backlink_spider.urls import UrlError, get_resolver, parse_target
 from pipelines.store import Store, StoreError, acquire_store, release_store
+from pipelines.target_profile import TargetProfile, add_to_profile, load_profile
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +84,15 @@ def _as_option(match: re.Match[str]) -> str:
 
 def _when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "-"
+
+
+PROFILE_ARGS = ("seeds", "competitors", "keywords")  # a scheduled crawl reads them from the profile
+_EMPTY = TargetProfile("")
+
+
+def _profile_args(profile: dict[str, Any]) -> dict[str, str]:
+    """The profile's seeds, competitors and keywords as crawl arguments (for ``args_summary``)."""
+    return {name: ",".join(profile.get(name) or ()) for name in PROFILE_ARGS if profile.get(name)}
 
 
 def args_summary(args: dict[str, Any]) -> str:
@@ -313,7 +322,8 @@ class Command(ScrapyCommand):
     # -- add ------------------------------------------------------------------------------------
 
     def _crawl_arguments(self, target: str, opts: argparse.Namespace) -> tuple[dict, CrawlConfig]:
-        """The spider arguments as ``scrapy crawl niche -a`` takes them, checked the same way."""
+        """The spider arguments as ``scrapy crawl niche -a`` takes them, checked the same way
+        (the seeds apart: they may come from the target's profile)."""
         assert self.settings is not None
         args = {"target": target}
         for name in ("seeds", "keywords", "competitors", "depth", "max_pages"):
@@ -321,13 +331,32 @@ class Command(ScrapyCommand):
             if value is not None and str(value).strip():
                 args[name] = str(value).strip()
         try:
-            config = CrawlConfig.from_args(self.settings, args)
+            config = CrawlConfig.from_args(self.settings, args, require_seeds=False)
         except ArgumentError as exc:
             fail(re.sub(r"-a (seeds|keywords|competitors|depth|max_pages)=", _as_option, str(exc)))
-        if "seeds" in args and Path(args["seeds"]).expanduser().is_file():
-            # The crawl runs on Scrapyd, maybe elsewhere and later: the file's sites go along.
-            args["seeds"] = ",".join(config.seeds)
         return args, config
+
+    def _into_profile(self, store: Store, config: CrawlConfig) -> dict[str, Any]:
+        """The given seeds, competitors and keywords join the target's profile, which each
+        scheduled crawl reads when it runs: a seed removed from the profile later is not
+        crawled again. Returns the profile's fields for the command's message."""
+        assert self.settings is not None
+        try:
+            profile = add_to_profile(
+                store.db,
+                config.target_domain,
+                seeds=config.given_seeds,
+                competitors=config.competitors,
+                keywords=config.keywords,
+            )
+        except PyMongoError as exc:
+            fail(f"could not store the profile: {str(exc).splitlines()[0][:200]}", code=1)
+        if not profile.seeds and not self.settings.getlist("BACKLINKS_SEEDS"):
+            fail(
+                f"no seed sites for {config.target_domain}: give --seeds a.com,b.org (or a file "
+                "with one per line); they join the target's profile"
+            )
+        return profile.describe()
 
     def _add(self, target: str, opts: argparse.Namespace) -> None:
         assert self.settings is not None
@@ -356,6 +385,8 @@ class Command(ScrapyCommand):
 
         every = format_every(seconds)
         with self._store() as store, editing(store) as scheduler:
+            profile = self._into_profile(store, config)
+            args = {k: v for k, v in args.items() if k not in PROFILE_ARGS}
             try:
                 scheduler.add_job(
                     FIRE,
@@ -379,8 +410,10 @@ class Command(ScrapyCommand):
             store.db[STATE].delete_one({"_id": schedule_id})  # a reused id starts from zero
         print(
             f"schedule {schedule_id}: crawl {config.target_domain} every {every} "
-            f"({args_summary(args)}) on Scrapyd at {scrapyd.url}, project {scrapyd.project}; "
-            "the first when `scrapy schedule run` is running"
+            f"({args_summary({**args, **_profile_args(profile)})}) on Scrapyd at {scrapyd.url}, "
+            f"project {scrapyd.project}; the first when `scrapy schedule run` is running; "
+            f"seeds, competitors and keywords from the target's profile (scrapy target "
+            f"{config.target_domain})"
         )
 
     # -- list, remove ---------------------------------------------------------------------------
@@ -390,6 +423,12 @@ class Command(ScrapyCommand):
             try:
                 jobs = scheduler.get_jobs()
                 states = {d["_id"]: d for d in store.db[STATE].find()}
+                profiles = {
+                    job.kwargs.get("domain"): _profile_args(
+                        (load_profile(store.db, job.kwargs.get("domain", "")) or _EMPTY).describe()
+                    )
+                    for job in jobs
+                }
             except PyMongoError as exc:
                 fail(f"reading the schedules failed: {str(exc).splitlines()[0][:200]}", code=1)
         if not jobs:
@@ -414,7 +453,7 @@ class Command(ScrapyCommand):
                     str(state.get("skipped", 0)),
                     str(state.get("failed", 0)),
                     state.get("last_job") or "-",
-                    args_summary(kw.get("args", {})),
+                    args_summary({**kw.get("args", {}), **profiles.get(kw.get("domain"), {})}),
                 ]
             )
         print_table(

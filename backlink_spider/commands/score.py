@@ -1,5 +1,8 @@
 """``scrapy score TARGET``: rescore a target's stored backlinks (link trust, relevance, quality).
 
+Scores follow the target's profile (``scrapy target``): its trusted seeds, distrusted hosts,
+keywords and competitors, never the arguments of whichever crawl ran last.
+
 Also what brings a store written by an older version to today's field names (``site_trust`` in
 ``hosts``, ``link_trust`` in ``backlinks.scores``): every document it scores is rewritten.
 """
@@ -12,7 +15,9 @@ from typing import Any
 from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
+from backlink_spider.config import ArgumentError, parse_distrust, split_list
 from pipelines.scoring.run import ScoringError, score_target
+from pipelines.target_profile import add_to_profile
 
 
 def summary_line(summary: dict[str, Any]) -> str:
@@ -40,7 +45,8 @@ class Command(StoreCommand):
         parser.add_argument(
             "--distrust",
             metavar="HOSTS",
-            help="known-bad hosts, comma-separated, added to BACKLINKS_DISTRUST_SEEDS",
+            help="add known-bad hosts (comma-separated) to the target's profile, then score "
+            "(as scrapy target TARGET --distrust HOSTS does)",
         )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
@@ -48,11 +54,17 @@ class Command(StoreCommand):
             raise UsageError("give one target, e.g. scrapy score site.com", print_help=False)
         assert self.settings is not None
         domain = self.target_domain(args[0])
-        if opts.distrust:
-            extra = [h.strip() for h in opts.distrust.split(",") if h.strip()]
-            seeds = [*self.settings.getlist("BACKLINKS_DISTRUST_SEEDS"), *extra]
-            self.settings.set("BACKLINKS_DISTRUST_SEEDS", seeds, priority="cmdline")
+        distrust: list[str] = []
+        if opts.distrust is not None:
+            try:
+                distrust = parse_distrust(split_list(opts.distrust))
+            except ArgumentError as exc:
+                fail(f"--distrust: {exc}")
+            if not distrust:
+                fail("--distrust needs at least one host")
         with self.open_store(domain) as store:
+            if distrust:  # the profile holds it: later scores keep it
+                add_to_profile(store.db, domain, distrust=distrust)
             try:
                 summary = score_target(store.db, domain, settings=self.settings)
             except ScoringError as exc:

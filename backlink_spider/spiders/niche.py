@@ -46,7 +46,7 @@ from backlink_spider.extract import extract_page
 from backlink_spider.guards import NotHtml
 from backlink_spider.hops import HopBook, Landing, Ref
 from backlink_spider.items import Backlink, FetchFailure, PageRecord
-from backlink_spider.jobdir import Attempt, Stateful
+from backlink_spider.jobdir import Attempt, Stateful, warn_rewritten_feeds
 from backlink_spider.redirects import LANDED
 from backlink_spider.render import Renderer, is_rendered
 from backlink_spider.run import CrawlRun
@@ -96,6 +96,8 @@ class NicheSpider(scrapy.Spider):
             }
             spider.attempt = Attempt(spider.run.job, parts)
             spider.attempt.restore()
+            feeds = crawler.settings.getdict("FEEDS")
+            warn_rewritten_feeds(spider.run.job, feeds, cfg.target_domain)
         crawler.signals.connect(spider._dropped, signal=signals.request_dropped)
         crawler.signals.connect(spider._idle, signal=signals.spider_idle)
         return spider

@@ -1,6 +1,6 @@
 """Score a target's stored backlinks: the thin layer between MongoDB and the math.
 
-Reads the target's latest crawl (``vocabulary.latest_crawl``: seeds, keywords, competitors), the
+Reads the target's profile (``pipelines.target_profile``: seeds, keywords, competitors), the
 host graph, the backlinks and the pages it needs, in batches with projections; computes site
 trust (TrustRank of each host, ``hosts.site_trust``) and topic relevance; writes ``scores``
 {link_trust, relevance, quality, reasons, scored_at} and ``reciprocal`` on every backlink and
@@ -58,7 +58,6 @@ from backlink_spider.vocabulary import (
     SOURCE_DOMAIN,
     SOURCE_HOST,
     is_reciprocal,
-    latest_crawl,
     nofollow_flags,
     reciprocal_sites,
 )
@@ -78,14 +77,13 @@ from pipelines.scoring.trust import (
     MAX_ITERATIONS,
     TOLERANCE,
     TRUST_DECADES,
-    anti_trustrank,
     combine_trust,
     farm_suspects,
     log_scale,
-    relative_to_seeds,
     seed_hops,
-    trustrank,
+    seed_trust,
 )
+from pipelines.target_profile import scoring_profile
 
 logger = logging.getLogger(__name__)
 
@@ -324,21 +322,25 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
     timings: dict[str, float] = {}
     now = datetime.now(UTC)
 
-    crawl = latest_crawl(db, target_domain)
-    own_crawl = crawl is not None and crawl.get("target") == target_domain
-    competitors = [c for c in (crawl or {}).get("competitors") or () if c != target_domain]
-    domains = [target_domain, *competitors] if own_crawl else [target_domain]
+    profile = scoring_profile(db, target_domain)
+    competitors = [c for c in profile.competitors if c != target_domain]
+    domains = [target_domain, *competitors]
     links = _read_links(db, domains, config.batch_size)
-    if crawl is None and not links:
+    if not links and not profile.seeds and not db.crawls.find_one({"target": target_domain}):
         raise ScoringError(
             f"no crawl or backlinks of {target_domain} stored (crawl it first: "
             f"scrapy crawl niche -a target={target_domain} -a seeds=...)"
         )
-    seed_hosts = _hosts_of((crawl or {}).get("seeds") or ())
-    distrust_hosts = _hosts_of([*config.distrust_seeds, *((crawl or {}).get("distrust") or ())])
-    keywords = [str(k) for k in (crawl or {}).get("keywords") or () if k]
+    seed_hosts = _hosts_of(profile.seeds)
+    distrust_hosts = _hosts_of([*config.distrust_seeds, *profile.distrust])
+    keywords = list(profile.keywords)
     if not seed_hosts:
-        logger.warning("No seeds stored for %s: every host's trust will be 0", target_domain)
+        logger.warning(
+            "No trusted seeds in the profile of %s: every host's trust will be 0 "
+            "(add some: scrapy target %s --add-seeds ...)",
+            target_domain,
+            target_domain,
+        )
 
     # -- graph and trust
     t0 = time.perf_counter()
@@ -350,20 +352,21 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
     t0 = time.perf_counter()
     weights = graph.weights(config.nofollow_weight, config.edge_scale)
     seed_ids, seed_shares = _domain_members(graph, seed_hosts)
-    iteration = {
+    iteration: dict[str, Any] = {
         "damping": config.damping,
         "tol": config.tolerance,
         "max_iter": config.max_iterations,
     }
-    trust_rank = trustrank(weights, seed_ids, seed_shares if seed_ids.size else None, **iteration)
-    trust_rel = relative_to_seeds(trust_rank.scores, seed_ids)
+    trust_rank = seed_trust(weights, seed_ids, seed_shares if seed_ids.size else None, **iteration)
+    trust_rel = trust_rank.scores
     distrust_ids, distrust_shares = _domain_members(graph, distrust_hosts)
     if distrust_ids.size:
-        anti = anti_trustrank(weights, distrust_ids, distrust_shares, **iteration)
-        distrust_raw = anti.scores
-        distrust_rel = relative_to_seeds(distrust_raw, distrust_ids)
+        distrust_raw = seed_trust(
+            weights, distrust_ids, distrust_shares, reverse=True, **iteration
+        ).scores
     else:
-        distrust_raw = distrust_rel = np.zeros(graph.n)
+        distrust_raw = np.zeros(graph.n)
+    distrust_rel = distrust_raw
     combined = combine_trust(trust_rel, distrust_rel, strength=config.distrust_strength)
     host_trust = log_scale(combined, decades=config.trust_decades)
     distrust = log_scale(distrust_rel, decades=config.trust_decades)
@@ -424,7 +427,7 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
     own = sum(1 for lk in links if lk.get(MATCHED_DOMAIN) == target_domain)
     summary = {
         "target": target_domain,
-        "crawl_id": (crawl or {}).get("_id"),
+        "profile": profile.describe(),
         "backlinks": own,
         "competitor_backlinks": len(links) - own,
         "hosts": graph.n,

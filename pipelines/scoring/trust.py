@@ -43,6 +43,7 @@ __all__ = [
     "relative_to_seeds",
     "scale_0_100",
     "seed_hops",
+    "seed_trust",
     "teleport_vector",
     "trustrank",
 ]
@@ -93,13 +94,15 @@ def personalized_pagerank(
     tol: float = TOLERANCE,
     max_iter: int = MAX_ITERATIONS,
     reverse: bool = False,
+    leak: bool = False,
 ) -> Ranking:
     """x ← d·Pᵀx + (d·m(x) + 1 - d)·v, from x = v, until ‖Δx‖₁ < tol or max_iter steps.
 
     P is ``weights`` row-normalized (``reverse``: its transpose, row-normalized, i.e. votes flow
     against the links). m(x) is the mass on dangling nodes (no outgoing weight): it goes back
     to the teleport distribution v, not uniformly to every node, so a host the seeds never
-    reach keeps exactly zero and the total stays 1.
+    reach keeps exactly zero and the total stays 1. With ``leak`` it is dropped instead
+    (x ← d·Pᵀx + (1 - d)·v): x is then linear in v, the sum of what each seed alone gives.
     """
     matrix = _as_csr(weights)
     n = matrix.shape[0]
@@ -135,7 +138,7 @@ def personalized_pagerank(
         np.multiply(x, scale, out=buffer)
         y = step @ buffer
         # Whatever did not flow along an edge (dangling mass, and the 1 - d restart) goes to v.
-        y[support] += (1.0 - y.sum()) * v_support
+        y[support] += ((1.0 - damping) if leak else (1.0 - y.sum())) * v_support
         np.subtract(y, x, out=buffer)
         np.abs(buffer, out=buffer)
         delta = float(buffer.sum())
@@ -162,6 +165,36 @@ def anti_trustrank(
     """Anti-TrustRank: distrust from known-bad ``seeds`` flows backwards, to hosts linking them."""
     n = weights.shape[0]
     return personalized_pagerank(weights, teleport_vector(n, seeds, shares), reverse=True, **kwargs)
+
+
+def seed_trust(
+    weights: Any,
+    seeds: Sequence[int] | np.ndarray,
+    shares: Any = None,
+    *,
+    reverse: bool = False,
+    **kwargs: Any,
+) -> Ranking:
+    """Trust as the sum of what each seed passes, in units of a lone seed's own score.
+
+    Every seed restarts with its own unit of mass (``shares`` split a seed site's unit among
+    its hosts) and mass reaching a dangling host is dropped, so the result is linear in the
+    seeds: removing a seed changes exactly the hosts it reaches, and a host's trust does not
+    depend on how many other seeds there are or on how far they reach. A seed no other host
+    links to scores 1; each step away multiplies by d / out-degree. ``reverse``: distrust,
+    flowing against the links (Anti-TrustRank)."""
+    n = weights.shape[0]
+    seeds = np.asarray(seeds, dtype=np.int64)
+    if seeds.size == 0:
+        return Ranking(np.zeros(n), 0, 0.0, True)
+    mass = float(np.sum(shares)) if shares is not None else float(seeds.size)
+    damping = float(kwargs.get("damping", DAMPING))
+    kwargs = {**kwargs, "tol": kwargs.get("tol", TOLERANCE) / mass}  # the same absolute accuracy
+    rank = personalized_pagerank(
+        weights, teleport_vector(n, seeds, shares), reverse=reverse, leak=True, **kwargs
+    )
+    scale = mass / (1.0 - damping)
+    return Ranking(rank.scores * scale, rank.iterations, rank.delta * scale, rank.converged)
 
 
 def relative_to_seeds(scores: np.ndarray, seeds: Sequence[int] | np.ndarray) -> np.ndarray:
