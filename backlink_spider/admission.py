@@ -12,11 +12,31 @@ and the counters an admitted URL adds to. Two implementations apply a plan:
 ``admit`` answers ``None`` (admitted and counted) or why not: a skip reason (counted by the
 caller as ``backlinks/spider/skipped/<reason>``), ``SEEN`` (this process had the URL), or
 ``SEEN_ELSEWHERE`` (another worker of a shared crawl had it first).
+
+Spider traps are judged by evidence, not by how many pages share a URL shape (digits and query
+values blanked: ``/post/1234/`` and ``/calendar/2024/05/`` alike). The spider reports each page
+it fetched (``observe``: a fingerprint of its text with digit runs blanked). A fetched page whose
+fingerprint was already seen in its shape is a *repeat*: a calendar's empty days, a search that
+found nothing, the session-id variants of one page are one text. Per shape:
+
+- the first ``trap_probation_pages`` pages are admitted on sight: no site is judged on less;
+- after them, the shape's fetched pages decide. ``trap_repeats`` repeats close it
+  (``trap_repeated_content``); once all but ``trap_repeats - 1`` of its first
+  ``trap_probation_pages`` pages have been fetched without repeating (an ordinary site's posts
+  and products), it is proven and admits the rest. Until one or the other, a URL of it is
+  deferred (``trap_unproven``): not marked seen, so the next link to it asks again;
+- so a trap costs exactly ``trap_probation_pages`` pages per shape, whatever the order pages
+  were fetched in (workers of a shared crawl agree on it): an endless calendar's months are one
+  year of texts, then the same again, and can never be proven;
+- the query variants of one path (``?color=…&size=…``, ``?sessionid=…``) stay capped, counted
+  with digits blanked so that ``?p=123`` and ``?p=124`` are one variant (numeric ids are
+  judged by the evidence); the plain count per shape is only a high backstop.
 """
 
 from __future__ import annotations
 
 import hashlib
+import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,7 +46,7 @@ from urllib.parse import urlsplit
 
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 
-from backlink_spider.urls import has_repeated_segments, path_signature
+from backlink_spider.urls import has_repeated_segments, path_signature, query_variant
 
 if TYPE_CHECKING:
     import redis
@@ -37,6 +57,7 @@ if TYPE_CHECKING:
 SEEN = "seen"  # this process had the URL already
 SEEN_ELSEWHERE = "seen_elsewhere"  # another worker of the shared crawl had it first
 SILENT = frozenset({SEEN, SEEN_ELSEWHERE})  # answers that are not skips worth counting
+TRAP_UNPROVEN = "trap_unproven"  # deferred: its shape waits for a verdict (so does the URL)
 
 ROLE_TARGET = "target"
 ROLE_SEED = "seed"
@@ -45,6 +66,11 @@ ROLE_SITE = "site"
 _SKIP_EXTENSIONS = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _PAGES = "pages"  # the counter of the page budget
 _ALWAYS = ""  # the counter of a static refusal: 0 >= 0 always refuses
+_NO_LIMIT = 1 << 53  # the high end of a bound that has none (Lua numbers are doubles)
+_DIGITS_RE = re.compile(r"[0-9]+")
+# Counters of a URL shape: pages admitted, fetched pages whose text repeats another's of the
+# shape, and fetched pages that did not (distinct, or without text: an error page).
+_SHAPE, _REPEATS, _OTHERS = "s:", "r:", "d:"
 
 
 def url_key(canonical: str) -> int:
@@ -54,17 +80,41 @@ def url_key(canonical: str) -> int:
 
 @dataclass(frozen=True)
 class Check:
-    """Refuse with ``reason`` when ``counter`` has reached ``limit``."""
+    """Refuse with ``reason`` when ``counter`` has reached ``limit`` and, besides, every
+    ``when`` bound holds: (counter, low, high) for ``low <= counter < high``.
+
+    ``soft``: the refusal is for now (a deferral): the URL is not marked seen.
+    """
 
     reason: str
     counter: str
     limit: int
+    when: tuple[tuple[str, int, int], ...] = ()
+    soft: bool = False
 
 
 @dataclass(frozen=True)
 class Plan:
     checks: tuple[Check, ...]
     counts: tuple[str, ...]  # counters an admitted URL adds one to (besides the budget)
+    # (counter, member): the counter counts distinct members: one more when the member's own
+    # counter (one of ``counts``) is still 0
+    distinct: tuple[tuple[str, str], ...] = ()
+
+
+def text_fingerprint(text: str) -> int | None:
+    """A page's text as a 64-bit key, digit runs blanked and spaces collapsed: a calendar's
+    days, or a page and its session-id variants, give one key. None for a page without text
+    (it proves nothing either way)."""
+    words = _DIGITS_RE.sub("#", text).split()
+    if not words:
+        return None
+    return url_key(" ".join(words))
+
+
+def _shape_print(shape: str, fingerprint: int) -> str:
+    """One member of a shape's fingerprints (what the shared crawl's ``prints`` set holds)."""
+    return f"{shape}\n{fingerprint:016x}"
 
 
 @dataclass(frozen=True)
@@ -74,9 +124,11 @@ class AdmissionRules:
     max_pages: int
     max_pages_per_host: int
     target_pages: int
-    trap_pattern_pages: int
+    trap_pattern_pages: int  # a backstop: pages of one URL shape, whatever the evidence
     trap_query_variants: int
     trap_segment_repeats: int
+    trap_repeats: int = 5  # fetched pages of a shape repeating another's text: the shape closes
+    trap_probation_pages: int = 20  # pages of a shape admitted before its pages must show
 
     @classmethod
     def from_config(cls, config: CrawlConfig) -> AdmissionRules:
@@ -87,19 +139,24 @@ class AdmissionRules:
             trap_pattern_pages=config.trap_pattern_pages,
             trap_query_variants=config.trap_query_variants,
             trap_segment_repeats=config.trap_segment_repeats,
+            trap_repeats=config.trap_repeats,
+            trap_probation_pages=config.trap_probation_pages,
         )
 
     def plan(self, canonical: str, role: str) -> Plan:
         """What a new URL is checked against, in order, and what it counts once admitted.
 
         The target's own pages have their own small budget instead of the per-host cap (they
-        still count towards their host). A URL shape (digits and query values blanked) and
-        the query variants of one path are capped: calendars and faceted search are endless.
+        still count towards their host). A URL shape (digits and query values blanked) is
+        judged by its fetched pages once past its probation, and the query variants of one
+        path are capped (see the module). The deferral comes last: a URL that a rule refuses
+        for good is refused for good at once.
         """
         parts = urlsplit(canonical)
         host = parts.hostname or ""
         checks: list[Check] = []
         counts: list[str] = []
+        distinct: list[tuple[str, str]] = []
         if parts.path.lower().endswith(_SKIP_EXTENSIONS):
             checks.append(Check("not_html_extension", _ALWAYS, 0))
         if role == ROLE_TARGET:
@@ -110,14 +167,28 @@ class AdmissionRules:
         counts.append(f"h:{host}")
         if has_repeated_segments(canonical, self.trap_segment_repeats):
             checks.append(Check("trap_repeated_segments", _ALWAYS, 0))
-        shape = f"s:{path_signature(canonical)}"
-        checks.append(Check("trap_url_pattern", shape, self.trap_pattern_pages))
-        counts.append(shape)
+        shape = path_signature(canonical)
+        admitted, probation = _SHAPE + shape, self.trap_probation_pages
+        past_probation = ((admitted, probation, _NO_LIMIT),)
+        checks.append(Check("trap_url_pattern", admitted, self.trap_pattern_pages))
+        checks.append(
+            Check("trap_repeated_content", _REPEATS + shape, self.trap_repeats, past_probation)
+        )
+        counts.append(admitted)
         if parts.query:
             variants = f"q:{host}{parts.path}"
-            checks.append(Check("trap_query_variants", variants, self.trap_query_variants))
-            counts.append(variants)
-        return Plan(tuple(checks), tuple(counts))
+            variant = f"v:{host}{parts.path}?{query_variant(parts.query)}"
+            new_variant = ((variant, 0, 1),)
+            checks.append(
+                Check("trap_query_variants", variants, self.trap_query_variants, new_variant)
+            )
+            counts.append(variant)
+            distinct.append((variants, variant))
+        # Proven: all but trap_repeats - 1 of the probation's pages fetched without repeating.
+        proof = max(1, probation - self.trap_repeats + 1)
+        unproven = ((_OTHERS + shape, 0, proof),)
+        checks.append(Check(TRAP_UNPROVEN, admitted, probation, unproven, soft=True))
+        return Plan(tuple(checks), tuple(counts), tuple(distinct))
 
 
 class Admission:
@@ -133,6 +204,7 @@ class Admission:
         self.scheduled = 0  # pages admitted so far (all workers' for a shared crawl)
         self.seen: set[int] = set()  # keys of canonical URLs this process considered
         self._linked: set[int] = set()  # hash() of URLs as linked: a cheap first filter
+        self._sighted = 0  # hash() of the URL first_sight last let through
         self.site_hops: dict[str, int] = dict.fromkeys(self.seed_domains, 0)  # fewest site hops
 
     @property
@@ -145,6 +217,7 @@ class Admission:
         if raw in self._linked:
             return False
         self._linked.add(raw)
+        self._sighted = raw
         return True
 
     def site_hop(self, domain: str, hop: int) -> int:
@@ -159,9 +232,26 @@ class Admission:
         if key in self.seen:
             return SEEN
         self.seen.add(key)
-        return self._apply(canonical, key, self.rules.plan(canonical, role))
+        plan = self.rules.plan(canonical, role)
+        answer = self._apply(canonical, key, plan)
+        if answer is not None and any(c.soft and c.reason == answer for c in plan.checks):
+            # Deferred: the next link to it asks again (the link the spider just let through
+            # is forgotten by first_sight too).
+            self.seen.discard(key)
+            self._linked.discard(self._sighted)
+        return answer
+
+    def observe(self, canonical: str, fingerprint: int | None) -> None:
+        """A page of an admitted URL was fetched (``canonical``: the URL as admitted, before
+        redirects): the evidence of its shape. ``fingerprint``: ``text_fingerprint`` of its
+        text, None when it has none (an error page, a page without text): it is no repeat."""
+        shape = path_signature(canonical)
+        self._observe(shape, None if fingerprint is None else _shape_print(shape, fingerprint))
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
+        raise NotImplementedError
+
+    def _observe(self, shape: str, member: str | None) -> None:
         raise NotImplementedError
 
     # -- what a JOBDIR attempt saves ----------------------------------------------------------
@@ -189,28 +279,50 @@ class LocalAdmission(Admission):
     def reset(self) -> None:
         super().reset()
         self.counts: Counter[str] = Counter()
+        self.prints: set[int] = set()  # keys of (shape, text fingerprint) of fetched pages
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
         counts = self.counts
         for check in plan.checks:
-            if counts[check.counter] >= check.limit:
+            if counts[check.counter] >= check.limit and all(
+                low <= counts[name] < high for name, low, high in check.when
+            ):
                 return check.reason
+        for name, member in plan.distinct:
+            if counts[member] == 0:
+                counts[name] += 1
         for name in plan.counts:
             counts[name] += 1
         self.scheduled += 1
         return None
 
+    def _observe(self, shape: str, member: str | None) -> None:
+        if member is not None:
+            key = url_key(member)
+            if key in self.prints:
+                self.counts[_REPEATS + shape] += 1
+                return
+            self.prints.add(key)
+        self.counts[_OTHERS + shape] += 1
+
     def state(self) -> dict[str, Any]:
-        return {**super().state(), "counts": dict(self.counts)}
+        from backlink_spider.jobdir import pack_keys
+
+        return {**super().state(), "counts": dict(self.counts), "prints": pack_keys(self.prints)}
 
     def restore(self, state: dict[str, Any]) -> None:
+        from backlink_spider.jobdir import unpack_keys
+
         super().restore(state)
         self.counts.update({str(k): int(v) for k, v in state["counts"].items()})
+        if "prints" in state:  # a job saved before the evidence rules has none
+            self.prints |= unpack_keys(state["prints"])
 
 
-# KEYS: seen, counts, inflight. ARGV: URL key, max pages, number of checks, then the checks as
-# (reason, counter, limit) triples, then the counters to add to.
-# -> "budget", SEEN_ELSEWHERE, a check's reason, or the pages admitted so far.
+# KEYS: seen, counts, inflight. ARGV: URL key, max pages, number of checks, number of distinct
+# pairs, then each check as reason, counter, limit, soft (0/1), number of bounds, then its
+# bounds as (counter, low, high) triples; then the distinct (counter, member) pairs, then the
+# counters to add to. -> "budget", SEEN_ELSEWHERE, a check's reason, or the pages admitted so far.
 _APPLY_PLAN = f"""
 local counts = KEYS[2]
 local function count(field)
@@ -218,15 +330,37 @@ local function count(field)
   return tonumber(redis.call('HGET', counts, field) or '0')
 end
 if count('{_PAGES}') >= tonumber(ARGV[2]) then return 'budget' end
-if redis.call('SADD', KEYS[1], ARGV[1]) == 0 then return '{SEEN_ELSEWHERE}' end
-local n = tonumber(ARGV[3])
-for i = 0, n - 1 do
-  local b = 4 + 3 * i
-  if count(ARGV[b + 1]) >= tonumber(ARGV[b + 2]) then return ARGV[b] end
+if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return '{SEEN_ELSEWHERE}' end
+local at = 5
+for _ = 1, tonumber(ARGV[3]) do
+  local refuse = count(ARGV[at + 1]) >= tonumber(ARGV[at + 2])
+  local bounds = tonumber(ARGV[at + 4])
+  for j = at + 5, at + 3 + 3 * bounds, 3 do
+    local value = count(ARGV[j])
+    refuse = refuse and value >= tonumber(ARGV[j + 1]) and value < tonumber(ARGV[j + 2])
+  end
+  if refuse then
+    if ARGV[at + 3] ~= '1' then redis.call('SADD', KEYS[1], ARGV[1]) end
+    return ARGV[at]
+  end
+  at = at + 5 + 3 * bounds
 end
-for i = 4 + 3 * n, #ARGV do redis.call('HINCRBY', counts, ARGV[i], 1) end
+redis.call('SADD', KEYS[1], ARGV[1])
+for i = at, at + 2 * tonumber(ARGV[4]) - 1, 2 do
+  if count(ARGV[i + 1]) == 0 then redis.call('HINCRBY', counts, ARGV[i], 1) end
+end
+for i = at + 2 * tonumber(ARGV[4]), #ARGV do redis.call('HINCRBY', counts, ARGV[i], 1) end
 redis.call('SADD', KEYS[3], ARGV[1])
 return tostring(redis.call('HINCRBY', counts, '{_PAGES}', 1))
+"""
+
+# KEYS: counts, prints. ARGV: the shape, its page's fingerprint member ('' for none). A repeat
+# adds to the shape's repeats, any other page to its others.
+_OBSERVE = f"""
+if ARGV[2] ~= '' and redis.call('SADD', KEYS[2], ARGV[2]) == 0 then
+  return redis.call('HINCRBY', KEYS[1], '{_REPEATS}' .. ARGV[1], 1)
+end
+return redis.call('HINCRBY', KEYS[1], '{_OTHERS}' .. ARGV[1], 1)
 """
 
 
@@ -239,7 +373,8 @@ class SharedAdmission(Admission):
     """Counters in Redis, shared by every worker of the crawl (``backlink_spider.frontier``).
 
     An admitted URL is also put in flight (the ``inflight`` set), so pages of other workers
-    that link it while it is fetched can be credited if it turns out to be a redirect hop.
+    that link it while it is fetched can be credited if it turns out to be a redirect hop. The
+    fingerprints of fetched pages, per shape, are the ``prints`` set.
     """
 
     def __init__(
@@ -250,13 +385,23 @@ class SharedAdmission(Admission):
         seed_domains: Iterable[str] = (),
     ):
         super().__init__(rules, seed_domains)
-        self.keys = list(keys)  # seen, counts, inflight
+        self.keys = list(keys)  # seen, counts, inflight, prints
         self._script = server.register_script(_APPLY_PLAN)
+        self._observe_script = server.register_script(_OBSERVE)
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
-        args: list[Any] = [shared_key(canonical), self.rules.max_pages, len(plan.checks)]
+        args: list[Any] = [
+            shared_key(canonical),
+            self.rules.max_pages,
+            len(plan.checks),
+            len(plan.distinct),
+        ]
         for check in plan.checks:
-            args += [check.reason, check.counter, check.limit]
+            args += [check.reason, check.counter, check.limit, int(check.soft), len(check.when)]
+            for bound in check.when:
+                args += bound
+        for pair in plan.distinct:
+            args += pair
         args += plan.counts
         answer = self._script(keys=self.keys, args=args)
         text = answer.decode() if isinstance(answer, bytes) else str(answer)
@@ -266,6 +411,11 @@ class SharedAdmission(Admission):
         if text == "budget":
             self.scheduled = self.rules.max_pages
         return text
+
+    def _observe(self, shape: str, member: str | None) -> None:
+        self._observe_script(
+            keys=[self.keys[1], self.keys[3]], args=[shape, "" if member is None else member]
+        )
 
 
 def make_admission(config: CrawlConfig, shared: SharedCrawl | None = None) -> Admission:

@@ -1,4 +1,5 @@
-"""What our ``scrapy`` commands share: one-line errors, the target argument, the store.
+"""What our ``scrapy`` commands share: one-line errors, the target argument, the store; and
+``backlinks``, the installed command that runs them from any directory.
 
 Kept outside ``backlink_spider/commands/``: Scrapy registers every ``ScrapyCommand`` subclass
 defined in that package as a command of its own.
@@ -6,16 +7,42 @@ defined in that package as a command of its own.
 
 from __future__ import annotations
 
+import argparse
+import os
 import sys
-from collections.abc import Iterator
+import textwrap
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import NoReturn
+from importlib import import_module
+from pathlib import Path
+from typing import Any, NoReturn
+from urllib.parse import unquote, urlsplit
 
 from pymongo.errors import PyMongoError
-from scrapy.commands import ScrapyCommand
+from scrapy.commands import ScrapyCommand, ScrapyHelpFormatter
 
 from backlink_spider.urls import UrlError, get_resolver, parse_target
 from pipelines.store import Store, StoreConfig, StoreError, acquire_store, release_store
+
+SETTINGS_MODULE = "settings"  # the project's settings package (pyproject: packages)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``backlinks COMMAND …``: ``scrapy COMMAND …`` with the project's settings, wherever it is
+    run. Scrapy finds a project through ``SCRAPY_SETTINGS_MODULE`` before any ``scrapy.cfg``
+    (``scrapy.utils.project.inside_project``), so our commands (``COMMANDS_MODULE``) and spider
+    are there in any directory; importing the settings first keeps them ours even beside another
+    project's ``scrapy.cfg``, whose directory Scrapy appends to ``sys.path``."""
+    os.environ["SCRAPY_SETTINGS_MODULE"] = SETTINGS_MODULE
+    import_module(SETTINGS_MODULE)
+    from scrapy.cmdline import execute
+
+    execute(list(sys.argv if argv is None else argv))
+
+
+def program() -> str:
+    """What the user typed to run our commands, for the hints in messages."""
+    return "backlinks" if Path(sys.argv[0]).name == "backlinks" else "scrapy"
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -24,12 +51,98 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def reader_gone() -> NoReturn:
+    """Standard output's reader stopped early (``| head``): end quietly, as other tools do."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush
+    sys.exit(0)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, ScrapyHelpFormatter):
+    """Scrapy's help layout, with a command's description (examples, tables) as written."""
+
+
+def described(*blocks: str, width: int = 79) -> str:
+    """A command's description for ``HelpFormatter``: prose blocks wrapped to ``width``, blocks
+    that start with two spaces (commands to type) kept as they are."""
+    return "\n\n".join(
+        block if block.startswith("  ") else textwrap.fill(block, width) for block in blocks
+    )
+
+
+def feed_formats(settings: Any) -> list[str]:
+    """The formats Scrapy's feed exporters write (``FEED_EXPORTERS``)."""
+    return [name for name, path in settings.getwithbase("FEED_EXPORTERS").items() if path]
+
+
+def feed_target(value: str, formats: Iterable[str]) -> tuple[str, str]:
+    """``-O FILE`` as Scrapy reads it: (file, format), the format from ``FILE:FORMAT`` or from
+    the file's extension; one line when neither names one of ``formats``. ``-`` (and ``-:csv``)
+    is standard output, JSON Lines unless told."""
+    known = list(formats)
+    uri, _, fmt = value.rpartition(":")
+    if not uri or fmt not in known:
+        uri, fmt = value, Path(value).suffix.removeprefix(".").lower()
+        if value == "-" and "jsonlines" in known:
+            fmt = "jsonlines"
+    if fmt not in known:
+        fail(
+            f"cannot tell the format of {value!r}: end its name with .csv or .jsonl, or name "
+            f"the format after a colon ({value}:csv); formats: {', '.join(known)}"
+        )
+    return uri, fmt
+
+
+def output_path(uri: str) -> Path | None:
+    """The local file a feed URI writes, or None: standard output, another scheme (``s3://``),
+    or a name Scrapy fills in when the crawl starts (``%(time)s``)."""
+    if uri in ("-", "stdout:") or "%(" in uri:
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    if parts.scheme and len(parts.scheme) > 1:  # a one-letter scheme is a Windows drive
+        return None
+    return Path(uri)
+
+
+def check_output(uri: str) -> None:
+    """A file that cannot be written ends the command before it starts, with one line: its
+    directory must exist (it is never made for it) and the file must open for writing."""
+    path = output_path(uri)
+    if path is None:
+        return
+    path = path.expanduser()
+    if path.is_dir():
+        fail(f"cannot write {uri}: it is a directory")
+    if not path.parent.is_dir():
+        fail(f"cannot write {uri}: there is no directory {path.parent} (create it first)")
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as exc:
+        fail(f"cannot write {uri}: {exc.strerror or exc}")
+    if not existed:
+        path.unlink(missing_ok=True)
+
+
+def check_feeds(settings: Any) -> None:
+    """``check_output`` for every feed of the crawl (``-o``/``-O`` and ``FEEDS``)."""
+    for uri in settings.getdict("FEEDS"):
+        check_output(str(uri))
+
+
 class StoreCommand(ScrapyCommand):
     """A command that reads (or rescores) what the crawls of one target stored."""
 
     requires_project = True
     requires_crawler_process = False
     default_settings = {"LOG_LEVEL": "WARNING"}
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        if parser.usage:  # Scrapy writes "scrapy COMMAND …" whatever was typed
+            parser.usage = parser.usage.replace("scrapy ", f"{program()} ", 1)
 
     def target_domain(self, value: str) -> str:
         """The registered domain of a target as the user wrote it; a bad one ends the command."""
@@ -52,7 +165,7 @@ class StoreCommand(ScrapyCommand):
         if config.embedded and not create and not (config.data_dir / "db").exists():
             fail(
                 f"nothing stored yet in {config.data_dir}: crawl first "
-                f"(scrapy crawl niche -a target={domain} {crawl_args})",
+                f"({program()} crawl niche -a target={domain} {crawl_args})",
                 code=1,
             )
         try:

@@ -59,11 +59,14 @@ class CrawlConfig:
     max_pages_per_host: int = 200
     target_pages: int = 10
     max_page_bytes: int = 4 * 1024 * 1024
-    trap_pattern_pages: int = 25
+    trap_pattern_pages: int = 1000  # a backstop: the evidence rules below close traps first
     trap_query_variants: int = 10
     trap_segment_repeats: int = 2
+    trap_repeats: int = 5  # fetched pages of a URL shape repeating another's text: it closes
+    trap_probation_pages: int = 20  # pages of a URL shape admitted before its pages must show
     context_chars: int = 240
     text_chars: int = 20000
+    page_terms: int = 250  # terms stored per page (relevance.page_terms)
     drop_params: tuple[str, ...] = ()
     position_rules: PositionRules = field(default_factory=lambda: PositionRules.from_mapping(None))
     render: str = "auto"  # never, auto, always (backlink_spider/render.py)
@@ -135,11 +138,14 @@ class CrawlConfig:
             max_pages_per_host=_positive(settings, "BACKLINKS_MAX_PAGES_PER_HOST", 200),
             target_pages=max(0, settings.getint("BACKLINKS_TARGET_PAGES", 10)),
             max_page_bytes=_positive(settings, "BACKLINKS_MAX_PAGE_BYTES", 4 * 1024 * 1024),
-            trap_pattern_pages=_positive(settings, "BACKLINKS_TRAP_PATTERN_PAGES", 25),
+            trap_pattern_pages=_positive(settings, "BACKLINKS_TRAP_PATTERN_PAGES", 1000),
             trap_query_variants=_positive(settings, "BACKLINKS_TRAP_QUERY_VARIANTS", 10),
             trap_segment_repeats=_positive(settings, "BACKLINKS_TRAP_SEGMENT_REPEATS", 2),
+            trap_repeats=_positive(settings, "BACKLINKS_TRAP_REPEATS", 5),
+            trap_probation_pages=_positive(settings, "BACKLINKS_TRAP_PROBATION_PAGES", 20),
             context_chars=max(0, settings.getint("BACKLINKS_CONTEXT_CHARS", 240)),
             text_chars=max(0, settings.getint("BACKLINKS_PAGE_TEXT_CHARS", 20000)),
+            page_terms=max(0, settings.getint("BACKLINKS_PAGE_TERMS", 250)),
             drop_params=tracking_params(settings),
             position_rules=rules,
             render=render,

@@ -40,7 +40,7 @@ import logging
 import os
 import socket
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -56,13 +56,14 @@ from scrapy.utils.defer import maybe_deferred_to_future
 from scrapy.utils.misc import load_object
 from twisted.internet import task, threads
 
-from backlink_spider.items import FetchFailure, PageRecord, TargetCheck
+from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
 from backlink_spider.run import CrawlRun
 from backlink_spider.vocabulary import (
+    EDGE_OUT,
     GONE_CRAWLS,
     LOST_AFTER_GONE,
     crawl_figures,
-    crawl_progress,
+    out_hosts_of,
     record_status,
 )
 from pipelines.mongo import MongoPipeline
@@ -143,9 +144,15 @@ class Tally:
     target_checks: dict[str, tuple[int, str]] = field(default_factory=dict)  # status, final URL
     # Host edges of the pages fetched in this crawl: src -> dst -> [links, followed, pages].
     edges: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    # What this process stored (the heartbeat's progress; a crawl's pages when it is all of it).
+    pages: int = 0
+    backlinks: Counter[bool] = field(default_factory=Counter)  # by is_competitor_link
 
     def add(self, item: Any) -> None:
-        if isinstance(item, PageRecord):
+        if isinstance(item, Backlink):
+            self.backlinks[bool(item.is_competitor_link)] += 1
+        elif isinstance(item, PageRecord):
+            self.pages += 1
             self._count_edges(item.host, item.out_hosts)
             if 200 <= item.status < 300:
                 self.fetched_ok.add(item.url)
@@ -331,14 +338,24 @@ class CrawlFinisher:
         return threads.deferToThread(self._write_heartbeat)
 
     def _write_heartbeat(self) -> None:
-        """``heartbeat_at`` and ``progress`` (``vocabulary.crawl_progress``: three indexed
-        counts) of a record still ``running``; never raises, a missed beat is only late."""
+        """``heartbeat_at`` and ``progress`` of a record still ``running``; never raises, a
+        missed beat is only late. The progress is what this process stored (a reader of a
+        running or killed crawl counts the store itself: ``vocabulary.crawl_progress``), so a
+        beat is one small write, not counts that read the crawl's pages back."""
         store = self.store
         if store is None:
             return
         run = self.run
+        found = self.tally.backlinks
+        # Stored, not only found: the writer's counts (items wait in its buffer a while).
+        pages = int(self.stats.get_value("backlinks/mongo/pages/written", 0) or 0)
+        links = int(self.stats.get_value("backlinks/mongo/backlinks/written", 0) or 0)
         try:
-            progress = crawl_progress(store.db, run.crawl_id, run.config.target_domain)
+            progress = {
+                "pages": pages,
+                "backlinks": min(found[False], links),
+                "competitor_links": min(found[True], max(0, links - found[False])),
+            }
             # A beat that lands after the record was closed changes nothing. (On ``_id`` alone,
             # as every single-document write: see README "A sharded cluster".)
             running = {"$eq": ["$status", "running"]}
@@ -385,7 +402,15 @@ class CrawlFinisher:
         if shared is None or shared.is_last:
             try:
                 run = self.run
-                self.figures = crawl_figures(self.db, run.crawl_id, run.config.target_domain)
+                # This process stored all of the crawl's pages unless others fetched some or
+                # writes wait in the spill: then the store counts them.
+                alone = not run.fetched_elsewhere and not spilled
+                self.figures = crawl_figures(
+                    self.db,
+                    run.crawl_id,
+                    run.config.target_domain,
+                    pages=self.tally.pages if alone else None,
+                )
             except PyMongoError as exc:  # the record is closed all the same
                 logger.error("Could not count the figures of crawl %s: %s", self.run.crawl_id, exc)
             else:
@@ -438,8 +463,7 @@ class CrawlFinisher:
         config = self.run.config
         if self.mark_links:
             gone = self._gone_pages()
-            self._mark_lost(now, self.tally.fetched_ok | gone)
-            self._mark_unverified(now, self.tally.fetch_failed - self.tally.fetched_ok - gone)
+            self._mark_links(now, gone, self.tally.fetch_failed - self.tally.fetched_ok - gone)
             self._store_target_checks(now)
         self.stats.set_value(
             "backlinks/mongo/new",
@@ -510,32 +534,41 @@ class CrawlFinisher:
         self.stats.set_value("backlinks/mongo/gone_pages", len(gone))
         return gone
 
-    def _mark_lost(self, now: datetime, pages: set[str]) -> None:
-        """Links gone from pages this crawl fetched, and links of pages gone for good."""
-        lost = 0
-        for urls in _chunks(sorted(pages)):
-            result = self.db.backlinks.update_many(
-                {"source_url": {"$in": urls}, "lost_at": None, **self._unseen()},
-                {"$set": {"lost_at": now, "unverified_at": None}},
-            )
-            lost += result.modified_count
-        self.stats.set_value("backlinks/mongo/lost", lost)
+    def _unseen_links(self) -> list[tuple[str, str, bool]]:
+        """(id, source URL, unverified already) of every link ``_unseen`` and not lost: one
+        query on the (matched_domain, last_seen) index, whose answer is the links no crawl saw
+        lately, a few among all those this crawl saw again."""
+        query = {**self._unseen(), "lost_at": None}
+        fields = {"source_url": 1, "unverified_at": 1}
+        return [
+            (doc["_id"], str(doc.get("source_url") or ""), doc.get("unverified_at") is not None)
+            for doc in self.db.backlinks.find(query, fields, batch_size=self.batch_size)
+        ]
 
-    def _mark_unverified(self, now: datetime, pages: set[str]) -> None:
-        """Links of pages that failed in this crawl: not seen, not gone either; say so."""
-        unverified = 0
-        for urls in _chunks(sorted(pages)):
-            result = self.db.backlinks.update_many(
-                {
-                    "source_url": {"$in": urls},
-                    "lost_at": None,
-                    "unverified_at": None,
-                    **self._unseen(),
-                },
-                {"$set": {"unverified_at": now}},
-            )
-            unverified += result.modified_count
-        self.stats.set_value("backlinks/mongo/unverified", unverified)
+    def _mark_links(self, now: datetime, gone_for_good: set[str], failed: set[str]) -> None:
+        """Lost: links gone from pages this crawl fetched, and links of pages gone for good;
+        unverified: links of pages that failed in this crawl (not seen, not gone either)."""
+        fetched = self.tally.fetched_ok | gone_for_good
+        lost: list[str] = []
+        unverified: list[str] = []
+        for link_id, source, already in self._unseen_links():
+            if source in fetched:
+                lost.append(link_id)
+            elif source in failed and not already:
+                unverified.append(link_id)
+        counts = {"lost": 0, "unverified": 0}
+        for name, ids, update in (
+            ("lost", lost, {"lost_at": now, "unverified_at": None}),
+            ("unverified", unverified, {"unverified_at": now}),
+        ):
+            for chunk in _chunks(ids):
+                # The filter again: a crawl beside this one may have seen a link meanwhile.
+                query = {"_id": {"$in": chunk}, "lost_at": None, **self._unseen()}
+                counts[name] += self.db.backlinks.update_many(
+                    query, {"$set": update}
+                ).modified_count
+        self.stats.set_value("backlinks/mongo/lost", counts["lost"])
+        self.stats.set_value("backlinks/mongo/unverified", counts["unverified"])
 
     def _store_target_checks(self, now: datetime) -> None:
         """Each checked target URL's status onto every backlink pointing at it."""
@@ -579,21 +612,23 @@ class CrawlFinisher:
             older = db.pages.find({"host": {"$in": chunk}, **skip_own}, {"host": 1, "out_hosts": 1})
             for page in older:
                 host_edges = edges[page["host"]]
-                for out in page.get("out_hosts") or ():
-                    counts = host_edges.setdefault(out["host"], [0, 0, 0])
-                    counts[0] += int(out.get("links", 0))
-                    counts[1] += int(out.get("followed", 0))
+                for dst, links, followed in out_hosts_of(page):
+                    counts = host_edges.setdefault(dst, [0, 0, 0])
+                    counts[0] += links
+                    counts[1] += followed
                     counts[2] += 1
+        # One document per source host, written whole (``vocabulary.EDGE_OUT``).
         ops = [
             UpdateOne(
-                {"_id": f"{src}>{dst}"},
+                {"_id": src},
                 {
                     "$set": {
                         "src": src,
-                        "dst": dst,
-                        "links": n,
-                        "followed": followed,
-                        "pages": pages,
+                        EDGE_OUT: [
+                            {"dst": dst, "links": n, "followed": followed, "pages": pages}
+                            for dst, (n, followed, pages) in sorted(edges[src].items())
+                        ],
+                        "edges": len(edges[src]),
                         "last_seen": now,
                     },
                     "$setOnInsert": {"first_seen": now},
@@ -601,14 +636,15 @@ class CrawlFinisher:
                 upsert=True,
             )
             for src in hosts
-            for dst, (n, followed, pages) in edges[src].items()
         ]
         for start in range(0, len(ops), self.batch_size):
             db.host_edges.bulk_write(ops[start : start + self.batch_size], ordered=False)
-        for chunk in _chunks(hosts, 500):
-            db.host_edges.delete_many({"src": {"$in": chunk}, "last_seen": {"$lt": now}})
-        with contextlib.suppress(PyMongoError):
-            self.stats.set_value("backlinks/mongo/host_edges", db.host_edges.count_documents({}))
+        for chunk in _chunks(hosts, 500):  # an older store's per-pair documents of these hosts
+            db.host_edges.delete_many({"src": {"$in": chunk}, "dst": {"$exists": True}})
+        with contextlib.suppress(PyMongoError):  # edges stored: every host's, not only these
+            stored = db.host_edges.find({}, {"edges": 1, "dst": 1})
+            total = sum(1 if "dst" in doc else int(doc.get("edges") or 0) for doc in stored)
+            self.stats.set_value("backlinks/mongo/host_edges", total)
 
     def _summary(self, reason: str) -> None:
         """One line with the crawl's figures, as its record keeps them (``scrapy crawls`` and

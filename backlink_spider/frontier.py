@@ -53,7 +53,8 @@ logger = logging.getLogger(__name__)
 KEY_PREFIX = "backlinks"
 # The keys of one crawl, after its prefix. "workers": worker -> last heartbeat (server time);
 # "busy": workers with work in flight; "requests"/"dupefilter": scrapy-redis' queue and seen
-# requests; "seen"/"counts": the spider's guards; "fails"/"checks": what the last worker needs;
+# requests; "seen"/"counts"/"prints": the spider's guards (URLs, counters, the text fingerprints
+# of fetched pages per URL shape); "fails"/"checks": what the last worker needs;
 # "inflight"/"refs"/"hops": redirect hops into the target (URLs admitted and not yet answered,
 # pages of other workers that link them, and where answered hops land).
 CRAWL_KEYS = (
@@ -63,6 +64,7 @@ CRAWL_KEYS = (
     "dupefilter",
     "seen",
     "counts",
+    "prints",
     "fails",
     "checks",
     "inflight",
@@ -255,7 +257,7 @@ class SharedCrawl:
 
     def admission(self, rules: AdmissionRules, seed_domains: Iterable[str] = ()) -> SharedAdmission:
         """Admission counted in this crawl's Redis keys: every worker spends one budget."""
-        keys = [self.key(name) for name in ("seen", "counts", "inflight")]
+        keys = [self.key(name) for name in ("seen", "counts", "inflight", "prints")]
         return SharedAdmission(rules, self.server, keys, seed_domains)
 
     # -- redirect hops into the target, across workers -----------------------------------------

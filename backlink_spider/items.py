@@ -47,13 +47,14 @@ class OutHost:
 
 @dataclass
 class PageRecord:
-    """A fetched page: what scoring needs (text for relevance, outlinks for the host graph)."""
+    """A fetched page: what scoring needs (its terms for relevance, outlinks for the host
+    graph), not the page: its text is read for its terms and left behind."""
 
     url: str
     status: int = 200
     title: str = ""
     lang: str = ""
-    text: str = ""  # bounded by BACKLINKS_PAGE_TEXT_CHARS
+    terms: str = ""  # its commonest terms with counts (scoring.relevance.page_terms)
     out_hosts: list[OutHost] = field(default_factory=list)
     outlinks_total: int = 0
     nofollow: bool = False  # page-level meta robots / X-Robots-Tag nofollow

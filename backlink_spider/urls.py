@@ -33,6 +33,7 @@ __all__ = [
     "parse_seed",
     "parse_target",
     "path_signature",
+    "query_variant",
     "try_canonical_url",
     "url_host",
 ]
@@ -459,6 +460,13 @@ def path_signature(url: str) -> str:
         names = {arg.partition("=")[0] for arg in parts.query.split("&") if arg}
         signature += "?" + "&".join(sorted(names))
     return signature
+
+
+def query_variant(query: str) -> str:
+    """A query string with its digit runs blanked: which variant of a path's queries it is.
+    "p=123" and "p=124" are one variant (a numeric id); "color=red" and "color=blue", or two
+    session ids, are two. Never raises."""
+    return _DIGITS_RE.sub("#", query) if isinstance(query, str) else ""
 
 
 def has_repeated_segments(url: str, max_repeats: int = 2) -> bool:

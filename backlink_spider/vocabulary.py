@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -143,11 +143,14 @@ def status_counts(db: Any, domain: str, latest_crawl_id: str | None) -> dict[str
     return counts
 
 
-def crawl_progress(db: Any, crawl_id: str, target_domain: str) -> dict[str, int]:
+def crawl_progress(
+    db: Any, crawl_id: str, target_domain: str, *, pages: int | None = None
+) -> dict[str, int]:
     """What a crawl has fetched and found so far (``CRAWL_FIGURES`` but referring domains):
-    three indexed counts, cheap enough for a heartbeat."""
+    three indexed counts. ``pages``: the crawl's pages when the caller knows them (the one
+    process that stored them all), so the largest count is not made."""
     return {
-        "pages": db.pages.count_documents({PAGE_CRAWL_ID: crawl_id}),
+        "pages": db.pages.count_documents({PAGE_CRAWL_ID: crawl_id}) if pages is None else pages,
         "backlinks": db.backlinks.count_documents(
             {MATCHED_DOMAIN: target_domain, LAST_CRAWL_ID: crawl_id}
         ),
@@ -157,7 +160,9 @@ def crawl_progress(db: Any, crawl_id: str, target_domain: str) -> dict[str, int]
     }
 
 
-def crawl_figures(db: Any, crawl_id: str, target_domain: str) -> dict[str, int]:
+def crawl_figures(
+    db: Any, crawl_id: str, target_domain: str, *, pages: int | None = None
+) -> dict[str, int]:
     """A crawl's ``FIGURES``: what it found (``crawl_progress`` and its referring domains) and
     the target's link states as it leaves them (``status_counts``, this crawl the latest).
 
@@ -165,7 +170,7 @@ def crawl_figures(db: Any, crawl_id: str, target_domain: str) -> dict[str, int]:
     crawls``, the demo and the report all show these numbers. A link stored by a crawl is one
     of the target's or, being watched, one of a competitor's: no competitor list is needed.
     """
-    figures = crawl_progress(db, crawl_id, target_domain)
+    figures = crawl_progress(db, crawl_id, target_domain, pages=pages)
     seen = {MATCHED_DOMAIN: target_domain, LAST_CRAWL_ID: crawl_id}
     figures["referring_domains"] = len([d for d in db.backlinks.distinct(SOURCE_DOMAIN, seen) if d])
     figures.update(status_counts(db, target_domain, crawl_id))
@@ -252,6 +257,71 @@ def latest_crawl(db: Any, domain: str) -> dict[str, Any] | None:
 RECIPROCAL_REASON = "reciprocal link"  # the score's reason for a reciprocal link
 
 
+# -- a page's out-links -------------------------------------------------------------------------
+
+# ``pages.out_hosts``: the hosts a page links to with its link and followed-link counts, as one
+# string "a.test 3 2 b.test 1 0" (host names hold no spaces). Read back for every host a crawl
+# fetched, it costs the store a fraction of what as many subdocuments did; an older version's
+# list of {host, links, followed} documents is read too. ``external_links`` is their sum.
+EXTERNAL_LINKS = "external_links"
+
+
+def encode_out_hosts(out: Iterable[Any]) -> str:
+    """``out_hosts`` as stored, from the spider's ``OutHost`` values."""
+    return " ".join(f"{o.host} {int(o.links)} {int(o.followed)}" for o in out)
+
+
+def out_hosts_of(page: dict[str, Any]) -> list[tuple[str, int, int]]:
+    """(host, links, followed) of each host a stored page links to."""
+    stored = page.get("out_hosts")
+    if isinstance(stored, str):
+        parts = stored.split()
+        return [
+            (host, int(links), int(followed))
+            for host, links, followed in zip(parts[0::3], parts[1::3], parts[2::3], strict=False)
+            if links.isdigit() and followed.isdigit()
+        ]
+    out = []
+    for item in stored or ():
+        if isinstance(item, dict) and isinstance(item.get("host"), str):
+            out.append((item["host"], int(item.get("links") or 0), int(item.get("followed") or 0)))
+    return out
+
+
+# -- host edges ---------------------------------------------------------------------------------
+
+# ``host_edges`` holds one document per source host: {_id: src, src, out: [{dst, links,
+# followed, pages}], edges, last_seen}, written whole at the end of a crawl (a few hundred
+# documents where one per host pair made hundreds of thousands of upserts). A store of an
+# older version may still hold one document per pair ({src, dst, links, followed, pages}) for
+# hosts no crawl has fetched since; readers take both.
+EDGE_OUT = "out"
+EDGE_FIELDS = {"_id": 0, "src": 1, "dst": 1, "links": 1, "followed": 1, "pages": 1, EDGE_OUT: 1}
+
+
+def edges_of(doc: dict[str, Any]) -> Iterator[tuple[str, str, int, int, int]]:
+    """(src, dst, links, followed, pages) of each edge in a ``host_edges`` document."""
+    src = doc.get("src")
+    if not isinstance(src, str):
+        return
+    if "dst" in doc:  # one document per pair: an older store
+        out: Iterable[dict[str, Any]] = [doc]
+    else:
+        out = doc.get(EDGE_OUT) or ()
+    for edge in out:
+        dst = edge.get("dst")
+        if isinstance(dst, str):
+            links = int(edge.get("links") or 0)
+            followed = edge.get("followed")
+            yield (
+                src,
+                dst,
+                links,
+                int(links if followed is None else followed or 0),
+                int(edge.get("pages") or 0),
+            )
+
+
 def reciprocal_sites(db: Any, domain: str) -> frozenset[str]:
     """The sites (registered domains) that ``domain``'s site links back to.
 
@@ -267,8 +337,9 @@ def reciprocal_sites(db: Any, domain: str) -> frozenset[str]:
     linked: set[str] = set()
     for start in range(0, len(own_hosts), 500):
         batch = own_hosts[start : start + 500]
-        for dst in db.host_edges.distinct("dst", {"src": {"$in": batch}}):
-            linked.add(resolver.registered_domain(dst) or dst)
+        for doc in db.host_edges.find({"src": {"$in": batch}}, EDGE_FIELDS):
+            for _, dst, *_counts in edges_of(doc):
+                linked.add(resolver.registered_domain(dst) or dst)
     linked.discard(domain)
     return frozenset(linked)
 

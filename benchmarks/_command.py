@@ -7,9 +7,20 @@ from typing import Any
 
 
 def crawl_command(
-    web: Any, proxy: str, pages: int, *extra: str
+    web: Any,
+    proxy: str,
+    pages: int,
+    *extra: str,
+    max_pages: int | None = None,
+    max_pages_per_host: int | None = None,
 ) -> tuple[list[str], dict[str, str]]:
-    """``scrapy crawl niche`` over ``web`` (argv, env); ``extra`` adds ``-a``/``-s`` options."""
+    """``scrapy crawl niche`` over ``web`` (argv, env); ``extra`` adds ``-a``/``-s`` options.
+
+    The page budget is ``max_pages`` (default: twice ``pages``, so the web's size is the limit)
+    and the per-host cap ``max_pages_per_host`` (default: ``pages``, no cap at all).
+    """
+    budget = pages * 2 if max_pages is None else max_pages
+    per_host = pages if max_pages_per_host is None else max_pages_per_host
     env = {k: v for k, v in os.environ.items() if k.lower() not in {"no_proxy", "mongo_uri"}}
     env.update(http_proxy=proxy, https_proxy=proxy)
     argv = [
@@ -18,7 +29,7 @@ def crawl_command(
         "niche",
         *web.niche_args(),
         "-a",
-        f"max_pages={pages * 2}",
+        f"max_pages={budget}",
         "-L",
         "INFO",
         "-s",
@@ -28,7 +39,7 @@ def crawl_command(
         "-s",
         "RETRY_TIMES=0",
         "-s",
-        f"BACKLINKS_MAX_PAGES_PER_HOST={pages}",
+        f"BACKLINKS_MAX_PAGES_PER_HOST={per_host}",
         *extra,
     ]
     return argv, env

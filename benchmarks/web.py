@@ -3,6 +3,7 @@
     from benchmarks.web import generated_web
 
     web = generated_web(2000)  # 2,000 pages on 60 hosts; the same web on every run
+    web = generated_web(12000, n_hosts=60, url_styles=URL_STYLES)  # paths of every style
 
 Written with the demo web's kit (``backlink_spider.demoweb.sites``) around the same target; its
 pages are rendered on request. The test suite crawls small ones too (``tests/test_resume.py``).
@@ -10,8 +11,9 @@ pages are rendered on request. The test suite crawls small ones too (``tests/tes
 
 from __future__ import annotations
 
+import datetime as dt
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from backlink_spider.demoweb.model import Response, Web
@@ -33,6 +35,7 @@ __all__ = [
     "ORDINARY_BODY_PIXEL",
     "ORDINARY_HEAD_SCRIPTS",
     "TEXT",
+    "URL_STYLES",
     "generated_web",
 ]
 
@@ -199,6 +202,14 @@ _TARGET_ANCHORS = (
 )
 _TARGET_PAGES = ("/", "/compost", "/pruning", "/roses", "/seed-saving", "/about")
 
+#: How a host writes its page paths (home pages are "/" in every style), one style per host:
+#: "slug" ``/compost/notes-on-worm-bins-12/`` (the default, the only one before), "id"
+#: ``/article/107919`` (numeric ids), "dated" ``/2015/01/13/notes-on-worm-bins/``, "query"
+#: ``/index.php?id=107919`` (numeric ids in the query), "html" ``/compost/worm-bins-12.html``.
+#: Hosts of the "id" and "query" styles share one URL shape per host (digits blanked), which
+#: the crawl's trap guard caps (BACKLINKS_TRAP_PATTERN_PAGES, BACKLINKS_TRAP_QUERY_VARIANTS).
+URL_STYLES = ("slug", "id", "dated", "query", "html")
+
 
 #: One link of a generated page: (position, host index (-1: the target), page index or target
 #: path index, rel, anchor).
@@ -249,16 +260,27 @@ def _build_plain_target(web: Web) -> None:
         )
 
 
-def generated_web(n_pages: int = 2000, *, n_hosts: int = 60, seed: int = 1) -> Web:
+def generated_web(
+    n_pages: int = 2000,
+    *,
+    n_hosts: int = 60,
+    seed: int = 1,
+    url_styles: Sequence[str] = ("slug",),
+) -> Web:
     """A deterministic web of ``n_pages`` pages (10-30 KB, 30-80 links) on ``n_hosts`` hosts.
 
     One host in six is a seed; every other host's home page is in a seed's blogroll, so the
     whole web is reachable at depth 1. Pages per host differ by at most one
     (``web.notes["max_pages_per_host"]``); within a host every page is reachable from "/" in at
-    most ``web.notes["max_link_depth"]`` clicks. HTML is rendered lazily, on request.
+    most ``web.notes["max_link_depth"]`` clicks. HTML is rendered lazily, on request. Host ``i``
+    writes its paths in ``url_styles[i % len(url_styles)]`` (``URL_STYLES``); the default keeps
+    every host in the "slug" style, and the same web as before the styles existed.
     """
     if n_hosts < 2 or n_pages < n_hosts:
         raise ValueError("need at least 2 hosts and one page per host")
+    unknown = sorted(set(url_styles) - set(URL_STYLES))
+    if not url_styles or unknown:
+        raise ValueError(f"url_styles: one or more of {', '.join(URL_STYLES)}, not {unknown}")
     rng = random.Random(seed)
     web = Web(f"generated-{n_pages}")
     web.target = TARGET
@@ -266,7 +288,7 @@ def generated_web(n_pages: int = 2000, *, n_hosts: int = 60, seed: int = 1) -> W
     _build_plain_target(web)
 
     n_seeds = max(1, n_hosts // 6)
-    hosts = _plan_hosts(rng, n_pages, n_hosts, n_seeds)
+    hosts = _plan_hosts(rng, n_pages, n_hosts, n_seeds, tuple(url_styles))
     competitor = hosts[n_seeds].host
     web.competitors = [competitor]
     web.seeds = [
@@ -308,12 +330,15 @@ def generated_web(n_pages: int = 2000, *, n_hosts: int = 60, seed: int = 1) -> W
             "max_link_depth": max(depths),
             "target_pages": len(_TARGET_PAGES),
             "site_depth_needed": 1,
+            "url_styles": sorted(set(url_styles)),
         }
     )
     return web
 
 
-def _plan_hosts(rng: random.Random, n_pages: int, n_hosts: int, n_seeds: int) -> list[_GenHost]:
+def _plan_hosts(
+    rng: random.Random, n_pages: int, n_hosts: int, n_seeds: int, styles: tuple[str, ...]
+) -> list[_GenHost]:
     """The hosts (names, looks, topics) and their pages (paths, titles, sizes), links to come."""
     names = [f"{a}-{b}" for a in _GEN_PREFIXES for b in _GEN_SUFFIXES]
     rng.shuffle(names)
@@ -336,21 +361,41 @@ def _plan_hosts(rng: random.Random, n_pages: int, n_hosts: int, n_seeds: int) ->
                 theme=("html5", "classic", "roles")[index % 3],
                 topics=topics,
                 is_seed=index < n_seeds,
-                pages=[_plan_page(rng, name, topics, i) for i in range(count)],
+                pages=[
+                    _plan_page(rng, name, topics, i, styles[index % len(styles)])
+                    for i in range(count)
+                ],
             )
         )
     return hosts
 
 
-def _plan_page(rng: random.Random, name: str, topics: tuple[str, ...], i: int) -> _GenPage:
+def _plan_page(
+    rng: random.Random, name: str, topics: tuple[str, ...], i: int, style: str = "slug"
+) -> _GenPage:
     topic = topics[i % len(topics)]
     if i == 0:
         title, path = name.replace("-", " ").title(), "/"
     else:
         title = rng.choice(_TITLE_FORMS).format(rng.choice(_TITLE_THINGS[topic]))
         title = title[0].upper() + title[1:]
-        path = f"/{topic}/{slug(title)}-{i}/"
+        path = _page_path(style, topic, slug(title), i)
     return _GenPage(path, title, topic, rng.randint(9_000, 27_000), [])
+
+
+def _page_path(style: str, topic: str, page_slug: str, i: int) -> str:
+    """Page ``i``'s path (``i`` >= 1) in a URL style (``URL_STYLES``): unique within its host."""
+    number = 100_000 + i * 7919 % 900_000  # a numeric id: distinct for every i below 900,000
+    if style == "id":
+        return f"/article/{number}"
+    if style == "query":
+        return f"/index.php?id={number}"
+    if style == "dated":  # one post a day
+        day = dt.date(2015, 1, 1) + dt.timedelta(days=i)
+        return f"/{day.year}/{day.month:02d}/{day.day:02d}/{page_slug}/"
+    if style == "html":
+        return f"/{topic}/{page_slug}-{i}.html"
+    return f"/{topic}/{page_slug}-{i}/"
 
 
 def _page_links(
@@ -513,7 +558,9 @@ def _generated_handler(
         )
 
     def handle(path: str) -> Response | None:
-        index = by_path.get(path.split("?", 1)[0])
+        index = by_path.get(path)  # "query" style paths carry their query
+        if index is None:
+            index = by_path.get(path.split("?", 1)[0])
         if index is None:
             return None
         return Response(body=render(index))

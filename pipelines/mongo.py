@@ -27,9 +27,14 @@ from twisted.internet import defer, task, threads
 
 from backlink_spider.items import Backlink, PageRecord
 from backlink_spider.run import CrawlRun
-from backlink_spider.vocabulary import GONE_CRAWLS, GONE_STATUSES
+from backlink_spider.vocabulary import (
+    EXTERNAL_LINKS,
+    GONE_CRAWLS,
+    GONE_STATUSES,
+    encode_out_hosts,
+)
 from pipelines.normalize import backlink_id
-from pipelines.store import Store, acquire_store, release_store
+from pipelines.store import Store, acquire_store, data_dir_of, release_store
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +67,7 @@ PAGE_FIELDS = (
     "status",
     "title",
     "lang",
-    "text",
+    "terms",
     "outlinks_total",
     "nofollow",
     "rendered",
@@ -89,7 +94,7 @@ class MongoConfig:
             flush_interval=settings.getfloat("BACKLINKS_MONGO_FLUSH_INTERVAL", 2.0),
             retries=max(0, settings.getint("BACKLINKS_MONGO_RETRIES", 4)),
             backoff=settings.getfloat("BACKLINKS_MONGO_RETRY_BACKOFF", 0.5),
-            data_dir=Path(settings.get("BACKLINKS_DATA_DIR") or ".backlinks").expanduser(),
+            data_dir=data_dir_of(settings),
         )
 
 
@@ -132,15 +137,15 @@ def page_op(adapter: ItemAdapter, crawl_id: str, fetched: datetime) -> Op:
     """Plain update operators: values under ``$set`` are literal, and cheaper for the server."""
     fields = {name: adapter.get(name) for name in PAGE_FIELDS}
     # Built by hand: ItemAdapter.asdict() inspects every value and was most of this call's cost.
-    fields["out_hosts"] = [
-        {"host": h.host, "links": h.links, "followed": h.followed}
-        for h in adapter.get("out_hosts") or ()
-    ]
+    out = adapter.get("out_hosts") or ()
+    fields["out_hosts"] = encode_out_hosts(out)  # one string: see vocabulary.out_hosts_of
+    fields[EXTERNAL_LINKS] = sum(int(h.links) for h in out)
     if adapter["status"] in GONE_STATUSES:
         return ("pages", {"_id": adapter["url"]}, _gone_page_update(fields, crawl_id, fetched))
     update = {
         "$set": {**fields, GONE_CRAWLS: 0, "crawl_id": crawl_id, "fetched_at": fetched},
         "$setOnInsert": {"first_fetched": fetched},
+        "$unset": {"text": ""},  # what an older version kept of the page: its terms now
     }
     return ("pages", {"_id": adapter["url"]}, update)
 
@@ -166,7 +171,8 @@ def _gone_page_update(fields: dict[str, Any], crawl_id: str, fetched: datetime) 
                 "fetched_at": fetched,
                 "first_fetched": {"$ifNull": ["$first_fetched", fetched]},
             }
-        }
+        },
+        {"$unset": "text"},
     ]
 
 

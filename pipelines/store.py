@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import platformdirs
 import pymongo
 from pymongo import ASCENDING, DESCENDING, WriteConcern
 from pymongo.database import Database
@@ -32,7 +33,7 @@ from pymongo.errors import PyMongoError
 
 logger = logging.getLogger(__name__)
 
-COLLECTIONS = ("backlinks", "pages", "hosts", "host_edges", "crawls")
+COLLECTIONS = ("targets", "backlinks", "pages", "hosts", "host_edges", "crawls")
 
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "backlinks": [
@@ -43,7 +44,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
         [("first_crawl_id", ASCENDING)],
     ],
     "pages": [[("domain", ASCENDING)], [("host", ASCENDING)], [("crawl_id", ASCENDING)]],
-    "host_edges": [[("src", ASCENDING)], [("dst", ASCENDING)]],
+    "host_edges": [[("src", ASCENDING)]],
     "hosts": [[("target", ASCENDING), ("site_trust", DESCENDING)]],
     "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],
 }
@@ -64,6 +65,15 @@ def mask_uri(uri: str) -> str:
     return _PASSWORD_RE.sub(r"\1:***@", uri)
 
 
+def data_dir_of(settings: Any) -> Path:
+    """The one data directory (embedded server, spill files), whatever the current directory:
+    ``BACKLINKS_DATA_DIR`` (a relative one from where the command runs), else the per-user data
+    directory of the platform (``~/.local/share/backlinks``, or ``$XDG_DATA_HOME/backlinks``,
+    on Linux), so a shell, the installed ``backlinks`` and Scrapyd jobs of one user share it."""
+    given = settings.get("BACKLINKS_DATA_DIR") or platformdirs.user_data_dir("backlinks")
+    return Path(given).expanduser().resolve()
+
+
 @dataclass(frozen=True)
 class StoreConfig:
     uri: str
@@ -74,11 +84,10 @@ class StoreConfig:
 
     @classmethod
     def from_settings(cls, settings: Any) -> StoreConfig:
-        data_dir = Path(settings.get("BACKLINKS_DATA_DIR") or ".backlinks").expanduser()
         return cls(
             uri=(settings.get("MONGO_URI") or "").strip(),
             database=settings.get("MONGO_DATABASE") or "backlinks",
-            data_dir=data_dir.resolve(),
+            data_dir=data_dir_of(settings),
             command=settings.get("BACKLINKS_EMBEDDED_COMMAND") or "secantusd-py",
             timeout=settings.getfloat("BACKLINKS_MONGO_TIMEOUT", 5.0),
         )
@@ -285,7 +294,13 @@ class Store:
         uri = config.uri
         if config.embedded:
             self.server = EmbeddedServer(config.data_dir, config.command)
-            uri = self.server.acquire()
+            try:
+                uri = self.server.acquire()
+            except OSError as exc:  # a data directory that cannot be made or written
+                raise StoreError(
+                    f"cannot use the data directory {config.data_dir}: {exc.strerror or exc} "
+                    "(set BACKLINKS_DATA_DIR to a writable directory)"
+                ) from exc
         self.display_uri = mask_uri(uri)
         try:
             self.client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(

@@ -1,4 +1,5 @@
-"""A target's profile: its trusted seeds, competitors, keywords and distrusted hosts, stored.
+"""A target's profile: its trusted seeds, competitors, keywords, distrusted hosts and kept
+domains, stored.
 
 Scores must move only when the web or the site owner's choices move, never because the last
 crawl happened to start from one seed. So the choices live in one document per target
@@ -22,7 +23,9 @@ from pymongo import ReturnDocument
 
 from backlink_spider.urls import UrlError, parse_seed, url_host
 
-FIELDS = ("seeds", "competitors", "keywords", "distrust")
+FIELDS = ("seeds", "competitors", "keywords", "distrust", "keep")
+# What scoring reads of a profile: an edit of the others (``keep``) leaves every score as it is.
+SCORING_FIELDS = ("seeds", "competitors", "keywords", "distrust")
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class TargetProfile:
     competitors: tuple[str, ...] = ()  # registered domains
     keywords: tuple[str, ...] = ()
     distrust: tuple[str, ...] = ()  # known-bad hosts (Anti-TrustRank seeds)
+    keep: tuple[str, ...] = ()  # registered domains never put in a disavow file
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -46,6 +50,7 @@ class TargetProfile:
             competitors=strings("competitors"),
             keywords=strings("keywords"),
             distrust=strings("distrust"),
+            keep=strings("keep"),
             created_at=doc.get("created_at"),
             updated_at=doc.get("updated_at"),
         )

@@ -66,8 +66,15 @@ BACKLINKS_MAX_PAGES = 5000  # total page budget of a crawl (-a max_pages=)
 BACKLINKS_MAX_PAGES_PER_HOST = 200  # pages of one host name
 BACKLINKS_TARGET_PAGES = 10  # pages of the target's own site: topic profile, reciprocal links
 BACKLINKS_MAX_PAGE_BYTES = 4 * 1024 * 1024  # a page body is cut (not dropped) past this size
-BACKLINKS_TRAP_PATTERN_PAGES = 25  # pages per URL shape (digits and query values blanked)
-BACKLINKS_TRAP_QUERY_VARIANTS = 10  # query-string variants of one path
+# Spider traps (backlink_spider/admission.py). A URL shape is a URL with digits and query values
+# blanked: /post/1234/ and /calendar/2024/05/ are shapes of many pages, ordinary or endless. Past
+# its probation a shape is judged by the pages of it the crawl fetched: whether their text,
+# digit runs blanked, repeats (an empty calendar day, a search that found nothing, a session-id
+# variant of one page) or not (the posts of a blog, the products of a shop).
+BACKLINKS_TRAP_PROBATION_PAGES = 20  # pages of a shape admitted before its fetched pages decide
+BACKLINKS_TRAP_REPEATS = 5  # fetched pages of a shape repeating another's text: the shape closes
+BACKLINKS_TRAP_PATTERN_PAGES = 1000  # a backstop: pages per URL shape, whatever the evidence
+BACKLINKS_TRAP_QUERY_VARIANTS = 10  # query variants of one path (digits blanked: ?p=1, ?p=2: one)
 BACKLINKS_TRAP_SEGMENT_REPEATS = 2  # a path segment repeated more than this is a loop
 # Query parameters dropped from every URL (names; a trailing * is a prefix). Empty keeps them all.
 BACKLINKS_TRACKING_PARAMS: list[str] | None = None  # None: urls.DEFAULT_TRACKING_PARAMS
@@ -75,7 +82,8 @@ BACKLINKS_TRACKING_PARAMS: list[str] | None = None  # None: urls.DEFAULT_TRACKIN
 # {"sidebar": ["related-posts"], "navigation": ["toc"]}.
 BACKLINKS_POSITION_PATTERNS: dict[str, list[str]] = {}
 BACKLINKS_CONTEXT_CHARS = 240  # characters of text kept around a link
-BACKLINKS_PAGE_TEXT_CHARS = 20000  # characters of page text kept for relevance
+BACKLINKS_PAGE_TEXT_CHARS = 20000  # characters of a page's text read for its terms
+BACKLINKS_PAGE_TERMS = 250  # a page's commonest terms (with counts) stored for relevance
 
 # --- Pages built by script (backlink_spider/render.py; README "JavaScript pages") -------------
 # Unless the crawl's mode is never, the add-on (render.update_settings) sets DOWNLOAD_HANDLERS
@@ -102,7 +110,10 @@ BACKLINKS_RENDER_BLOCK_RESOURCES = ["image", "media", "font"]
 # MongoDB: MONGO_URI unset means the embedded SecantusDB server under BACKLINKS_DATA_DIR.
 MONGO_URI = os.environ.get("MONGO_URI", "")
 MONGO_DATABASE = os.environ.get("MONGO_DATABASE", "backlinks")
-BACKLINKS_DATA_DIR = os.environ.get("BACKLINKS_DATA_DIR", ".backlinks")
+# The embedded server's files and the spill files; empty: the per-user data directory
+# (platformdirs.user_data_dir("backlinks"): ~/.local/share/backlinks on Linux), whatever the
+# current directory. A relative path is taken from where the command runs.
+BACKLINKS_DATA_DIR = os.environ.get("BACKLINKS_DATA_DIR", "")
 BACKLINKS_EMBEDDED_COMMAND = "secantusd-py"  # the embedded server's executable
 BACKLINKS_MONGO_TIMEOUT = 5.0  # seconds to find the server before giving up
 BACKLINKS_MONGO_BATCH_SIZE = 500  # operations per bulk_write

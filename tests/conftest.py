@@ -6,12 +6,15 @@ proxy; assertions read what a user would see: stored documents, feed lines, exit
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import sysconfig
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -112,7 +115,16 @@ class Run:
         return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
+# Where the commands the tests run keep their data unless a test says where: never the user's own
+# data directory (BACKLINKS_DATA_DIR, or ~/.local/share/backlinks).
+TEST_DATA_HOME = Path(tempfile.mkdtemp(prefix="backlinks-tests-"))
+atexit.register(shutil.rmtree, TEST_DATA_HOME, ignore_errors=True)
+
+
 def scrapy_env(proxy: str | None = None, **extra: str) -> dict[str, str]:
+    """The environment of a command a test runs: no proxy, MongoDB or data directory of the
+    user's, the data in ``TEST_DATA_HOME`` (``BACKLINKS_DATA_DIR=""`` and ``XDG_DATA_HOME``:
+    the per-user default under it); ``extra`` wins."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -124,8 +136,11 @@ def scrapy_env(proxy: str | None = None, **extra: str) -> dict[str, str]:
             "all_proxy",
             "mongo_uri",
             "mongo_database",
+            "backlinks_data_dir",
         }
     }
+    env["XDG_DATA_HOME"] = str(TEST_DATA_HOME / "xdg")
+    env["BACKLINKS_DATA_DIR"] = str(TEST_DATA_HOME / "data")
     if proxy:
         env.update(http_proxy=proxy, https_proxy=proxy)
     env.update(extra)
@@ -144,6 +159,28 @@ def run_scrapy(
     argv = [scrapy, *args] if scrapy.endswith("scrapy") else [scrapy, "-m", "scrapy", *args]
     proc = subprocess.run(
         argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return Run(proc.returncode, proc.stdout, proc.stderr)
+
+
+def backlinks_argv(args: list[str]) -> list[str]:
+    """``backlinks …``, the installed command (``[project.scripts]``), as a user types it."""
+    exe = Path(sysconfig.get_path("scripts")) / "backlinks"
+    found = str(exe) if exe.exists() else shutil.which("backlinks")
+    assert found, "the backlinks command is not installed: pip install -e ."
+    return [found, *args]
+
+
+def run_backlinks(args: list[str], env: dict[str, str], *, cwd: Path, timeout: float = 180) -> Run:
+    """``backlinks …`` run in ``cwd`` (a directory of the user's, not the checkout)."""
+    proc = subprocess.run(
+        backlinks_argv(args),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port, run_scrapy, scrapy_env
+from backlink_spider.commands.crawl import ARGUMENT_HELP
+from backlink_spider.config import ARGUMENTS
+from tests.conftest import (
+    Run,
+    backlinks_argv,
+    free_port,
+    run_scrapy,
+    scrapy_env,
+)
 
 
 def assert_one_line_error(run, code: int, *needles: str) -> None:
@@ -120,3 +130,100 @@ def test_wrong_credentials_are_one_line_and_masked(mongo_server, tmp_path: Path)
     )
     assert_one_line_error(run, 1, "cannot reach MongoDB", "crawler:***@", "authentication")
     assert "s3cret" not in run.stderr + run.stdout
+
+
+# -- the installed command, from a directory of the user's: every mistake is one line ----------
+
+SITE = ["-a", "target=site.test", "-a", "seeds=a.test"]
+# name -> (arguments, environment, exit status, what the line says); {tmp}: a fresh directory
+MISTAKES: dict[str, tuple[list[str], dict[str, str], int, str]] = {
+    "unwritable feed": (
+        ["crawl", "niche", *SITE, "-O", "/proc/c.jsonl"],
+        {},
+        2,
+        "cannot write /proc/c.jsonl",
+    ),
+    "feed in a missing directory": (
+        ["crawl", "niche", *SITE, "-O", "{tmp}/nonexistent/dir/x.jsonl"],
+        {},
+        2,
+        "there is no directory",
+    ),
+    "unwritable demo feed": (["demo", "-O", "/proc/demo.jsonl"], {}, 2, "/proc/demo.jsonl"),
+    "unusable data directory": (
+        ["crawl", "niche", *SITE],
+        {"BACKLINKS_DATA_DIR": "/proc/nope"},
+        1,
+        "cannot use the data directory /proc/nope",
+    ),
+    "misspelt spider": (["crawl", "nich"], {}, 2, "no spider named 'nich' (did you mean niche?)"),
+    "arguments without -a": (
+        ["crawl", "niche", "target=x", "seeds=y"],
+        {},
+        2,
+        "arguments go as -a name=value (-a target=x -a seeds=y)",
+    ),
+    "negative prospects limit": (["prospects", "site.test", "--limit", "-3"], {}, 2, "--limit"),
+    "export format unknown": (["export", "site.test", "-O", "links.txt"], {}, 2, "links.txt:csv"),
+}
+HELP: dict[str, tuple[list[str], dict[str, str], int, str]] = {
+    "crawl help": (["crawl", "-h"], {}, 0, ""),
+    "demo help": (["demo", "-h"], {}, 0, ""),
+}
+
+
+@pytest.fixture(scope="module")
+def mistakes(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, tuple[Run, Path]]]:
+    """Every mistake above made with ``backlinks`` in an empty directory, and the help shown,
+    all at once (each is a process that stops before any crawl: together they take the time
+    of a few)."""
+    procs: dict[str, tuple[subprocess.Popen[str], Path]] = {}
+    runs = {}
+    try:
+        for name, (args, env, _, _) in {**MISTAKES, **HELP}.items():
+            tmp = tmp_path_factory.mktemp("mistake")
+            argv = backlinks_argv([a.replace("{tmp}", str(tmp)) for a in args])
+            full_env = scrapy_env(**{"BACKLINKS_DATA_DIR": str(tmp / "data"), **env})
+            procs[name] = (
+                subprocess.Popen(
+                    argv,
+                    cwd=tmp,
+                    env=full_env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+                tmp,
+            )
+        for name, (proc, tmp) in procs.items():
+            stdout, stderr = proc.communicate(timeout=120)
+            runs[name] = (Run(proc.returncode, stdout, stderr), tmp)
+    finally:
+        for proc, _ in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    yield runs
+
+
+@pytest.mark.parametrize("name", MISTAKES)
+def test_every_mistake_is_one_line_from_any_directory(
+    name: str, mistakes: dict[str, tuple[Run, Path]]
+) -> None:
+    run, tmp = mistakes[name]
+    _, _, code, message = MISTAKES[name]
+    assert_one_line_error(run, code, message.replace("{tmp}", str(tmp)))
+    assert not (tmp / "nonexistent").exists()  # no directory is made for a feed
+    assert sorted(p.name for p in tmp.iterdir()) in ([], ["data"])  # nor an empty file left
+
+
+def test_crawl_help_lists_the_spider_arguments(mistakes: dict[str, tuple[Run, Path]]) -> None:
+    assert set(ARGUMENT_HELP) == set(ARGUMENTS)
+    run, _ = mistakes["crawl help"]
+    assert run.returncode == 0, run.stderr
+    for name in ARGUMENTS:
+        assert f"-a {name}=" in run.stdout
+    assert "backlinks crawl niche -a target=" in run.stdout
+    demo, _ = mistakes["demo help"]
+    assert demo.returncode == 0, demo.stderr
+    assert "python -m backlink_spider.demoweb" in demo.stdout

@@ -18,6 +18,7 @@ from backlink_spider.urls import get_resolver
 from backlink_spider.vocabulary import latest_crawl
 from pipelines.normalize import backlink_id
 from pipelines.profile import mark_reciprocal
+from pipelines.scoring.graph import load_host_graph
 from pipelines.scoring.run import ScoringError, score_target
 from pipelines.target_profile import add_to_profile
 from tests.conftest import run_scrapy, scrapy_env
@@ -132,7 +133,18 @@ class Web:
         }
 
     def host_edges(self) -> list[dict[str, Any]]:
-        """As MongoPipeline._rebuild_host_edges recounts them from the stored pages."""
+        """As the end of a crawl writes them: one document per source host."""
+        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        for edge in self.pair_edges():
+            out[edge["src"]].append({k: edge[k] for k in ("dst", "links", "followed", "pages")})
+        return [
+            {"_id": src, "src": src, "out": edges, "edges": len(edges), "last_seen": NOW}
+            for src, edges in out.items()
+        ]
+
+    def pair_edges(self) -> list[dict[str, Any]]:
+        """As an older version stored them (one document per host pair), recounted from the
+        stored pages as the end of a crawl does."""
         edges: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
         for page in self.pages.values():
             for out in page["out_hosts"]:
@@ -549,3 +561,17 @@ def test_the_latest_crawl_is_the_targets_and_scoring_reads_the_profile(
     assert {h["host"]: h["site_trust"] for h in db.hosts.find({"target": TARGET})} == trust
     # A domain only ever watched as a competitor: the watching target's trusted seeds.
     assert score_target(db, COMPETITOR)["profile"]["seeds"] == before["seeds"]
+
+
+def test_an_older_stores_per_pair_host_edges_give_the_same_graph(mongo_db: tuple[str, Any]) -> None:
+    _, db = mongo_db
+    web = gardening_web()
+    db.host_edges.insert_many(web.host_edges())
+    db.old_edges.insert_many(web.pair_edges())
+
+    class Old:  # the same database, its host_edges in the older shape
+        host_edges = db.old_edges
+
+    new, old = load_host_graph(db), load_host_graph(Old())
+    assert new.hosts == old.hosts and new.edges == old.edges > 10
+    assert (new.links != old.links).nnz == 0 and (new.followed != old.followed).nnz == 0

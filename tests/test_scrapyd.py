@@ -208,7 +208,9 @@ def scrapyd(
         store = {
             "MONGO_URI": mongo_server.uri,
             "MONGO_DATABASE": name,
-            "BACKLINKS_DATA_DIR": str(root / "data"),
+            # No BACKLINKS_DATA_DIR: the per-user data directory, here $XDG_DATA_HOME/backlinks.
+            "BACKLINKS_DATA_DIR": "",
+            "XDG_DATA_HOME": str(root / "xdg"),
         }
         with (root / "scrapyd.out").open("wb") as out:
             proc = subprocess.Popen(
@@ -243,7 +245,7 @@ def scrapyd(
         finally:
             _stop_jobs(server)
             stop_process(proc)
-            _stop_embedded(root / "data")
+            _stop_embedded(root / "xdg" / "backlinks")
             client.drop_database(name)
             client.close()
 
@@ -560,11 +562,12 @@ def test_a_recurring_schedule_queues_one_crawl_and_skips_while_it_runs(
     assert scrapyd.db.schedules.count_documents({}) == 0
 
 
-def test_jobs_without_mongo_uri_share_the_embedded_store_of_an_absolute_data_dir(
+def test_jobs_without_mongo_uri_share_the_embedded_store_of_the_user_data_dir(
     scrapyd: ScrapydServer, deployed: Deploy
 ) -> None:
-    """No MONGO_URI: each job starts or joins the embedded server of BACKLINKS_DATA_DIR (Scrapyd's
-    environment), two jobs at once share it, and the last one out stops it."""
+    """No MONGO_URI, no BACKLINKS_DATA_DIR: each job starts or joins the embedded server of the
+    per-user data directory (the one a shell command of that user finds, wherever it runs), two
+    jobs at once share it, and the last one out stops it."""
     assert deployed.run.returncode == 0, deployed.run.stderr
     web = scrapyd.web
     settings = {**FAST_SETTINGS, "MONGO_URI": ""}
@@ -579,7 +582,9 @@ def test_jobs_without_mongo_uri_share_the_embedded_store_of_an_absolute_data_dir
     for job in jobs:
         row = next((r for r in shown.stdout.splitlines() if r.rstrip().endswith(job)), "")
         assert "finished" in row, (scrapyd.job_log(job)[-2000:], shown.stdout)
-    assert not (scrapyd.root / "data" / "server.json").exists(), "the embedded server was left"
+    data = scrapyd.root / "xdg" / "backlinks"
+    assert (data / "db").is_dir()
+    assert not (data / "server.json").exists(), "the embedded server was left"
 
 
 def _assert_one_line_error(run: Any, *needles: str) -> None:

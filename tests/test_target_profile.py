@@ -21,6 +21,7 @@ import pytest
 from backlink_spider.demoweb import Web, demo_web
 from backlink_spider.demoweb.server import WebServer
 from backlink_spider.urls import get_resolver
+from backlink_spider.vocabulary import edges_of
 from pipelines.target_profile import add_to_profile, edit_profile, load_profile, scoring_profile
 from tests.conftest import FAST, MongoServer, Run, run_scrapy, scrapy_env
 from tests.test_cli import assert_one_line_error
@@ -72,8 +73,10 @@ def store(mongo_server: MongoServer, tmp_path_factory: pytest.TempPathFactory) -
 def _reachable(db: Any, hosts: set[str]) -> set[str]:
     """Hosts a trust path reaches from ``hosts``: host edges that carry a followed link."""
     edges: dict[str, list[str]] = {}
-    for edge in db.host_edges.find({"followed": {"$gt": 0}}, {"src": 1, "dst": 1}):
-        edges.setdefault(edge["src"], []).append(edge["dst"])
+    for doc in db.host_edges.find():
+        for src, dst, _links, followed, _pages in edges_of(doc):
+            if followed:
+                edges.setdefault(src, []).append(dst)
     seen, queue = set(hosts), deque(hosts)
     while queue:
         for dst in edges.get(queue.popleft(), ()):

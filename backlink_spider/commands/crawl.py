@@ -1,18 +1,29 @@
-"""``scrapy crawl``, with the niche spider's arguments and the store checked before it starts."""
+"""``scrapy crawl``, with the niche spider's arguments, its feeds and the store checked before
+it starts: every mistake is one ``error: …`` line and a non-zero exit, never a traceback."""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import textwrap
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from pymongo.errors import PyMongoError
 from scrapy.commands.crawl import Command as ScrapyCrawlCommand
+from scrapy.exceptions import UsageError
+from scrapy.spiderloader import get_spider_loader
 
 from backlink_spider.addon import stores_items
-from backlink_spider.cli import fail
-from backlink_spider.config import ArgumentError, CrawlConfig, seed_list, target_domain_of
+from backlink_spider.cli import HelpFormatter, check_feeds, fail, feed_formats, feed_target, program
+from backlink_spider.config import (
+    ARGUMENTS,
+    ArgumentError,
+    CrawlConfig,
+    seed_list,
+    target_domain_of,
+)
 from backlink_spider.jobdir import JobMismatch, check_job
 from pipelines.store import Store, StoreConfig, StoreError, acquire_store, release_store
 from pipelines.target_profile import TargetProfile, load_profile
@@ -32,13 +43,75 @@ def check_redis(settings: Any) -> None:
         fail(f"cannot reach Redis at {shown}: {exc}", code=1)
 
 
+# The niche spider's arguments (``config.ARGUMENTS``) as ``crawl -h`` lists them.
+ARGUMENT_HELP = {
+    "target": ("SITE", "the site whose backlinks you want: site.com, https://www.site.com/"),
+    "seeds": (
+        "SITES",
+        "niche seed sites: comma-separated hosts or URLs, or a file with one per line "
+        "(default: the target profile's)",
+    ),
+    "keywords": ("WORDS", "comma-separated niche keywords, for relevance"),
+    "competitors": ("DOMAINS", "comma-separated competitor domains: their links are recorded too"),
+    "distrust": ("HOSTS", "comma-separated known-bad hosts: distrust spreads to their linkers"),
+    "depth": ("N", "site hops beyond the seeds whose pages are crawled (0: seeds only; default 1)"),
+    "max_pages": ("N", "total page budget (default 5000)"),
+    "render": ("MODE", "pages built by script: never, auto (the default) or always"),
+}
+
+
+def spider_arguments_help(prog: str, width: int = 79) -> str:
+    """What ``crawl -h`` says before the options: an example and the niche spider's arguments."""
+    column = max(len(f"-a {name}={meta}") for name, (meta, _) in ARGUMENT_HELP.items()) + 4
+    lines = [
+        f"Run a spider of the project, e.g. {prog} crawl niche -a target=site.com",
+        "-a seeds=a.com,b.org -O backlinks.csv",
+        "",
+        "Arguments of the niche spider, each as -a NAME=VALUE:",
+    ]
+    for name in ARGUMENTS:
+        meta, meaning = ARGUMENT_HELP[name]
+        lines += textwrap.wrap(
+            meaning,
+            width,
+            initial_indent=f"  {f'-a {name}={meta}':<{column - 2}}",
+            subsequent_indent=" " * column,
+        )
+    lines += [
+        "",
+        "The feed's format comes from its extension (.jsonl, .csv, .json, .xml) or",
+        "from FILE:FORMAT (-O links.txt:csv).",
+    ]
+    return "\n".join(lines)
+
+
 class Command(ScrapyCrawlCommand):
     store: Store | None = None
 
+    def long_desc(self) -> str:
+        return spider_arguments_help(program())
+
+    def add_options(self, parser: argparse.ArgumentParser) -> None:
+        super().add_options(parser)
+        parser.formatter_class = HelpFormatter
+        parser.usage = f"{program()} crawl niche -a target=SITE [-a NAME=VALUE …] [-O FILE]"
+
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         """Runs before Scrapy starts logging: a bad argument shows as one line, alone."""
-        super().process_options(args, opts)
         assert self.settings is not None
+        formats = feed_formats(self.settings)
+        for name in ("output", "overwrite_output"):  # the format checked here, said in one line
+            values = getattr(opts, name) or []
+            setattr(opts, name, [":".join(feed_target(v, formats)) for v in values] or None)
+        try:
+            super().process_options(args, opts)
+        except UsageError as exc:  # a bad -a or -O format: one line, not the usage text
+            if not str(exc):
+                raise
+            fail(str(exc))
+        if args:
+            self._check_spider(args)
+        check_feeds(self.settings)
         if args[:1] != ["niche"]:
             return
         try:  # every argument but the seeds, which may come from the stored profile
@@ -62,6 +135,21 @@ class Command(ScrapyCrawlCommand):
                 check_job(Path(self.settings["JOBDIR"]), config.describe())
             except JobMismatch as exc:
                 fail(str(exc))
+
+    def _check_spider(self, args: list[str]) -> None:
+        """One spider, known by that name, its arguments given with ``-a``."""
+        assert self.settings is not None
+        extra = args[1:]
+        if extra and any("=" in a for a in extra):
+            given = " ".join(f"-a {a}" if "=" in a else a for a in extra)
+            fail(f"unexpected {extra[0]!r}: arguments go as -a name=value ({given})")
+        if extra:
+            fail(f"one spider at a time: {program()} crawl niche -a target=site.com …")
+        names = get_spider_loader(self.settings).list()
+        if args[0] not in names:
+            close = difflib.get_close_matches(args[0], names, n=1)
+            hint = f"did you mean {close[0]}?" if close else f"spiders: {', '.join(names)}"
+            fail(f"no spider named {args[0]!r} ({hint})")
 
     def _open_store(self, spargs: dict[str, Any]) -> TargetProfile | None:
         """The store, held for the whole crawl (the pipeline shares this connection and

@@ -5,12 +5,19 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from scrapy.commands import ScrapyCommand
 
-from backlink_spider.cli import fail
+from backlink_spider.cli import (
+    HelpFormatter,
+    check_feeds,
+    described,
+    fail,
+    feed_formats,
+    feed_target,
+    program,
+)
 from backlink_spider.run import CrawlRun
 from backlink_spider.vocabulary import (
     LAST_CRAWL_ID,
@@ -25,6 +32,7 @@ from pipelines.store import StoreError, acquire_store, release_store
 class Command(ScrapyCommand):
     requires_project = True
     requires_crawler_process = True
+    feed = "demo-backlinks.jsonl"
 
     def syntax(self) -> str:
         return "[-O FILE]"
@@ -32,22 +40,42 @@ class Command(ScrapyCommand):
     def short_desc(self) -> str:
         return "Crawl a bundled demo web of gardening sites (served on loopback) for its backlinks"
 
+    def long_desc(self) -> str:
+        prog = program()
+        return described(
+            "Crawl a bundled demo web of gardening sites for the backlinks of petalpost.test. "
+            "This command serves the web on loopback, stores the links in the data directory "
+            "(BACKLINKS_DATA_DIR) and writes the feed to -O FILE.",
+            "To crawl the demo web yourself (with other arguments or settings), serve it in one "
+            "shell until Ctrl-C; it prints 'proxy http://127.0.0.1:PORT', then the web's target "
+            "and seeds:",
+            "  python -m backlink_spider.demoweb",
+            "and crawl through that proxy in another:",
+            "  export http_proxy=http://127.0.0.1:PORT https_proxy=http://127.0.0.1:PORT\n"
+            f"  {prog} crawl niche -a target=petalpost.test \\\n"
+            "      -a seeds=rosegrowers.test,compost-club.test -O demo.csv",
+        )
+
     def add_options(self, parser: argparse.ArgumentParser) -> None:
         super().add_options(parser)
+        parser.formatter_class = HelpFormatter
+        parser.usage = f"{program()} demo [-O FILE]"
         parser.add_argument(
             "-O",
             "--overwrite-output",
             metavar="FILE",
             default="demo-backlinks.jsonl",
-            help="the backlinks feed (default: demo-backlinks.jsonl)",
+            help="the backlinks feed, its format from the extension or FILE:FORMAT "
+            "(default: demo-backlinks.jsonl)",
         )
 
     def process_options(self, args: list[str], opts: argparse.Namespace) -> None:
         super().process_options(args, opts)
         assert self.settings is not None
-        self.settings.set(
-            "FEEDS", {opts.overwrite_output: {"format": "jsonlines", "overwrite": True}}, "cmdline"
-        )
+        uri, fmt = feed_target(opts.overwrite_output, feed_formats(self.settings))
+        self.feed = "stdout:" if uri == "-" else uri
+        self.settings.set("FEEDS", {self.feed: {"format": fmt, "overwrite": True}}, "cmdline")
+        check_feeds(self.settings)
         # The demo web answers in microseconds; politeness delays would only make it slow.
         self.settings.set("DOWNLOAD_DELAY", 0, "cmdline")
         self.settings.set("AUTOTHROTTLE_START_DELAY", 0.05, "cmdline")
@@ -94,10 +122,10 @@ class Command(ScrapyCommand):
             links = list(store.db.backlinks.find(seen).sort(f"{SCORES}.{QUALITY}", -1))
         finally:
             release_store(store)
-        self._summary(links, record, Path(opts.overwrite_output), web.target, location)
+        self._summary(links, record, self.feed, web.target, location)
 
     def _summary(
-        self, links: list[dict], record: dict[str, Any], feed: Path, target: str, location: str
+        self, links: list[dict], record: dict[str, Any], feed: str, target: str, location: str
     ) -> None:
         if not links:
             fail("the demo crawl found no backlinks; run with -L INFO to see why", code=1)
@@ -120,4 +148,4 @@ class Command(ScrapyCommand):
             )
         if len(links) > 25:
             print(f"… and {len(links) - 25} more")
-        print(f"\nAll of them: scrapy export {target} -O stored.jsonl")
+        print(f"\nAll of them: {program()} export {target} -O stored.csv")

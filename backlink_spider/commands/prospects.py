@@ -16,9 +16,8 @@ from typing import Any, TextIO
 
 from scrapy.exceptions import UsageError
 
-from backlink_spider.cli import StoreCommand, fail
+from backlink_spider.cli import StoreCommand, check_output, fail, program, reader_gone
 from backlink_spider.config import ArgumentError, parse_competitors, split_list
-from pipelines.profile import prospects
 from pipelines.target_profile import load_profile
 
 
@@ -42,20 +41,23 @@ class Command(StoreCommand):
             metavar="DOMAINS",
             help="comma-separated; default: the target profile's competitors",
         )
-        parser.add_argument(
-            "--limit", type=int, default=0, metavar="N", help="at most N prospects (default: all)"
-        )
+        parser.add_argument("--limit", metavar="N", help="at most N prospects (default: all)")
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
-            raise UsageError("give one target, e.g. scrapy prospects site.com", print_help=False)
+            raise UsageError(
+                f"give one target, e.g. {program()} prospects site.com", print_help=False
+            )
         domain = self.target_domain(args[0])
+        limit = self._limit(opts.limit)
         competitors = None
         if opts.competitors:
             try:
                 competitors = parse_competitors(split_list(opts.competitors), domain)
             except ArgumentError as exc:
                 fail(str(exc))
+        if opts.overwrite_output and opts.overwrite_output != "-":
+            check_output(opts.overwrite_output)
         with self.open_store(domain, "-a competitors=...") as store:
             if competitors is None:
                 profile = load_profile(store.db, domain)
@@ -63,12 +65,17 @@ class Command(StoreCommand):
             if not competitors:
                 fail(
                     f"no competitors for {domain}: add some to its profile "
-                    f"(scrapy target {domain} --add-competitors a.com,b.com) or give --competitors",
+                    f"({program()} target {domain} --add-competitors a.com,b.com) or give "
+                    "--competitors",
                     code=1,
                 )
-            found = prospects(store.db, domain, competitors, limit=max(0, opts.limit) or None)
+            from pipelines.profile import prospects  # with scoring's numpy: only when asked
+
+            found = prospects(store.db, domain, competitors, limit=limit)
         try:
             self._write(found, opts.overwrite_output)
+        except BrokenPipeError:
+            reader_gone()
         except OSError as exc:
             fail(f"cannot write the output: {exc}", code=1)
         print(
@@ -76,6 +83,19 @@ class Command(StoreCommand):
             "but not to it)",
             file=sys.stderr,
         )
+
+    @staticmethod
+    def _limit(value: str | None) -> int | None:
+        """``--limit N``: a whole number above 0; None (all) when not given."""
+        if value is None:
+            return None
+        try:
+            limit = int(value)
+        except ValueError:
+            limit = 0
+        if limit < 1:
+            fail(f"--limit must be a whole number of prospects above 0, not {value!r}")
+        return limit
 
     @staticmethod
     def _write(found: list[dict[str, Any]], destination: str | None) -> None:

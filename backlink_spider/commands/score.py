@@ -16,7 +16,6 @@ from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
 from backlink_spider.config import ArgumentError, parse_distrust, split_list
-from pipelines.scoring.run import ScoringError, score_target
 from pipelines.target_profile import add_to_profile
 
 
@@ -62,6 +61,9 @@ class Command(StoreCommand):
                 fail(f"--distrust: {exc}")
             if not distrust:
                 fail("--distrust needs at least one host")
+        # numpy and scipy load here, not with every command that imports this module
+        from pipelines.scoring.run import ScoringError, score_target
+
         with self.open_store(domain) as store:
             if distrust:  # the profile holds it: later scores keep it
                 add_to_profile(store.db, domain, distrust=distrust)

@@ -1,10 +1,11 @@
 """``scrapy target TARGET``: show and edit a target's profile (``pipelines.target_profile``).
 
 The profile holds the site owner's choices that scores follow: trusted seeds, competitors,
-keywords and distrusted hosts. Values are checked exactly as the crawl's ``-a`` arguments are.
-After an edit that changes what scoring reads, the stored links are scored again, so what
-``export`` and ``report`` show follows the profile at once (``--no-score`` leaves that to the
-next crawl or ``scrapy score``).
+keywords and distrusted hosts; and the domains to keep, which ``disavow`` never lists. Values are
+checked exactly as the crawl's ``-a`` arguments are (kept domains as competitors are). After an
+edit that changes what scoring reads, the stored links are scored again, so what ``export`` and
+``report`` show follows the profile at once (``--no-score`` leaves that to the next crawl or
+``scrapy score``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Any
 from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
-from backlink_spider.commands.score import summary_line
 from backlink_spider.config import (
     ArgumentError,
     parse_competitors,
@@ -26,8 +26,14 @@ from backlink_spider.config import (
     seed_list,
     split_list,
 )
-from pipelines.scoring.run import ScoringError, score_target
-from pipelines.target_profile import FIELDS, TargetProfile, edit_profile, load_profile
+from backlink_spider.urls import UrlError, get_resolver, parse_target
+from pipelines.target_profile import (
+    FIELDS,
+    SCORING_FIELDS,
+    TargetProfile,
+    edit_profile,
+    load_profile,
+)
 
 # option name -> (profile field, add or remove)
 EDITS = {
@@ -39,12 +45,15 @@ EDITS = {
     "remove_keywords": ("keywords", "remove"),
     "distrust": ("distrust", "add"),
     "remove_distrust": ("distrust", "remove"),
+    "keep": ("keep", "add"),
+    "remove_keep": ("keep", "remove"),
 }
 LABELS = {
     "seeds": "trusted seeds",
     "competitors": "competitors",
     "keywords": "keywords",
     "distrust": "distrusted hosts",
+    "keep": "kept domains",
 }
 
 
@@ -57,7 +66,21 @@ def parse_values(name: str, raw: str, target_domain: str) -> list[str]:
         return parse_competitors(split_list(raw), target_domain)
     if name == "keywords":
         return parse_keywords(split_list(raw))
+    if name == "keep":
+        return parse_keep(split_list(raw))
     return parse_distrust(split_list(raw))
+
+
+def parse_keep(values: list[str]) -> list[str]:
+    """Kept domains as registered domains (``www.a.com`` keeps all of a.com)."""
+    resolver = get_resolver()
+    domains = []
+    for value in values:
+        try:
+            domains.append(parse_target(value, resolver)[1])
+        except UrlError as exc:
+            raise ArgumentError(f"bad domain {value!r}: {exc}") from None
+    return list(dict.fromkeys(domains))
 
 
 def profile_text(profile: TargetProfile) -> str:
@@ -76,7 +99,7 @@ class Command(StoreCommand):
         return "TARGET [--add-seeds SITES] [--remove-seeds SITES] [--add-competitors ...] ..."
 
     def short_desc(self) -> str:
-        return "Show or edit a target's profile: trusted seeds, competitors, keywords, distrust"
+        return "Show or edit a target's profile: seeds, competitors, keywords, distrust, keep"
 
     def long_desc(self) -> str:
         return (
@@ -84,7 +107,8 @@ class Command(StoreCommand):
             "crawls read it; a crawl given no seeds crawls its trusted seeds, and every crawl "
             "adds what it was given. Values are comma-separated and checked like the crawl's "
             "-a arguments; removing a seed stops trusting that site (every start page on its "
-            "host). After an edit the target's links are scored again (--no-score: not now)."
+            "host). After an edit the target's links are scored again (--no-score: not now). "
+            "Kept domains (--keep) are never put in a disavow file."
         )
 
     def add_options(self, parser: argparse.ArgumentParser) -> None:
@@ -96,6 +120,8 @@ class Command(StoreCommand):
             help_text = f"{'add to' if action == 'add' else 'remove from'} the {what}"
             if name == "seeds" and action == "add":
                 help_text += " (hosts or URLs, or a file with one per line)"
+            if name == "keep" and action == "add":
+                help_text += ", which disavow never lists (domains)"
             group.add_argument(flag, dest=option, metavar="VALUES", help=help_text)
         group.add_argument(
             "--no-score", action="store_true", help="do not score the links again after an edit"
@@ -133,7 +159,8 @@ class Command(StoreCommand):
             except ValueError as exc:
                 fail(str(exc))
             self._show(after, opts.json, known=True)
-            changed = (before or TargetProfile(domain)).describe() != after.describe()
+            old, new = (before or TargetProfile(domain)).describe(), after.describe()
+            changed = any(old[name] != new[name] for name in SCORING_FIELDS)
             if changed and not opts.no_score:
                 self._score(store.db, domain)
 
@@ -150,6 +177,10 @@ class Command(StoreCommand):
 
     def _score(self, db: Any, domain: str) -> None:
         """Scores follow the profile: the target's links are scored again after an edit."""
+        # Imported here: scoring brings numpy and scipy, which every command would load too.
+        from backlink_spider.commands.score import summary_line
+        from pipelines.scoring.run import ScoringError, score_target
+
         if not db.backlinks.find_one({"matched_domain": domain}, {"_id": 1}):
             return
         try:

@@ -2,7 +2,7 @@
 
 The spider decides what a page means and what to follow, nothing else. Every page's links are
 read once (``extract_page``) and sorted out by ``classify_links``: links into the target (or a
-competitor) become ``Backlink`` items, the page becomes a ``PageRecord`` (text and outlinks, for
+competitor) become ``Backlink`` items, the page becomes a ``PageRecord`` (terms and outlinks, for
 scoring), and the links to follow are offered to admission (page budget, per-host caps, spider
 traps: ``backlink_spider.admission``). Its helpers, each in a module of its own:
 
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,7 +27,7 @@ import scrapy
 from scrapy import signals
 from scrapy.core.scheduler import Scheduler
 from scrapy.crawler import Crawler
-from scrapy.exceptions import IgnoreRequest
+from scrapy.exceptions import DontCloseSpider, IgnoreRequest
 from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
@@ -37,8 +37,10 @@ from backlink_spider.admission import (
     ROLE_TARGET,
     SEEN_ELSEWHERE,
     SILENT,
+    TRAP_UNPROVEN,
     Admission,
     make_admission,
+    text_fingerprint,
 )
 from backlink_spider.classify import Follow, Found, classify_links, host_domain, merge_link
 from backlink_spider.config import CrawlConfig
@@ -51,7 +53,8 @@ from backlink_spider.redirects import LANDED
 from backlink_spider.render import Renderer, is_rendered
 from backlink_spider.run import CrawlRun
 from backlink_spider.targets import TargetChecks
-from backlink_spider.urls import try_canonical_url
+from backlink_spider.urls import path_signature, try_canonical_url
+from pipelines.scoring.relevance import page_terms
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +72,7 @@ class NicheSpider(scrapy.Spider):
     handle_httpstatus_list = list(range(400, 600))
 
     run: CrawlRun
+    waiting: dict[str, dict[str, tuple[str, int, Ref | None]]]
     config: CrawlConfig
     crawl_id: str
     admission: Admission
@@ -84,6 +88,8 @@ class NicheSpider(scrapy.Spider):
         spider.config = cfg = spider.run.config
         spider.crawl_id = spider.run.crawl_id
         spider.hops = HopBook(shared=spider.run.shared)
+        # URLs waiting for their shape's trap verdict: shape -> canonical URL -> (role, hop, ref)
+        spider.waiting = {}
         spider.targets = TargetChecks.from_settings(crawler.settings, spider.run)
         spider.renderer = Renderer.from_crawler(crawler, cfg.render, cfg.browser)
         spider.admission = make_admission(cfg, spider.run.shared)
@@ -164,6 +170,8 @@ class NicheSpider(scrapy.Spider):
         reason = admission.admit(canonical, role)
         if reason == SEEN_ELSEWHERE:
             self.hops.seen_elsewhere(canonical, ref)
+        if reason == TRAP_UNPROVEN:
+            self._wait(canonical, role, hop, ref)
         if reason is not None:
             if reason not in SILENT:
                 self._skip(reason)
@@ -180,6 +188,24 @@ class NicheSpider(scrapy.Spider):
             meta=meta,
             dont_filter=self.dont_filter,
         )
+
+    def _wait(self, canonical: str, role: str, hop: int, ref: Ref | None) -> None:
+        """A URL whose shape admission has not judged yet waits for the verdict (at most a
+        host's page cap per shape), so no URL is lost because it was met too early."""
+        waiting = self.waiting.setdefault(path_signature(canonical), {})
+        if canonical in waiting or len(waiting) < self.config.max_pages_per_host:
+            waiting[canonical] = (role, hop, ref)
+
+    def _released(self, shapes: Iterable[str]) -> Iterator[Request]:
+        """The waiting URLs of ``shapes``, asked again: admitted now (the shape was proven),
+        refused for good (closed), or still waiting."""
+        for shape in list(shapes):
+            waiting = self.waiting.pop(shape, None)
+            for canonical, (role, hop, ref) in (waiting or {}).items():
+                request = self._request(canonical, role, hop, ref=ref)
+                if request is not None:
+                    self.crawler.stats.inc_value("backlinks/spider/trap_released")
+                    yield request
 
     def _follow(self, candidates: list[Follow], page: tuple[str, str, int]) -> Iterator[Any]:
         admission = self.admission
@@ -230,7 +256,15 @@ class NicheSpider(scrapy.Spider):
             self.hops.answered(request)
 
     def _idle(self, spider: Any = None) -> None:
-        """The fetching is over when the spider is last idle: what follows is bookkeeping."""
+        """The fetching is over when the spider is last idle: what follows is bookkeeping.
+
+        Unless URLs still wait for their shape's verdict (another worker of a shared crawl may
+        have given it): asked again, those admitted now keep the crawl going."""
+        released = list(self._released(self.waiting)) if self.waiting else []
+        if released:
+            for request in released:
+                self.crawler.engine.crawl(request)
+            raise DontCloseSpider
         self.crawler.stats.set_value("backlinks/spider/crawl_seconds", self.run.elapsed())
 
     # -- parsing --------------------------------------------------------------------------------
@@ -266,6 +300,10 @@ class NicheSpider(scrapy.Spider):
             self.targets.fetched(response)
         if response.status >= 400:
             self.crawler.stats.inc_value("backlinks/spider/http_error")
+            # Trap evidence: none (an error page proves nothing), its URL as admitted
+            admitted = (response.meta.get("redirect_urls") or [response.url])[0]
+            self.admission.observe(admitted, None)
+            yield from self._released([path_signature(admitted)])
             yield record
             return
         if isinstance(response, TextResponse):
@@ -288,7 +326,11 @@ class NicheSpider(scrapy.Spider):
             yield render  # read again in the browser; this raw read yields nothing
             return
         self.crawler.stats.inc_value("backlinks/spider/pages")
-        record.title, record.lang, record.text = page.title, page.lang, page.text
+        admitted = (response.meta.get("redirect_urls") or [response.url])[0]
+        self.admission.observe(admitted, text_fingerprint(page.text))  # before its links ask
+        yield from self._released([path_signature(admitted)])
+        record.title, record.lang = page.title, page.lang
+        record.terms = page_terms(f"{page.title}\n{page.text}", cfg.page_terms)
         record.nofollow, record.outlinks_total = page.nofollow, len(page.links)
         links = classify_links(
             page.links,

@@ -1,8 +1,9 @@
 """The host graph: hosts as indices, links between them as sparse CSR matrices.
 
-Built from ``host_edges`` (one document per linked host pair, written at the end of a crawl),
-read in batches with a projection. Edges are gathered in typed arrays (24 bytes each) and turned
-into CSR once, so memory grows with hosts and edges, never with pages.
+Built from ``host_edges`` (one document per source host with its out-links, written at the end
+of a crawl: ``vocabulary.edges_of``), read in batches with a projection. Edges are gathered in
+typed arrays (24 bytes each) and turned into CSR once, so memory grows with hosts and edges,
+never with pages.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from typing import Any, Literal
 
 import numpy as np
 import scipy.sparse as sp
+
+from backlink_spider.vocabulary import EDGE_FIELDS, edges_of
 
 logger = logging.getLogger(__name__)
 
@@ -130,14 +133,9 @@ def load_host_graph(
     for host in extra_hosts:
         if host:
             builder.add_host(host)
-    cursor = db.host_edges.find(
-        {}, {"_id": 0, "src": 1, "dst": 1, "links": 1, "followed": 1}, batch_size=batch_size
-    )
-    for doc in cursor:
-        src, dst = doc.get("src"), doc.get("dst")
-        if isinstance(src, str) and isinstance(dst, str):
-            links = doc.get("links") or 0
-            builder.add_edge(src, dst, links, doc.get("followed", links) or 0)
+    for doc in db.host_edges.find({}, EDGE_FIELDS, batch_size=max(1, batch_size // 100)):
+        for src, dst, links, followed, _pages in edges_of(doc):
+            builder.add_edge(src, dst, links, followed)
     graph = builder.build()
     logger.info("Host graph: %d hosts, %d edges", graph.n, graph.edges)
     return graph

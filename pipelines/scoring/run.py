@@ -41,6 +41,7 @@ from scrapy.settings import BaseSettings, Settings
 
 from backlink_spider.urls import UrlError, get_resolver, parse_seed, url_host
 from backlink_spider.vocabulary import (
+    EXTERNAL_LINKS,
     LINK_TRUST,
     MATCHED_DOMAIN,
     OLD_HOST_FIELDS,
@@ -59,6 +60,7 @@ from backlink_spider.vocabulary import (
     SOURCE_HOST,
     is_reciprocal,
     nofollow_flags,
+    out_hosts_of,
     reciprocal_sites,
 )
 from pipelines.scoring.graph import EdgeScale, HostGraph, load_host_graph
@@ -67,6 +69,7 @@ from pipelines.scoring.relevance import (
     Rows,
     TermSpace,
     TopicProfile,
+    parse_terms,
     score_links,
     tfidf,
     tokenize,
@@ -114,7 +117,8 @@ SITE_WIDE_SHARE = 0.5  # of the source site's stored pages
 FARM_DISTRUST = 50.0  # distrust (0-100) from which a host is in a link-farm neighbourhood
 NEAR_DISTRUST = 20.0
 QUALITY_FLOOR = 0.1
-PAGE_FIELDS = {"_id": 0, "url": 1, "host": 1, "domain": 1, "title": 1, "text": 1}
+# ``terms`` (see relevance.page_terms); ``title`` and ``text`` of pages an older version stored.
+PAGE_FIELDS = {"_id": 0, "url": 1, "host": 1, "domain": 1, "terms": 1, "title": 1, "text": 1}
 LINK_FIELDS = {
     "_id": 1,
     "source_url": 1,
@@ -262,6 +266,7 @@ def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
 
 
 def _page_text(doc: Mapping[str, Any]) -> str:
+    """The text of a page stored before pages kept their terms."""
     return f"{doc.get('title') or ''}\n{doc.get('text') or ''}"
 
 
@@ -470,7 +475,12 @@ class _Corpus:
         url = str(doc.get("url") or "")
         row = self.row_of_url.get(url)
         if row is None:
-            row = self.rows.append(*self.space.encode(_page_text(doc), document=True))
+            stored = doc.get("terms")
+            if isinstance(stored, str):
+                encoded = self.space.encode_counts(parse_terms(stored), document=True)
+            else:
+                encoded = self.space.encode(_page_text(doc), document=True)
+            row = self.rows.append(*encoded)
             self.host_of_row.append(str(doc.get("host") or ""))
             if url:
                 self.row_of_url[url] = row
@@ -514,12 +524,14 @@ def _pages_meta(db: Any, links: list[dict[str, Any]], batch: int) -> dict[str, d
     """What the link factors need from each source page, without the texts again."""
     pages_meta: dict[str, dict[str, Any]] = {}
     source_urls = sorted({str(lk.get("source_url") or "") for lk in links} - {""})
-    fields = {"_id": 1, "out_hosts": 1, "nofollow": 1}
+    fields = {"_id": 1, EXTERNAL_LINKS: 1, "out_hosts": 1, "nofollow": 1}
     for urls in _chunks(source_urls, 500):
         for doc in db.pages.find({"_id": {"$in": urls}}, fields, batch_size=batch):
-            out = doc.get("out_hosts") or ()
+            external = doc.get(EXTERNAL_LINKS)
+            if not isinstance(external, int):  # a page an older version stored
+                external = sum(links for _, links, _ in out_hosts_of(doc))
             pages_meta[str(doc["_id"])] = {
-                "external_links": sum(int(o.get("links", 0) or 0) for o in out),
+                "external_links": external,
                 "nofollow": bool(doc.get("nofollow")),
             }
     return pages_meta

@@ -1,6 +1,7 @@
 """The test web: the demo web plus every edge case a crawl must get right, each with its ground
 truth (positions in three themes, rel values, URL noise, ``<base href>``, image links, page-level
-nofollow, redirects and hops, robots.txt, spider traps, files, errors, look-alike hosts).
+nofollow, redirects and hops, robots.txt, spider traps, sites with numeric URLs that are not
+traps, files, errors, look-alike hosts).
 
 Written in Python with the demo web's kit (``backlink_spider.demoweb.sites``): links go through
 ``PageBuilder.link``, which renders them and declares what a correct crawl reports.
@@ -27,7 +28,7 @@ from backlink_spider.demoweb.sites import (
 )
 from benchmarks.web import OFF_TOPIC_TEXT
 
-__all__ = ["test_web"]
+__all__ = ["NUMERIC_ITEMS", "test_web"]
 
 
 def article(topic: str, key: str, lead: str, paragraphs: int = 3) -> str:
@@ -817,6 +818,131 @@ def _build_garden_diary(web: Web) -> None:
     web.traps.extend([kit.url("/calendar/"), kit.url("/search")])
 
 
+# --- sites with numeric URLs: ordinary sites, not spider traps -------------------------------
+
+#: Pages of each numeric-URL site: more posts (or products) of one URL shape than the old cap of
+#: 25 pages per shape allowed; tests crawl them whole, and to a lower per-host cap.
+NUMERIC_ITEMS = 40
+_LISTED = 8  # items per listing page: the home page, then pages 2, 3, ...
+_ITEM_WORDS = (
+    ("Early", "Late", "Dwarf", "Climbing", "Frost-hardy", "Heirloom", "Scented", "Trailing"),
+    ("tomatoes", "sweet peas", "runner beans", "dahlias", "gooseberries"),
+)
+_TARGET_PAGES = ("/compost", "/pruning", "/roses", "/seed-saving", "/")
+
+
+def _numeric_site(
+    web: Web,
+    kit: SiteKit,
+    *,
+    item_path: Callable[[int], str],
+    list_path: Callable[[int], str],
+    kind: str,
+    topic: str,
+) -> list[str]:
+    """A site of ``NUMERIC_ITEMS`` items (posts, products) whose URLs differ only in a number.
+
+    The home page lists the newest items, listing pages 2, 3, ... the older ones (each links the
+    next); every item links its neighbours and one in five links the target in its text. Each
+    page's text is its own: nothing about the site looks like a trap but its URLs. Returns the
+    URLs of all its pages.
+    """
+    names = [f"{a} {b}" for b in _ITEM_WORDS[1] for a in _ITEM_WORDS[0]][:NUMERIC_ITEMS]
+    items = [item_path(i) for i in range(NUMERIC_ITEMS)]
+    pages = -(-NUMERIC_ITEMS // _LISTED)
+    urls = []
+    for n in range(1, pages + 1):
+        listed = range((n - 1) * _LISTED, min(n * _LISTED, NUMERIC_ITEMS))
+        older = f'<p><a href="{esc(list_path(n + 1))}">Older {kind}s</a></p>' if n < pages else ""
+        body = (
+            prose(topic, 1, stable_rng(kit.host, "list", n))
+            + ul([f'<a href="{esc(items[i])}">{esc(names[i])}</a>' for i in listed])
+            + older
+        )
+        title = kit.name if n == 1 else f"{kit.name}: {kind}s, page {n}"
+        urls.append(kit.page(list_path(n), title=title, body=body))
+    for i, path in enumerate(items):
+
+        def body(p: PageBuilder, i: int = i, path: str = path) -> str:
+            lead = f"All about our {names[i].lower()}, from sowing to the first harvest."
+            if i % 5 == 3:
+                href = f"https://petalpost.test{_TARGET_PAGES[(i // 5) % len(_TARGET_PAGES)]}"
+                lead += (
+                    " Jenny's notes on "
+                    + p.link(
+                        href,
+                        f"{names[i].lower()} at Petal Post",
+                        position="content",
+                        note=f"a {kind} among {NUMERIC_ITEMS} whose URLs differ in a number only",
+                    )
+                    + " helped."
+                )
+            around = [
+                f'<a href="{esc(items[j])}">{esc(names[j])}</a>'
+                for j in (i - 1, i + 1)
+                if 0 <= j < NUMERIC_ITEMS
+            ]
+            return (
+                article(topic, f"{kit.host}{path}", lead, 2)
+                + f"<p>More {kind}s: {' | '.join(around)}</p>"
+            )
+
+        urls.append(kit.page(path, title=names[i], body=body))
+    web.notes.setdefault("numeric_sites", {})[kit.host] = urls  # type: ignore[union-attr]
+    return urls
+
+
+def _build_numeric_sites(web: Web) -> None:
+    """A blog of /post/1234/ URLs, a blog of ?p=123 URLs and a shop of /product/4021.html ones."""
+    nav = [("/", "Home")]
+    blog = SiteKit(
+        web, "plot-notes.test", name="Plot Notes", tagline="An allotment, post by post", nav=nav
+    )
+    _numeric_site(
+        web,
+        blog,
+        item_path=lambda i: f"/post/{3100 + 17 * i}/",
+        list_path=lambda n: "/" if n == 1 else f"/page/{n}/",
+        kind="post",
+        topic="allotment",
+    )
+    press = SiteKit(
+        web,
+        "seed-packet.test",
+        name="The Seed Packet",
+        theme="classic",
+        tagline="Seeds saved and swapped",
+        nav=nav,
+        footer="<p>Powered by a blog engine that numbers its posts</p>",
+    )
+    _numeric_site(
+        web,
+        press,
+        item_path=lambda i: f"/?p={212 + 3 * i}",
+        list_path=lambda n: "/" if n == 1 else f"/?paged={n}",
+        kind="post",
+        topic="seeds",
+    )
+    shop = SiteKit(
+        web,
+        "greenhouse-shop.test",
+        name="Greenhouse Shop",
+        theme="roles",
+        tagline="Plants and seeds by post",
+        nav=nav,
+        footer="<p>Greenhouse Shop Ltd</p>",
+    )
+    _numeric_site(
+        web,
+        shop,
+        item_path=lambda i: f"/product/{4021 + 13 * i}.html",
+        list_path=lambda n: "/" if n == 1 else f"/shop/page/{n}/",
+        kind="product",
+        topic="garden",
+    )
+    web.seeds += ["plot-notes.test", "seed-packet.test", "greenhouse-shop.test"]
+
+
 def _build_lookalikes(web: Web) -> None:
     """The target's www and shop hosts, look-alike hosts, and a URL shortener."""
     web.site("www.petalpost.test").handler(
@@ -866,6 +992,7 @@ def test_web() -> Web:
     _build_veg_patch(web)
     _build_old_shed(web)
     _build_garden_diary(web)
+    _build_numeric_sites(web)
     _build_lookalikes(web)
     web.expect_no_backlink(
         "https://petalpost.test/roses", "https://petalpost.test/", "internal link on the target"

@@ -1,0 +1,186 @@
+"""``backlinks``, the installed command, as a new user runs it: from an empty directory of theirs.
+
+One crawl of the demo web (its link farm included: depth 2 reaches every farm host) with the
+embedded store in the per-user data directory (``XDG_DATA_HOME`` points at a temporary one);
+then the exports a spreadsheet or an SEO tool reads, and the disavow file. The mistakes a user
+makes are in ``tests/test_cli.py``.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from scrapy.settings import Settings
+
+from backlink_spider.commands.export import DOMAIN_COLUMNS, LINK_COLUMNS
+from backlink_spider.demoweb import demo_web
+from backlink_spider.demoweb.model import Web
+from backlink_spider.demoweb.server import WebServer
+from backlink_spider.urls import get_resolver
+from pipelines.store import Store, acquire_store, release_store
+from tests.conftest import FAST, ROOT, Run, run_backlinks, run_scrapy, scrapy_env
+
+
+@dataclass
+class Crawled:
+    web: Web
+    home: Path  # the user's directory the commands run in: empty before the crawl
+    data: Path  # where the store must be: the per-user data directory
+    env: dict[str, str]
+    run: Run
+    records: list[dict[str, Any]]  # the JSON Lines export, by scrapy in the checkout
+    store: Store  # held, so the commands share one server instead of starting one each
+
+    def backlinks(self, *args: str, cwd: Path | None = None) -> Run:
+        run = run_backlinks(list(args), self.env, cwd=cwd or self.home)
+        assert run.returncode == 0, run.stderr[-3000:]
+        assert "Traceback" not in run.stderr
+        return run
+
+
+@pytest.fixture(scope="module")
+def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
+    web = demo_web()
+    home = tmp_path_factory.mktemp("anywhere")
+    xdg = tmp_path_factory.mktemp("xdg")
+    with WebServer(web) as server:
+        # No BACKLINKS_DATA_DIR: the per-user data directory, $XDG_DATA_HOME/backlinks.
+        env = scrapy_env(server.proxy_url, BACKLINKS_DATA_DIR="", XDG_DATA_HOME=str(xdg))
+        args = [*web.niche_args(competitors=True), "-a", "depth=2", "-O", "links.csv", *FAST]
+        run = run_backlinks(["crawl", "niche", *args], env, cwd=home)
+        assert run.returncode == 0, run.stderr[-3000:]
+        store = acquire_store(Settings({"BACKLINKS_DATA_DIR": str(xdg / "backlinks")}))
+        try:
+            # scrapy in the checkout, same environment: the same store, whatever the directory
+            out = tmp_path_factory.mktemp("checkout-export") / "stored.jsonl"
+            export = run_scrapy(["export", web.target, "-O", str(out)], env, cwd=ROOT)
+            assert export.returncode == 0, export.stderr
+            yield Crawled(web, home, xdg / "backlinks", env, run, export.feed(out), store)
+        finally:
+            release_store(store)
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A CSV file as a spreadsheet opens it: its byte order mark, one header row, the rows."""
+    assert path.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8, said to Excel
+    with path.open(encoding="utf-8-sig", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+        return list(reader.fieldnames or []), rows
+
+
+def test_the_store_is_the_per_user_data_directory_from_anywhere(crawled: Crawled) -> None:
+    assert (crawled.data / "db").is_dir()
+    assert sorted(p.name for p in crawled.home.iterdir()) == ["links.csv"]  # no .backlinks/
+    # scrapy export in the checkout read the store the crawl wrote elsewhere
+    stored = crawled.store.db.backlinks.count_documents({"matched_domain": crawled.web.target})
+    assert len(crawled.records) == stored > 10
+
+
+def test_the_crawl_feed_is_csv_by_its_extension(crawled: Crawled) -> None:
+    with (crawled.home / "links.csv").open(encoding="utf-8", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    watched = {crawled.web.target, *crawled.web.competitors}
+    assert rows and all(r["matched_domain"] in watched for r in rows)
+    ours = [r for r in rows if r["matched_domain"] == crawled.web.target]
+    assert len(ours) == crawled.store.db.backlinks.count_documents(
+        {"matched_domain": crawled.web.target}
+    )
+
+
+def test_csv_export_has_the_rows_of_the_json_lines_export(crawled: Crawled) -> None:
+    records = crawled.records
+    elsewhere = crawled.home / "reports"  # another directory: the same store
+    elsewhere.mkdir()
+    crawled.backlinks("export", crawled.web.target, "-O", "stored.txt:csv", cwd=elsewhere)
+    header, rows = read_csv(elsewhere / "stored.txt")  # Scrapy's FILE:FORMAT
+    assert header == list(LINK_COLUMNS)
+    assert len(rows) == len(records) > 10
+    for row, record in zip(rows, records, strict=True):  # same links, same order (best first)
+        assert (row["Source URL"], row["Target URL"]) == (
+            record["source_url"],
+            record["target_url"],
+        )
+        assert row["Anchor"] == record["anchor_text"]
+        assert row["Status"] == record["status"]
+        assert float(row["Quality"]) == record["scores"]["quality"]
+        assert row["Reasons"] == "; ".join(record["scores"]["reasons"])
+        followed = not record["nofollow"] and not {"nofollow", "ugc", "sponsored"} & set(
+            record["rel"]
+        )
+        assert row["Follow/nofollow"] == ("follow" if followed else "nofollow")
+        assert row["First seen"] == record["first_seen"][:19].replace("T", " ")
+
+
+def test_referring_domains_export_gives_one_row_per_site(crawled: Crawled) -> None:
+    records = crawled.records
+    crawled.backlinks("export", crawled.web.target, "--referring-domains", "-O", "domains.csv")
+    header, rows = read_csv(crawled.home / "domains.csv")
+    assert header == list(DOMAIN_COLUMNS.values())
+    by_domain: dict[str, list[dict[str, Any]]] = {}
+    for record in records:
+        by_domain.setdefault(record["source_domain"], []).append(record)
+    assert sorted(r["Referring domain"] for r in rows) == sorted(by_domain)  # once each
+    for row in rows:
+        links = by_domain[row["Referring domain"]]
+        assert int(row["Links"]) == len(links)
+        assert int(row["Followed links"]) == sum(
+            not r["nofollow"] and not {"nofollow", "ugc", "sponsored"} & set(r["rel"])
+            for r in links
+        )
+        assert row["Best link"] == links[0]["source_url"]  # records come best first
+        assert row["First seen"] == min(r["first_seen"] for r in links)[:19].replace("T", " ")
+    trust = [float(r["Site trust"]) for r in rows]
+    assert trust == sorted(trust, reverse=True)  # the most trusted sites first
+
+
+def farm_domains(web: Web) -> set[str]:
+    """The link farm of the demo web, as its pages declare it."""
+    resolver = get_resolver()
+    return {
+        resolver.registered_domain(urlsplit(e.source_url).hostname or "")
+        for e in web.expected
+        if "link farm" in e.note
+    }
+
+
+def seed_domains(web: Web) -> set[str]:
+    resolver = get_resolver()
+    return {resolver.registered_domain(host) for host in web.seed_hosts()}
+
+
+def disavowed(text: str) -> list[str]:
+    """The domains of a disavow file, checked to be in Google's format."""
+    lines = text.splitlines()
+    assert lines and all(line.startswith(("#", "domain:")) for line in lines)
+    return [line.removeprefix("domain:") for line in lines if line.startswith("domain:")]
+
+
+def test_disavow_names_the_link_farm_and_no_seed(crawled: Crawled) -> None:
+    farm = farm_domains(crawled.web)
+    assert len(farm) == 3
+    run = crawled.backlinks("disavow", crawled.web.target, "-o", "disavow.txt")
+    text = (crawled.home / "disavow.txt").read_text(encoding="utf-8")
+    assert set(disavowed(text)) == farm
+    assert not set(disavowed(text)) & seed_domains(crawled.web)
+    lines = text.splitlines()
+    for domain in farm:  # each domain comes after a comment giving its reasons
+        comment = lines[lines.index(f"domain:{domain}") - 1]
+        assert comment.startswith(f"# {domain}: ") and "link farm neighbourhood" in comment
+        assert f"domain:{domain}" in run.stdout  # the review, printed
+    assert "review" in run.stdout
+
+
+def test_a_kept_domain_is_never_disavowed(crawled: Crawled) -> None:
+    """Last in the file: it edits the profile."""
+    kept = sorted(farm_domains(crawled.web))[0]
+    crawled.backlinks("target", crawled.web.target, "--keep", f"www.{kept}")
+    run = crawled.backlinks("disavow", crawled.web.target, "-o", "-")
+    assert set(disavowed(run.stdout)) == farm_domains(crawled.web) - {kept}  # the file
+    assert f"{kept}: kept in the target profile" in run.stderr  # the review
