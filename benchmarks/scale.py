@@ -632,7 +632,7 @@ def summary_rows(runs: list[SizeRun]) -> list[tuple[str, ...]]:
                 f"{crawl.pages:,}",
                 str(run.hosts),
                 fmt(crawl.crawl_seconds),
-                f"{fmt(after['total'])} ({fmt(share, 0)}%)",
+                f"{fmt(after['total'])} ({fmt(share, 1)}%)",
                 fmt(after["scoring"]),
                 fmt(crawl.watch.peak("crawl") / MB, 0),
                 fmt(crawl.watch.peak("db") / MB, 0),
@@ -752,7 +752,7 @@ def goals(runs: list[SizeRun]) -> list[str]:
     rss = crawl.watch.peak("crawl")
     at = f"at {crawl.pages:,} pages" + ("" if crawl.pages >= 100_000 else " (goals: 100,000)")
     lines = [
-        f"{at}: after the last page {share:.0%} of the crawl phase (goal <= 10%)",
+        f"{at}: after the last page {share:.1%} of the crawl phase (goal <= 10%)",
         f"{at}: peak RSS of the crawl process {rss / MB:,.0f} MB (goal <= 1,536 MB); "
         f"database server apart: {crawl.watch.peak('db') / MB:,.0f} MB",
         f"{at}: store {kb:.1f} KB/page on disk (goal <= 10 KB)",
