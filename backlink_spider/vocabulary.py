@@ -255,6 +255,7 @@ def latest_crawl(db: Any, domain: str) -> dict[str, Any] | None:
 # -- reciprocity --------------------------------------------------------------------------------
 
 RECIPROCAL_REASON = "reciprocal link"  # the score's reason for a reciprocal link
+FARM_REASON = "link farm neighbourhood"  # the score's reason for a link from a farm host
 
 
 # -- a page's out-links -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from scrapy.exceptions import UsageError
 from backlink_spider.cli import StoreCommand, check_output, fail, program
 from backlink_spider.urls import get_resolver
 from backlink_spider.vocabulary import (
+    FARM_REASON,
     MATCHED_DOMAIN,
     NOT_LOST,
     REASONS,
@@ -39,7 +40,6 @@ from backlink_spider.vocabulary import (
 )
 from pipelines.target_profile import TargetProfile, load_profile
 
-FARM_REASON = "link farm neighbourhood"  # the reason scoring gives a farm host's links
 BATCH = 1000  # hosts asked for at once
 
 

@@ -42,6 +42,7 @@ from scrapy.settings import BaseSettings, Settings
 from backlink_spider.urls import UrlError, get_resolver, parse_seed, url_host
 from backlink_spider.vocabulary import (
     EXTERNAL_LINKS,
+    FARM_REASON,
     LINK_TRUST,
     MATCHED_DOMAIN,
     OLD_HOST_FIELDS,
@@ -663,7 +664,7 @@ def _link_scores(
             base = float(host_trust[gi])
             why.append(_hop_reason(graph, hops, origin, gi))
             if farm[gi]:
-                why.append("link farm neighbourhood")
+                why.append(FARM_REASON)
             elif distrust[gi] >= NEAR_DISTRUST:
                 why.append("close to distrusted sites")
         page = pages_meta.get(str(lk.get("source_url") or ""))
