@@ -143,6 +143,12 @@ class AdmissionRules:
             trap_probation_pages=config.trap_probation_pages,
         )
 
+    @property
+    def proof(self) -> int:
+        """Pages of a shape fetched without repeating that prove it: all but
+        ``trap_repeats - 1`` of its probation."""
+        return max(1, self.trap_probation_pages - self.trap_repeats + 1)
+
     def plan(self, canonical: str, role: str) -> Plan:
         """What a new URL is checked against, in order, and what it counts once admitted.
 
@@ -184,9 +190,7 @@ class AdmissionRules:
             )
             counts.append(variant)
             distinct.append((variants, variant))
-        # Proven: all but trap_repeats - 1 of the probation's pages fetched without repeating.
-        proof = max(1, probation - self.trap_repeats + 1)
-        unproven = ((_OTHERS + shape, 0, proof),)
+        unproven = ((_OTHERS + shape, 0, self.proof),)
         checks.append(Check(TRAP_UNPROVEN, admitted, probation, unproven, soft=True))
         return Plan(tuple(checks), tuple(counts), tuple(distinct))
 
@@ -241,17 +245,25 @@ class Admission:
             self._linked.discard(self._sighted)
         return answer
 
-    def observe(self, canonical: str, fingerprint: int | None) -> None:
+    def observe(self, canonical: str, fingerprint: int | None) -> bool:
         """A page of an admitted URL was fetched (``canonical``: the URL as admitted, before
         redirects): the evidence of its shape. ``fingerprint``: ``text_fingerprint`` of its
-        text, None when it has none (an error page, a page without text): it is no repeat."""
+        text, None when it has none (an error page, a page without text): it is no repeat.
+
+        True when this page gave the shape its verdict (closed, or proven): the URLs of it
+        that were deferred can be asked again now, and only now."""
         shape = path_signature(canonical)
-        self._observe(shape, None if fingerprint is None else _shape_print(shape, fingerprint))
+        member = None if fingerprint is None else _shape_print(shape, fingerprint)
+        count = self._observe(shape, member)
+        if count < 0:  # the shape's repeats
+            return -count == self.rules.trap_repeats
+        return count == self.rules.proof
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
         raise NotImplementedError
 
-    def _observe(self, shape: str, member: str | None) -> None:
+    def _observe(self, shape: str, member: str | None) -> int:
+        """Count the page: the shape's repeats so far, negated, or its other pages so far."""
         raise NotImplementedError
 
     # -- what a JOBDIR attempt saves ----------------------------------------------------------
@@ -296,14 +308,15 @@ class LocalAdmission(Admission):
         self.scheduled += 1
         return None
 
-    def _observe(self, shape: str, member: str | None) -> None:
+    def _observe(self, shape: str, member: str | None) -> int:
         if member is not None:
             key = url_key(member)
             if key in self.prints:
                 self.counts[_REPEATS + shape] += 1
-                return
+                return -self.counts[_REPEATS + shape]
             self.prints.add(key)
         self.counts[_OTHERS + shape] += 1
+        return self.counts[_OTHERS + shape]
 
     def state(self) -> dict[str, Any]:
         from backlink_spider.jobdir import pack_keys
@@ -358,7 +371,7 @@ return tostring(redis.call('HINCRBY', counts, '{_PAGES}', 1))
 # adds to the shape's repeats, any other page to its others.
 _OBSERVE = f"""
 if ARGV[2] ~= '' and redis.call('SADD', KEYS[2], ARGV[2]) == 0 then
-  return redis.call('HINCRBY', KEYS[1], '{_REPEATS}' .. ARGV[1], 1)
+  return -redis.call('HINCRBY', KEYS[1], '{_REPEATS}' .. ARGV[1], 1)
 end
 return redis.call('HINCRBY', KEYS[1], '{_OTHERS}' .. ARGV[1], 1)
 """
@@ -412,9 +425,11 @@ class SharedAdmission(Admission):
             self.scheduled = self.rules.max_pages
         return text
 
-    def _observe(self, shape: str, member: str | None) -> None:
-        self._observe_script(
-            keys=[self.keys[1], self.keys[3]], args=[shape, "" if member is None else member]
+    def _observe(self, shape: str, member: str | None) -> int:
+        return int(
+            self._observe_script(
+                keys=[self.keys[1], self.keys[3]], args=[shape, "" if member is None else member]
+            )
         )
 
 

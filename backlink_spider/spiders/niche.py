@@ -302,8 +302,8 @@ class NicheSpider(scrapy.Spider):
             self.crawler.stats.inc_value("backlinks/spider/http_error")
             # Trap evidence: none (an error page proves nothing), its URL as admitted
             admitted = (response.meta.get("redirect_urls") or [response.url])[0]
-            self.admission.observe(admitted, None)
-            yield from self._released([path_signature(admitted)])
+            if self.admission.observe(admitted, None):
+                yield from self._released([path_signature(admitted)])
             yield record
             return
         if isinstance(response, TextResponse):
@@ -327,8 +327,8 @@ class NicheSpider(scrapy.Spider):
             return
         self.crawler.stats.inc_value("backlinks/spider/pages")
         admitted = (response.meta.get("redirect_urls") or [response.url])[0]
-        self.admission.observe(admitted, text_fingerprint(page.text))  # before its links ask
-        yield from self._released([path_signature(admitted)])
+        if self.admission.observe(admitted, text_fingerprint(page.text)):  # before links ask
+            yield from self._released([path_signature(admitted)])
         record.title, record.lang = page.title, page.lang
         record.terms = page_terms(f"{page.title}\n{page.text}", cfg.page_terms)
         record.nofollow, record.outlinks_total = page.nofollow, len(page.links)
