@@ -131,6 +131,15 @@ def _ping(uri: str, timeout: float) -> bool:
         client.close()
 
 
+def server_argv(port: int, storage: Path, executable: str = "secantusd-py") -> list[str]:
+    """The command line of a SecantusDB server on loopback ``port`` over ``storage``."""
+    return [
+        executable,
+        *("--host", "127.0.0.1", "--port", str(port)),
+        *("--storage-path", str(storage), "--log-level", "WARNING"),
+    ]
+
+
 class EmbeddedServer:
     """One SecantusDB server per data directory, shared by every process that uses it."""
 
@@ -221,17 +230,7 @@ class EmbeddedServer:
             port = _free_port()
             with self.log_file.open("ab") as log:
                 proc = subprocess.Popen(
-                    [
-                        executable,
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        str(port),
-                        "--storage-path",
-                        str(storage),
-                        "--log-level",
-                        "WARNING",
-                    ],
+                    server_argv(port, storage, executable),
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     stdin=subprocess.DEVNULL,

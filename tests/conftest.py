@@ -26,6 +26,8 @@ import pymongo
 import pytest
 import redis
 
+from pipelines.store import server_argv
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
@@ -49,17 +51,7 @@ class MongoServer:
 
 def start_secantus(storage: Path, *, test_commands: bool = True) -> MongoServer:
     port = free_port()
-    argv = [
-        "secantusd-py",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--storage-path",
-        str(storage),
-        "--log-level",
-        "WARNING",
-    ]
+    argv = server_argv(port, storage)
     if test_commands:
         argv.append("--enable-test-commands")
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
