@@ -9,7 +9,6 @@ the store take a pymongo ``db`` and import nothing for it.
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -198,16 +197,6 @@ def _aware(moment: datetime) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def _pid_gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    except (PermissionError, OverflowError, ValueError):
-        return False
-    return False
-
-
 def crawl_status(doc: dict[str, Any], now: datetime | None = None) -> str:
     """The status a crawl record stands for: the stored one, except that a ``running`` record
     nobody keeps alive is ``interrupted``: its heartbeat (``heartbeat_at``, every
@@ -217,7 +206,9 @@ def crawl_status(doc: dict[str, Any], now: datetime | None = None) -> str:
     if status != "running":
         return status
     pid, host = doc.get("pid"), doc.get("host")
-    if isinstance(pid, int) and host and host == socket.gethostname() and _pid_gone(pid):
+    from pipelines.store import pid_alive  # import-light: only when a record is read
+
+    if isinstance(pid, int) and host and host == socket.gethostname() and not pid_alive(pid):
         return INTERRUPTED
     beat, every = doc.get("heartbeat_at"), doc.get("heartbeat_seconds")
     if isinstance(beat, datetime) and isinstance(every, (int, float)) and every > 0:

@@ -103,12 +103,14 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process of this machine runs under ``pid`` (one we may not signal does; a
+    pid no process can have is not known to be gone)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:
+    except (PermissionError, OverflowError, ValueError):
         return True
     # A zombie child of ours still "exists"; reap it if it is ours.
     with contextlib.suppress(ChildProcessError, OSError):
@@ -173,7 +175,7 @@ class EmbeddedServer:
         """Start or join the server of this data directory; returns its URI."""
         with self._locked():
             state = self._read_state()
-            if state and _pid_alive(int(state.get("pid", 0))):
+            if state and pid_alive(int(state.get("pid", 0))):
                 uri = self._uri(int(state["port"]))
                 if _ping(uri, 2.0):
                     self._add_lease()
@@ -209,7 +211,7 @@ class EmbeddedServer:
         live = []
         for lease in self.lease_dir.glob("*"):
             pid = int(lease.name) if lease.name.isdigit() else 0
-            if pid and _pid_alive(pid):
+            if pid and pid_alive(pid):
                 live.append(pid)
             else:
                 with contextlib.suppress(FileNotFoundError):
@@ -268,14 +270,14 @@ class EmbeddedServer:
 
     @staticmethod
     def _terminate(pid: int) -> None:
-        if pid <= 0 or not _pid_alive(pid):
+        if pid <= 0 or not pid_alive(pid):
             return
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and _pid_alive(pid):
+        while time.monotonic() < deadline and pid_alive(pid):
             time.sleep(0.05)
-        if _pid_alive(pid):
+        if pid_alive(pid):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         child = _children.pop(pid, None)
