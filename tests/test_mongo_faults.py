@@ -8,8 +8,10 @@ from pathlib import Path
 from itemadapter import ItemAdapter
 from scrapy.utils.test import get_crawler
 
-from backlink_spider.items import Backlink
-from pipelines.mongo import MongoPipeline, backlink_op, replay_spills
+from pymongo import UpdateOne
+
+from backlink_spider.items import Backlink, OutHost, PageRecord
+from pipelines.mongo import MongoPipeline, backlink_op, page_op, replay_spills
 from pipelines.normalize import backlink_id
 
 
@@ -32,32 +34,78 @@ def pipeline(uri: str, database: str, data_dir: Path, crawl_id: str = "c1") -> M
     return pipe
 
 
+def ops_item(i: int) -> ItemAdapter:
+    return ItemAdapter(
+        Backlink(
+            source_url=f"https://blog.test/post-{i}",
+            target_url="https://site.test/",
+            anchor_text=f"$pecial anchor {i}",
+            matched_domain="site.test",
+        )
+    )
+
+
 def ops(n: int, crawl_id: str = "c1") -> list:
     now = datetime.now(UTC)
-    return [
-        backlink_op(
-            ItemAdapter(
-                Backlink(
-                    source_url=f"https://blog.test/post-{i}",
-                    target_url="https://site.test/",
-                    anchor_text=f"$pecial anchor {i}",
-                    matched_domain="site.test",
-                )
-            ),
-            crawl_id,
-            now,
-        )
-        for i in range(n)
-    ]
+    return [backlink_op(ops_item(i), crawl_id, now) for i in range(n)]
 
 
-def fail_updates(client, mode) -> None:
+def fail_writes(client, mode) -> None:
+    """Inserts (new documents) and updates (stored ones) both fail, as when the server goes."""
     client.admin.command(
         "configureFailPoint",
         "failCommand",
         mode=mode,
-        data={"failCommands": ["update"], "closeConnection": True},
+        data={"failCommands": ["insert", "update"], "closeConnection": True},
     )
+
+
+def test_a_new_document_is_inserted_as_its_upsert_would_have_made_it(mongo_db) -> None:
+    """The insert of a new _id and the upsert it stands for leave the same document."""
+    _, db = mongo_db
+    now = datetime.now(UTC).replace(microsecond=0)
+    page = PageRecord(
+        url="https://blog.test/a",
+        status=200,
+        title="$ a title",
+        terms="garden 3 soil 1",
+        out_hosts=[OutHost(host="site.test", links=2, followed=1)],
+        host="blog.test",
+        domain="blog.test",
+    )
+    gone = PageRecord(url="https://blog.test/gone", status=404, host="blog.test")
+    written = [
+        backlink_op(ops_item(0), "c1", now),
+        page_op(ItemAdapter(page), "c1", now),
+        page_op(ItemAdapter(gone), "c1", now),
+    ]
+    for op in written:
+        assert op.fresh is not None
+        db[f"{op.collection}_inserted"].insert_one(op.fresh)
+        db[f"{op.collection}_upserted"].bulk_write([UpdateOne(op.filter, op.update, upsert=True)])
+        inserted = db[f"{op.collection}_inserted"].find_one(op.filter)
+        upserted = db[f"{op.collection}_upserted"].find_one(op.filter)
+        assert inserted == upserted, op.filter
+
+
+def test_writing_a_stored_document_again_updates_it(
+    mongo_server, mongo_db, tmp_path: Path
+) -> None:
+    """Inserts that meet a stored _id fall back to its update: counted once per crawl."""
+    name, db = mongo_db
+    pipe = pipeline(mongo_server.uri, name, tmp_path)
+    pipe._write(ops(20))
+    pipe._write(ops(25))  # the same crawl again (a retry, a replay) and five new links
+    stats = pipe.crawler.stats
+    assert stats.get_value("backlinks/mongo/backlinks/upserted") == 25
+    assert stats.get_value("backlinks/mongo/backlinks/written") == 45
+    assert db.backlinks.count_documents({}) == 25
+    assert db.backlinks.count_documents({"seen_count": 1}) == 25
+    pipe._write(ops(10, crawl_id="c2"))  # the next crawl sees ten of them
+    pipe.release()
+    assert db.backlinks.count_documents({"seen_count": 2, "last_crawl_id": "c2"}) == 10
+    assert db.backlinks.count_documents({"first_crawl_id": "c1"}) == 25
+    assert not stats.get_value("backlinks/mongo/spilled")
 
 
 def test_transient_failures_are_retried(mongo_server, mongo_db, tmp_path: Path) -> None:
@@ -65,10 +113,10 @@ def test_transient_failures_are_retried(mongo_server, mongo_db, tmp_path: Path) 
     pipe = pipeline(mongo_server.uri, name, tmp_path)
     client = mongo_server.client()
     try:
-        fail_updates(client, {"times": 3})
+        fail_writes(client, {"times": 3})
         pipe._write(ops(20))
     finally:
-        fail_updates(client, "off")
+        fail_writes(client, "off")
         client.close()
     pipe.release()
     stats = pipe.crawler.stats
@@ -90,10 +138,10 @@ def test_an_outage_spills_and_the_next_run_writes_it_in(
     pipe = pipeline(mongo_server.uri, name, tmp_path)
     client = mongo_server.client()
     try:
-        fail_updates(client, "alwaysOn")
+        fail_writes(client, "alwaysOn")
         pipe._write(ops(30))  # must not raise: the crawl goes on
     finally:
-        fail_updates(client, "off")
+        fail_writes(client, "off")
         client.close()
     pipe.release()
     assert pipe.crawler.stats.get_value("backlinks/mongo/spilled") == 30
