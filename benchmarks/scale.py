@@ -1,6 +1,6 @@
 """How a crawl scales: 10,000, 50,000 and 100,000 pages, each figure and how it grows.
 
-    python benchmarks/scale.py [--pages 10000 50000 100000] [--recrawl] [--rescore] [--cpu]
+    python benchmarks/scale.py [--pages 10000 50000 100000] [--recrawl [N]] [--rescore] [--cpu]
                                [--workdir DIR] [--keep-data] [--default-traps]
 
 For each size N: a generated web of mixed URL styles (``benchmarks.web.URL_STYLES``: slugs,
@@ -28,7 +28,9 @@ exponent ``k`` of ``figure ~ pages^k``: 1 is linear):
 - store: the data dir's allocated size on disk once the crawl has stopped its server
   (``st_blocks``), by kind of file (documents, oplog, indexes, journal), and ``collStats`` of
   each collection (SecantusDB's ``size`` is the documents' BSON bytes, not the disk);
-- with ``--recrawl``: the same crawl again on the same data dir, and the store after it;
+- with ``--recrawl N``: the same crawl again, N times (1 by default) on the same data dir, and
+  the store after each (WiredTiger writes a rewritten document to new blocks and reuses the old
+  ones only after a checkpoint, so the second recrawl shows where the size settles);
 - with ``--rescore``: the stored crawl scored again in this process, ``score_target``'s own
   timings by step (graph, trust, relevance, write), which the crawl's log does not give.
 
@@ -479,6 +481,7 @@ class SizeRun:
     store: StoreSize
     again: Crawl | None = None
     store_again: StoreSize | None = None
+    stores_again: list[StoreSize] = field(default_factory=list)  # after each recrawl
     rescored: dict[str, float] | None = None
 
 
@@ -523,12 +526,15 @@ def run_size(budget: int, workdir: Path, args: argparse.Namespace) -> SizeRun:
             store = measure_store(data_dir, first)
             report_store(store)
             run = SizeRun(budget, hosts, web_pages, first, store)
-            if args.recrawl:
-                log = workdir / f"recrawl-{budget}.log"
-                run.again = run_crawl(argv, env, log, f"{budget:,} again")
-                report_crawl(run.again)
-                run.store_again = measure_store(data_dir, run.again)
-                report_store(run.store_again)
+            for n in range(1, args.recrawl + 1):
+                log = workdir / f"recrawl-{budget}{'' if n == 1 else f'-{n}'}.log"
+                label = f"{budget:,} again" + ("" if n == 1 else f" ({n})")
+                again = run_crawl(argv, env, log, label)
+                report_crawl(again)
+                run.stores_again.append(measure_store(data_dir, again))
+                report_store(run.stores_again[-1])
+                if n == 1:
+                    run.again, run.store_again = again, run.stores_again[-1]
             if args.rescore:
                 run.rescored = rescore(data_dir, web.target)
                 steps = ", ".join(f"{k} {v:.1f}" for k, v in run.rescored.items())
@@ -765,6 +771,13 @@ def goals(runs: list[SizeRun]) -> list[str]:
             f"page x{per_page:.2f} ({run.store.pages:,} pages stored, then "
             f"{run.store_again.pages:,}: the budget cuts the frontier in a different place)"
         )
+    if len(run.stores_again) > 1:
+        sizes = [run.store.disk["total"], *(s.disk["total"] for s in run.stores_again)]
+        lines.append(
+            f"{at}: store after each crawl "
+            + " -> ".join(f"{size / MB:,.0f} MB" for size in sizes)
+            + f" (x{sizes[-1] / sizes[-2]:.2f} from the last recrawl to the one before)"
+        )
     if len(runs) > 1:
         first = runs[0].first
         pages = crawl.pages / first.pages
@@ -874,7 +887,15 @@ def as_json(runs: list[SizeRun], cpu: dict[str, Any] | None) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pages", type=int, nargs="+", help="sizes (default 10000 50000 100000)")
-    parser.add_argument("--recrawl", action="store_true", help="crawl each size again, same store")
+    parser.add_argument(
+        "--recrawl",
+        type=int,
+        nargs="?",
+        const=1,
+        default=0,
+        metavar="N",
+        help="crawl each size again, N times (1 when N is not given), same store",
+    )
     parser.add_argument("--cpu", action="store_true", help="the CPU cost of pipelines and store")
     parser.add_argument("--cpu-pages", type=int, default=1600)
     parser.add_argument("--cpu-pairs", type=int, default=3)

@@ -410,7 +410,8 @@ class MongoPipeline:
         coll = self.store.db[collection]
         try:
             if insert:
-                created = len(coll.insert_many([op.fresh for op in ops], ordered=False).inserted_ids)
+                docs = [op.fresh for op in ops if op.fresh is not None]
+                created = len(coll.insert_many(docs, ordered=False).inserted_ids)
             else:
                 requests = [UpdateOne(op.filter, op.update, upsert=True) for op in ops]
                 created = coll.bulk_write(requests, ordered=False).upserted_count

@@ -133,12 +133,18 @@ def _ping(uri: str, timeout: float) -> bool:
         client.close()
 
 
+# Nothing of ours reads the oplog (no change streams, no replicas), and SecantusDB keeps up to
+# 100,000 entries by default, each a whole written document: as much disk as the pages.
+OPLOG_ENTRIES = 1000
+
+
 def server_argv(port: int, storage: Path, executable: str = "secantusd-py") -> list[str]:
     """The command line of a SecantusDB server on loopback ``port`` over ``storage``."""
     return [
         executable,
         *("--host", "127.0.0.1", "--port", str(port)),
         *("--storage-path", str(storage), "--log-level", "WARNING"),
+        *("--oplog-max-entries", str(OPLOG_ENTRIES)),
     ]
 
 

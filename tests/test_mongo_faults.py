@@ -6,9 +6,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from itemadapter import ItemAdapter
-from scrapy.utils.test import get_crawler
-
 from pymongo import UpdateOne
+from scrapy.utils.test import get_crawler
 
 from backlink_spider.items import Backlink, OutHost, PageRecord
 from pipelines.mongo import MongoPipeline, backlink_op, page_op, replay_spills
@@ -88,9 +87,7 @@ def test_a_new_document_is_inserted_as_its_upsert_would_have_made_it(mongo_db) -
         assert inserted == upserted, op.filter
 
 
-def test_writing_a_stored_document_again_updates_it(
-    mongo_server, mongo_db, tmp_path: Path
-) -> None:
+def test_writing_a_stored_document_again_updates_it(mongo_server, mongo_db, tmp_path: Path) -> None:
     """Inserts that meet a stored _id fall back to its update: counted once per crawl."""
     name, db = mongo_db
     pipe = pipeline(mongo_server.uri, name, tmp_path)

@@ -11,7 +11,7 @@ import scipy.sparse as sp
 from backlink_spider.vocabulary import is_followed, nofollow_flags
 from pipelines.profile import rel_kinds
 from pipelines.scoring.graph import GraphBuilder, HostGraph
-from pipelines.scoring.relevance import score_texts, tokenize
+from pipelines.scoring.relevance import Rows, SummedRows, score_texts, tokenize
 from pipelines.scoring.run import link_factor, quality
 from pipelines.scoring.trust import (
     anti_trustrank,
@@ -298,3 +298,25 @@ def test_nofollow_rels_are_named_in_one_order_everywhere() -> None:
     assert rel_kinds({"rel": ["sponsored", "ugc"]}) == ["ugc", "sponsored"]
     assert rel_kinds({"rel": [], "nofollow": True}) == ["nofollow"]
     assert rel_kinds({"rel": ["noopener"]}) == ["follow"]
+
+
+def test_summed_rows_are_the_sums_of_their_sites_pages() -> None:
+    """A site's row is the sum of its pages' rows, however often it was compacted on the way."""
+    rng = np.random.default_rng(7)
+    n_terms = 300
+    sites = ["a.test", "b.test", "c.test"]
+    summed = SummedRows(sites)
+    summed.COMPACT_AT = 64  # compact every few pages
+    pages, owners = Rows(), []
+    for _ in range(200):
+        owner = sites[int(rng.integers(0, 2))]  # c.test gets no page
+        ids = rng.choice(n_terms, size=int(rng.integers(1, 40)), replace=False).astype(np.int32)
+        counts = rng.integers(1, 9, size=len(ids)).astype(np.float64)
+        pages.append(ids, counts)
+        owners.append(owner)
+        summed.add(owner, ids, counts)
+        summed.add("elsewhere.test", ids, counts)  # not a site asked for: ignored
+    each = pages.build(n_terms).toarray()
+    expected = np.vstack([each[[o == site for o in owners]].sum(axis=0) for site in sites])
+    assert np.array_equal(summed.build(n_terms).toarray(), expected)
+    assert summed.added == [owners.count("a.test"), owners.count("b.test"), 0]

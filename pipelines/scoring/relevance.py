@@ -249,6 +249,47 @@ class Rows:
         return sp.csr_array((data, indices, indptr), shape=(len(self), n_terms))
 
 
+class SummedRows:
+    """Term-count rows summed per key (a site's pages), compacted as they come in: memory grows
+    with each key's distinct terms, not with its pages (100,000 stored pages are read whole)."""
+
+    COMPACT_AT = 1 << 16  # pending term counts of one key before they are summed
+
+    def __init__(self, keys: Iterable[str]) -> None:
+        self.index = {key: i for i, key in enumerate(keys)}
+        self._parts: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in self.index]
+        self._pending = [0] * len(self.index)
+        self.added = [0] * len(self.index)  # rows summed into each key
+
+    def add(self, key: str, ids: np.ndarray, counts: np.ndarray) -> None:
+        """Sum a row into ``key``'s; a key not given at the start is ignored."""
+        i = self.index.get(key)
+        if i is None:
+            return
+        parts = self._parts[i]
+        parts.append((ids, counts))
+        self.added[i] += 1
+        self._pending[i] += len(ids)
+        if self._pending[i] >= self.COMPACT_AT:
+            parts[:] = [_summed(parts)]
+            self._pending[i] = max(len(parts[0][0]), self.COMPACT_AT // 2)
+
+    def build(self, n_terms: int) -> sp.csr_array:
+        """One row per key, in the order the keys were given."""
+        rows = Rows()
+        for parts in self._parts:
+            rows.append(*_summed(parts))
+        return rows.build(n_terms)
+
+
+def _summed(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    if not parts:
+        return np.empty(0, np.int32), np.empty(0)
+    ids, inverse = np.unique(np.concatenate([p[0] for p in parts]), return_inverse=True)
+    counts = np.bincount(inverse, weights=np.concatenate([p[1] for p in parts]))
+    return ids.astype(np.int32), counts
+
+
 def _row_ids(matrix: sp.csr_array) -> np.ndarray:
     return np.repeat(np.arange(matrix.shape[0]), np.diff(matrix.indptr))
 

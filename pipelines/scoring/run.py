@@ -68,6 +68,7 @@ from pipelines.scoring.graph import EdgeScale, HostGraph, load_host_graph
 from pipelines.scoring.relevance import (
     Relevance,
     Rows,
+    SummedRows,
     TermSpace,
     TopicProfile,
     parse_terms,
@@ -462,30 +463,40 @@ def _batches(ops: list[UpdateOne], size: int) -> Iterable[list[UpdateOne]]:
 
 
 class _Corpus:
-    """The texts relevance compares, as term-count rows over one term space: stored pages (one
-    row per URL) and, for a link whose page is not stored, its title, context and anchor."""
+    """The texts relevance compares, over one term space. Every stored page read counts in
+    the document frequencies and in its site's summed row (``SummedRows``); only the pages a
+    link is on and the matched domains' own pages keep a row of their own, so memory follows
+    the links, not the pages. A link whose page is not stored gets a row of its title, context
+    and anchor."""
 
-    def __init__(self) -> None:
+    def __init__(self, source_hosts: list[str], link_pages: set[str]) -> None:
         self.space = TermSpace()
         self.rows = Rows()
+        self.sites = SummedRows(source_hosts)
+        self.link_pages = link_pages
         self.row_of_url: dict[str, int] = {}
-        self.host_of_row: list[str] = []  # "" for a link's own text
+        self.read: set[str] = set()  # URLs of the pages read
         self.domain_pages: Counter[str] = Counter()  # stored pages per registered domain
 
-    def add_page(self, doc: Mapping[str, Any]) -> int:
+    def add_page(self, doc: Mapping[str, Any], *, keep: bool = False) -> int | None:
+        """Read a stored page once; its row when it keeps one (``keep``, or a link's page)."""
         url = str(doc.get("url") or "")
-        row = self.row_of_url.get(url)
-        if row is None:
-            stored = doc.get("terms")
-            if isinstance(stored, str):
-                encoded = self.space.encode_counts(parse_terms(stored), document=True)
-            else:
-                encoded = self.space.encode(_page_text(doc), document=True)
-            row = self.rows.append(*encoded)
-            self.host_of_row.append(str(doc.get("host") or ""))
-            if url:
-                self.row_of_url[url] = row
-                self.domain_pages[str(doc.get("domain") or "")] += 1
+        if url in self.read:
+            return self.row_of_url.get(url)
+        stored = doc.get("terms")
+        if isinstance(stored, str):
+            encoded = self.space.encode_counts(parse_terms(stored), document=True)
+        else:
+            encoded = self.space.encode(_page_text(doc), document=True)
+        self.sites.add(str(doc.get("host") or ""), *encoded)
+        if url:
+            self.read.add(url)
+            self.domain_pages[str(doc.get("domain") or "")] += 1
+        if not (keep or url in self.link_pages):
+            return None
+        row = self.rows.append(*encoded)
+        if url:
+            self.row_of_url[url] = row
         return row
 
     def link_row(self, link: Mapping[str, Any]) -> int:
@@ -497,7 +508,6 @@ class _Corpus:
             fields = ("source_title", "context", "anchor_text")
             text = " ".join(str(link.get(f) or "") for f in fields)
             row = self.rows.append(*self.space.encode(text, document=True))
-            self.host_of_row.append("")
             self.row_of_url[url] = row
         return row
 
@@ -514,7 +524,9 @@ def _read_pages(
     hosts, into the corpus."""
     profile_rows: dict[str, list[int]] = defaultdict(list)
     for doc in db.pages.find({"domain": {"$in": domains}}, PAGE_FIELDS, batch_size=batch):
-        profile_rows[str(doc.get("domain"))].append(corpus.add_page(doc))
+        row = corpus.add_page(doc, keep=True)
+        if row is not None:
+            profile_rows[str(doc.get("domain"))].append(row)
     for hosts in _chunks(source_hosts, 100):
         for doc in db.pages.find({"host": {"$in": hosts}}, PAGE_FIELDS, batch_size=batch):
             corpus.add_page(doc)
@@ -539,30 +551,17 @@ def _pages_meta(db: Any, links: list[dict[str, Any]], batch: int) -> dict[str, d
 
 
 def _site_rows(
-    host_of_row: list[str],
-    source_hosts: list[str],
-    counts: sp.csr_array,
-    idf: np.ndarray,
-    links: list[dict[str, Any]],
+    corpus: _Corpus, idf: np.ndarray, links: list[dict[str, Any]]
 ) -> tuple[sp.csr_array, list[int]]:
     """Site rows (the summed counts of each source host's stored pages, tf-idf weighted) and
     each link's site row (-1 when its host has no stored page)."""
-    site_index = {h: i for i, h in enumerate(source_hosts)}
-    member_rows = [r for r, h in enumerate(host_of_row) if h in site_index]
-    indicator = sp.csr_array(
-        (
-            np.ones(len(member_rows)),
-            ([site_index[host_of_row[r]] for r in member_rows], member_rows),
-        ),
-        shape=(len(source_hosts), len(host_of_row)),
-    )
-    sites = tfidf(indicator @ counts, idf)
-    has_pages = np.diff(indicator.indptr) > 0
-    site_of_link = [
-        site_index[h] if h in site_index and has_pages[site_index[h]] else -1
-        for h in (str(lk.get(SOURCE_HOST) or "") for lk in links)
-    ]
-    return sites, site_of_link
+    sites = corpus.sites
+    matrix = tfidf(sites.build(len(corpus.space)), idf)
+    site_of_link = []
+    for lk in links:
+        i = sites.index.get(str(lk.get(SOURCE_HOST) or ""), -1)
+        site_of_link.append(i if i >= 0 and sites.added[i] else -1)
+    return matrix, site_of_link
 
 
 def _profiles(
@@ -589,8 +588,8 @@ def _relevance(
 ) -> tuple[list[Relevance], dict[str, dict[str, Any]], dict[str, int]]:
     """Relevance of every link; per source page what the link factors need; stored pages per
     registered domain (for site-wide links)."""
-    corpus = _Corpus()
     source_hosts = sorted({str(lk.get(SOURCE_HOST) or "") for lk in links} - {""})
+    corpus = _Corpus(source_hosts, {str(lk.get("source_url") or "") for lk in links} - {""})
     profile_rows = _read_pages(db, corpus, domains, source_hosts, batch)
     pages_meta = _pages_meta(db, links, batch)
     page_of_link = [corpus.link_row(lk) for lk in links]
@@ -601,7 +600,7 @@ def _relevance(
     counts = corpus.rows.build(len(space))
     idf = space.idf()
     weighted = tfidf(counts, idf)
-    sites, site_of_link = _site_rows(corpus.host_of_row, source_hosts, counts, idf, links)
+    sites, site_of_link = _site_rows(corpus, idf, links)
     profiles = _profiles(domains, profile_rows, counts, idf, space, keyword_ids)
     target_profile = profiles[domains[0]]
     if target_profile.empty:
