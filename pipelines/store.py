@@ -333,6 +333,14 @@ class Store:
         )
         self._refs = 0
 
+    @property
+    def location(self) -> str:
+        """Where the data is, as summaries show it: the embedded server's data directory, or
+        the MongoDB URI (without its password) and database."""
+        if self.config.embedded:
+            return str(self.config.data_dir)
+        return f"{self.display_uri}, database {self.config.database}"
+
     def ensure_indexes(self) -> None:
         for name, indexes in INDEXES.items():
             for keys in indexes:

@@ -27,6 +27,9 @@ from pipelines.store import Store, acquire_store, release_store
 from tests.conftest import FAST, ROOT, Run, run_backlinks, run_scrapy, scrapy_env
 
 
+COLUMNS = 72  # the terminal's width the summaries are laid out for
+
+
 @dataclass
 class Crawled:
     web: Web
@@ -51,7 +54,9 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
     xdg = tmp_path_factory.mktemp("xdg")
     with WebServer(web) as server:
         # No BACKLINKS_DATA_DIR: the per-user data directory, $XDG_DATA_HOME/backlinks.
-        env = scrapy_env(server.proxy_url, BACKLINKS_DATA_DIR="", XDG_DATA_HOME=str(xdg))
+        env = scrapy_env(
+            server.proxy_url, BACKLINKS_DATA_DIR="", XDG_DATA_HOME=str(xdg), COLUMNS=str(COLUMNS)
+        )
         args = [*web.niche_args(competitors=True), "-a", "depth=2", "-O", "links.csv", *FAST]
         run = run_backlinks(["crawl", "niche", *args], env, cwd=home)
         assert run.returncode == 0, run.stderr[-3000:]
@@ -81,6 +86,31 @@ def test_the_store_is_the_per_user_data_directory_from_anywhere(crawled: Crawled
     # scrapy export in the checkout read the store the crawl wrote elsewhere
     stored = crawled.store.db.backlinks.count_documents({"matched_domain": crawled.web.target})
     assert len(crawled.records) == stored > 10
+
+
+def test_the_crawl_ends_with_a_summary_table_on_standard_output(crawled: Crawled) -> None:
+    """Figures a person can check against the store, the best link and its reasons in whole
+    words, the data directory, all within the terminal's width (logs stay on stderr)."""
+    out = crawled.run.stdout
+    lines = out.splitlines()
+    assert lines and all(len(line) <= COLUMNS for line in lines), out
+    target = crawled.web.target
+    db = crawled.store.db
+    record = db.crawls.find_one({"target": target}, sort=[("started_at", -1)])
+    assert lines[0].split()[:3] == [target, "crawl", record["_id"]]
+    links = list(db.backlinks.find({"matched_domain": target, "lost_at": None}))
+    domains = {link["source_domain"] for link in links}
+    words = " ".join(out.split())
+    assert f"backlinks {len(links):,} referring domains {len(domains):,}" in words
+    assert f"new this crawl {record['figures']['new']:,} lost {record['figures']['lost']:,}" in words
+    assert f"pages crawled {record['figures']['pages']:,}" in words
+    best = min(links, key=lambda link: (-link["scores"]["quality"], link["_id"]))
+    tokens = set(out.replace(";", " ").split())
+    for reason in best["scores"]["reasons"][:2]:
+        assert set(reason.replace(";", " ").split()) <= tokens, (reason, out)  # no word cut
+    assert f"{best['scores']['quality']:.0f}" in tokens
+    assert f"data: {crawled.data}" in words
+    assert "INFO" not in out and "INFO" in crawled.run.stderr
 
 
 def test_the_crawl_feed_is_csv_by_its_extension(crawled: Crawled) -> None:

@@ -25,6 +25,7 @@ from backlink_spider.config import (
     target_domain_of,
 )
 from backlink_spider.jobdir import JobMismatch, check_job
+from backlink_spider.summary import print_summary
 from pipelines.store import Store, StoreConfig, StoreError, acquire_store, release_store
 from pipelines.target_profile import TargetProfile, load_profile
 
@@ -151,6 +152,14 @@ class Command(ScrapyCrawlCommand):
             hint = f"did you mean {close[0]}?" if close else f"spiders: {', '.join(names)}"
             fail(f"no spider named {args[0]!r} ({hint})")
 
+    def _print_summary(self, target: str) -> None:
+        """The target's summary table on standard output, once the crawl is over."""
+        assert self.store is not None
+        try:
+            print_summary(self.store.db, target, self.store.location)
+        except PyMongoError as exc:
+            fail(f"the crawl is over, but its summary cannot be read: {exc}", code=1)
+
     def _open_store(self, spargs: dict[str, Any]) -> TargetProfile | None:
         """The store, held for the whole crawl (the pipeline shares this connection and
         server), and the target's profile in it. Without seeds given, a store that cannot be
@@ -175,6 +184,8 @@ class Command(ScrapyCrawlCommand):
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         try:
             super().run(args, opts)
+            if self.store is not None and args[:1] == ["niche"]:
+                self._print_summary(target_domain_of(opts.spargs["target"]))
         finally:
             if self.store is not None:
                 release_store(self.store)

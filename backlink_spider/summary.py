@@ -1,0 +1,160 @@
+"""What ``crawl`` and ``score`` print when they are done: a compact table on standard output.
+
+Logs go to standard error, so this is what a person reads (and ``--nolog`` keeps): the target's
+links as the store holds them now, the figures of its latest crawl, the seeds that could not be
+crawled and why, and the best links with the first reasons of their scores. Every number comes
+from the store through the vocabulary (``crawl_figures`` of the record, ``is_followed``), so it
+agrees with ``crawls``, ``export`` and the report. Rich lays it out to the terminal's width,
+wrapping at spaces rather than cutting words.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from rich.console import Console, Group
+from rich.table import Table
+from rich.text import Text
+
+from backlink_spider.cli import program
+from backlink_spider.vocabulary import (
+    MATCHED_DOMAIN,
+    NOT_LOST,
+    QUALITY,
+    REASONS,
+    SCORES,
+    SOURCE_DOMAIN,
+    is_followed,
+    latest_crawl,
+    record_figures,
+)
+
+TOP_LINKS = 5  # the best links listed
+TOP_REASONS = 2  # reasons shown of each
+
+
+@dataclass
+class TargetSummary:
+    """The figures of one target, as the store holds them now."""
+
+    target: str
+    data_dir: str
+    crawl_id: str | None = None
+    crawl_status: str | None = None
+    figures: dict[str, int | None] = field(default_factory=dict)
+    backlinks: int = 0  # not lost: live or unverified
+    referring_domains: int = 0
+    followed: int = 0
+    failed_seeds: list[tuple[str, str]] = field(default_factory=list)  # (seed, why)
+    top: list[dict[str, Any]] = field(default_factory=list)  # source, anchor, quality, reasons
+
+
+def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
+    """Read the target's summary from the store: its links not lost, its latest crawl."""
+    summary = TargetSummary(target=target, data_dir=data_dir)
+    crawl = latest_crawl(db, target)
+    if crawl is not None:
+        summary.crawl_id = str(crawl["_id"])
+        summary.crawl_status = str(crawl.get("status") or "")
+        summary.figures = record_figures(crawl)
+        summary.failed_seeds = [
+            (str(f.get("seed")), str(f.get("reason"))) for f in crawl.get("failed_seeds") or []
+        ]
+    ours = {MATCHED_DOMAIN: target, **NOT_LOST}
+    domains: set[str] = set()
+    for link in db.backlinks.find(ours, {"rel": 1, "nofollow": 1, SOURCE_DOMAIN: 1}):
+        summary.backlinks += 1
+        summary.followed += is_followed(link.get("rel") or (), bool(link.get("nofollow")))
+        if link.get(SOURCE_DOMAIN):
+            domains.add(str(link[SOURCE_DOMAIN]))
+    summary.referring_domains = len(domains)
+    best = db.backlinks.find(
+        {**ours, f"{SCORES}.{QUALITY}": {"$ne": None}},
+        {"source_url": 1, "anchor_text": 1, SCORES: 1},
+        sort=[(f"{SCORES}.{QUALITY}", -1), ("_id", 1)],
+        limit=TOP_LINKS,
+    )
+    for link in best:
+        scores = link.get(SCORES) or {}
+        summary.top.append(
+            {
+                "source": str(link.get("source_url") or ""),
+                "anchor": str(link.get("anchor_text") or ""),
+                "quality": float(scores.get(QUALITY) or 0.0),
+                "reasons": [str(r) for r in (scores.get(REASONS) or [])[:TOP_REASONS]],
+            }
+        )
+    return summary
+
+
+def _count(value: int | None) -> str:
+    return "-" if value is None else f"{value:,}"
+
+
+def render(summary: TargetSummary) -> Group:
+    """The summary as Rich renderables: a heading, the figures, failed seeds, the top links."""
+    heading = Text()
+    heading.append(summary.target, style="bold")
+    if summary.crawl_id:
+        heading.append(f"  crawl {summary.crawl_id}")
+        if summary.crawl_status:
+            heading.append(f" ({summary.crawl_status})")
+    figures = Table.grid(padding=(0, 3))
+    for _ in range(3):
+        figures.add_column()
+        figures.add_column(justify="right")
+    crawl = summary.figures
+    share = f"{summary.followed / summary.backlinks:.0%}" if summary.backlinks else "-"
+    figures.add_row(
+        "backlinks",
+        f"{summary.backlinks:,}",
+        "referring domains",
+        f"{summary.referring_domains:,}",
+        "followed",
+        share,
+    )
+    figures.add_row(
+        "new this crawl",
+        _count(crawl.get("new")),
+        "lost",
+        _count(crawl.get("lost")),
+        "pages crawled",
+        _count(crawl.get("pages")),
+    )
+    parts: list[Any] = [heading, figures]
+    if summary.failed_seeds:
+        failed = Text("seeds not crawled: ", style="bold")
+        failed.append("; ".join(f"{seed} ({why})" for seed, why in summary.failed_seeds))
+        parts.append(failed)
+    if summary.top:
+        top = Table(title="best links", title_justify="left", box=None)
+        top.add_column("quality", justify="right", no_wrap=True)
+        top.add_column("source", ratio=3, overflow="fold")
+        top.add_column("anchor", ratio=2)
+        top.add_column("why", ratio=4)
+        for link in summary.top:
+            top.add_row(
+                f"{link['quality']:.0f}",
+                link["source"],
+                link["anchor"] or "(no text)",
+                "; ".join(link["reasons"]),
+            )
+        parts.append(top)
+    elif summary.backlinks:
+        parts.append(Text(f"not scored yet: {program()} score {summary.target}"))
+    parts.append(Text(f"data: {summary.data_dir}", style="dim"))
+    return Group(*parts)
+
+
+def console(file: IO[str] | None = None) -> Console:
+    """A console on standard output at the terminal's width (``COLUMNS`` when piped)."""
+    out = file or sys.stdout
+    width = shutil.get_terminal_size((100, 24)).columns
+    return Console(file=out, width=max(width, 40), soft_wrap=False, highlight=False)
+
+
+def print_summary(db: Any, target: str, data_dir: str, file: IO[str] | None = None) -> None:
+    console(file).print(render(target_summary(db, target, data_dir)))
