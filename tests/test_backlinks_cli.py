@@ -26,7 +26,6 @@ from backlink_spider.urls import get_resolver
 from pipelines.store import Store, acquire_store, release_store
 from tests.conftest import FAST, ROOT, Run, run_backlinks, run_scrapy, scrapy_env
 
-
 COLUMNS = 72  # the terminal's width the summaries are laid out for
 
 
@@ -102,7 +101,9 @@ def test_the_crawl_ends_with_a_summary_table_on_standard_output(crawled: Crawled
     domains = {link["source_domain"] for link in links}
     words = " ".join(out.split())
     assert f"backlinks {len(links):,} referring domains {len(domains):,}" in words
-    assert f"new this crawl {record['figures']['new']:,} lost {record['figures']['lost']:,}" in words
+    assert (
+        f"new this crawl {record['figures']['new']:,} lost {record['figures']['lost']:,}" in words
+    )
     assert f"pages crawled {record['figures']['pages']:,}" in words
     best = min(links, key=lambda link: (-link["scores"]["quality"], link["_id"]))
     tokens = set(out.replace(";", " ").split())

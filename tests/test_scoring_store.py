@@ -423,7 +423,11 @@ def test_score_command(tmp_path: Path, mongo_server: Any, stored: tuple[str, Any
     run = run_scrapy(["score", "https://www.petalpost.test/"], env)
     assert run.returncode == 0, run.stderr
     assert run.stdout.startswith(f"scored 11 backlinks of {TARGET} and 1 competitor links: ")
-    assert len(run.stdout.strip().splitlines()) == 1
+    heading, *table = run.stdout.strip().splitlines()[1:]
+    assert heading.split()[:2] == [TARGET, "crawl"]  # then the target's summary table
+    words = " ".join(" ".join(table).split())
+    live = db.backlinks.count_documents({"matched_domain": TARGET, "lost_at": None})
+    assert f"backlinks {live:,} referring domains" in words and "best links" in words
     assert db.backlinks.count_documents({"scores.quality": {"$gte": 0}}) == 12
 
     run = run_scrapy(["score", "unknown.test"], env)

@@ -16,6 +16,7 @@ from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
 from backlink_spider.config import ArgumentError, parse_distrust, split_list
+from backlink_spider.summary import print_summary
 from pipelines.target_profile import add_to_profile
 
 
@@ -71,4 +72,5 @@ class Command(StoreCommand):
                 summary = score_target(store.db, domain, settings=self.settings)
             except ScoringError as exc:
                 fail(str(exc), code=1)
-        print(summary_line(summary))
+            print(summary_line(summary), flush=True)
+            print_summary(store.db, domain, store.location)
