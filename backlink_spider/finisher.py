@@ -60,6 +60,7 @@ from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetChec
 from backlink_spider.run import CrawlRun
 from backlink_spider.vocabulary import (
     EDGE_OUT,
+    FAILED_SEEDS,
     GONE_CRAWLS,
     LOST_AFTER_GONE,
     crawl_figures,
@@ -382,6 +383,9 @@ class CrawlFinisher:
             "finished_at": datetime.now(UTC),
             "stats": stats,
             "spilled": spilled,
+            FAILED_SEEDS: [
+                {"seed": seed, "reason": why} for seed, why in sorted(self.run.failed_seeds.items())
+            ],
         }
         shared = self.run.shared
         if shared is not None:
@@ -650,6 +654,8 @@ class CrawlFinisher:
         """One line with the crawl's figures, as its record keeps them (``scrapy crawls`` and
         the report show the same numbers)."""
         run = self.run
+        for seed, why in sorted(run.failed_seeds.items()):
+            logger.warning("Seed site %s was not crawled: %s", seed, why)
         status = record_status(reason)
         said = status if status == reason else f"{status} ({reason})"
         if run.job is not None and run.job.attempt > 1:

@@ -81,6 +81,9 @@ class CrawlRun:
     shared: SharedCrawl | None = None  # with BACKLINKS_REDIS_URL
     scrapyd_job: str | None = None  # the Scrapyd (or Scrapy Cloud) job running this crawl
     started: float = field(default_factory=time.monotonic)
+    # Seed sites of which no page could be fetched yet, host -> why (the spider keeps it; the
+    # end of the crawl says it and stores it in the crawl record, summaries show it).
+    failed_seeds: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def open(cls, crawler: Crawler, args: dict[str, Any]) -> CrawlRun:

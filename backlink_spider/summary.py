@@ -21,6 +21,7 @@ from rich.text import Text
 
 from backlink_spider.cli import program
 from backlink_spider.vocabulary import (
+    FAILED_SEEDS,
     MATCHED_DOMAIN,
     NOT_LOST,
     QUALITY,
@@ -61,7 +62,7 @@ def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
         summary.crawl_status = str(crawl.get("status") or "")
         summary.figures = record_figures(crawl)
         summary.failed_seeds = [
-            (str(f.get("seed")), str(f.get("reason"))) for f in crawl.get("failed_seeds") or []
+            (str(f.get("seed")), str(f.get("reason"))) for f in crawl.get(FAILED_SEEDS) or []
         ]
     ours = {MATCHED_DOMAIN: target, **NOT_LOST}
     domains: set[str] = set()

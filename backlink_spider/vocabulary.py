@@ -176,6 +176,31 @@ def crawl_figures(
     return {name: figures[name] for name in FIGURES}
 
 
+# Why a fetch failed, as people say it: Twisted's and Scrapy's exception names, else the name.
+FAILURE_WORDS = {
+    "DNSLookupError": "host name not found",
+    "CannotResolveHostError": "host name not found",
+    "ConnectionRefusedError": "connection refused",
+    "DownloadConnectionRefusedError": "connection refused",
+    "DownloadTimeoutError": "timed out",
+    "DownloadFailedError": "download failed",
+    "ResponseDataLossError": "response cut short",
+    "TCPTimedOutError": "timed out",
+    "TimeoutError": "timed out",
+    "ResponseNeverReceived": "no response",
+    "ConnectionLost": "connection lost",
+    "ConnectionDone": "connection closed",
+    "SSLError": "TLS handshake failed",
+    "TunnelError": "the proxy could not connect",
+}
+FAILED_SEEDS = "failed_seeds"  # the crawl record's [{seed, reason}]
+
+
+def failure_words(name: str) -> str:
+    """``FAILURE_WORDS`` of an exception name, or ``HTTP 404`` for a status (an int)."""
+    return FAILURE_WORDS.get(name, name)
+
+
 # -- the state of a crawl -----------------------------------------------------------------------
 
 #: A crawl stopped before its end by a signal (Ctrl-C, SIGTERM: Scrapy's reason "shutdown"),

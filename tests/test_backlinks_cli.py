@@ -27,6 +27,7 @@ from pipelines.store import Store, acquire_store, release_store
 from tests.conftest import FAST, ROOT, Run, run_backlinks, run_scrapy, scrapy_env
 
 COLUMNS = 72  # the terminal's width the summaries are laid out for
+DEAD_SEED = "gone-away.test"  # a seed site the web does not have
 
 
 @dataclass
@@ -56,7 +57,12 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
         env = scrapy_env(
             server.proxy_url, BACKLINKS_DATA_DIR="", XDG_DATA_HOME=str(xdg), COLUMNS=str(COLUMNS)
         )
-        args = [*web.niche_args(competitors=True), "-a", "depth=2", "-O", "links.csv", *FAST]
+        # One seed more, whose host is not there: one line in the log, named in the summary.
+        niche = [
+            f"{a},https://{DEAD_SEED}/" if a.startswith("seeds=") else a
+            for a in web.niche_args(competitors=True)
+        ]
+        args = [*niche, "-a", "depth=2", "-O", "links.csv", *FAST]
         run = run_backlinks(["crawl", "niche", *args], env, cwd=home)
         assert run.returncode == 0, run.stderr[-3000:]
         store = acquire_store(Settings({"BACKLINKS_DATA_DIR": str(xdg / "backlinks")}))
@@ -112,6 +118,20 @@ def test_the_crawl_ends_with_a_summary_table_on_standard_output(crawled: Crawled
     assert f"{best['scores']['quality']:.0f}" in tokens
     assert f"data: {crawled.data}" in words
     assert "INFO" not in out and "INFO" in crawled.run.stderr
+
+
+def test_an_unreachable_seed_is_one_log_line_and_named_in_the_summary(crawled: Crawled) -> None:
+    err = crawled.run.stderr
+    assert "Traceback" not in err and "ERROR" not in err, err[-3000:]
+    said = [line for line in err.splitlines() if DEAD_SEED in line]
+    assert len([line for line in said if "WARNING: Cannot reach" in line]) == 1, said
+    record = crawled.store.db.crawls.find_one(
+        {"target": crawled.web.target}, sort=[("started_at", -1)]
+    )
+    assert [f["seed"] for f in record["failed_seeds"]] == [DEAD_SEED]
+    assert record["stats"]["backlinks/robots/unreachable_hosts"] >= 1
+    reason = record["failed_seeds"][0]["reason"]
+    assert f"seeds not crawled: {DEAD_SEED} ({reason})" in " ".join(crawled.run.stdout.split())
 
 
 def test_the_crawl_feed_is_csv_by_its_extension(crawled: Crawled) -> None:

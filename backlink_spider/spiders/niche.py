@@ -22,6 +22,7 @@ import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import scrapy
 from scrapy import signals
@@ -54,6 +55,7 @@ from backlink_spider.render import Renderer, is_rendered
 from backlink_spider.run import CrawlRun
 from backlink_spider.targets import TargetChecks
 from backlink_spider.urls import path_signature, try_canonical_url
+from backlink_spider.vocabulary import failure_words
 from pipelines.scoring.relevance import page_terms
 
 logger = logging.getLogger(__name__)
@@ -73,6 +75,7 @@ class NicheSpider(scrapy.Spider):
 
     run: CrawlRun
     waiting: dict[str, dict[str, tuple[str, int, Ref | None]]]
+    seeds_ok: set[str]
     config: CrawlConfig
     crawl_id: str
     admission: Admission
@@ -90,6 +93,7 @@ class NicheSpider(scrapy.Spider):
         spider.hops = HopBook(shared=spider.run.shared)
         # URLs waiting for their shape's trap verdict: shape -> canonical URL -> (role, hop, ref)
         spider.waiting = {}
+        spider.seeds_ok = set()  # seed hosts with a page fetched
         spider.targets = TargetChecks.from_settings(crawler.settings, spider.run)
         spider.renderer = Renderer.from_crawler(crawler, cfg.render, cfg.browser)
         spider.admission = make_admission(cfg, spider.run.shared)
@@ -238,11 +242,26 @@ class NicheSpider(scrapy.Spider):
         logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
         if failure.check(IgnoreRequest):
             return  # robots.txt said no: nothing is known about the page
+        self._seed_answered(request, failure_words(reason))
         # The URL as requested (before redirects): the one its stored links carry.
         url = (request.meta.get("redirect_urls") or [request.url])[0]
         yield FetchFailure(
             url=url, reason=reason, failed_at=datetime.now(UTC), crawl_id=self.crawl_id
         )
+
+    def _seed_answered(self, request: Request | None, failed: str | int | None) -> None:
+        """A seed site fails while none of its pages could be fetched (``CrawlRun.failed_seeds``,
+        the last reason kept); one page fetched, and it is crawled."""
+        if request is None or request.meta.get("bl_role") != ROLE_SEED:
+            return
+        asked = (request.meta.get("redirect_urls") or [request.url])[0]  # the seed's own host
+        host = urlsplit(asked).netloc
+        seeds = self.run.failed_seeds
+        if failed is None:
+            seeds.pop(host, None)
+            self.seeds_ok.add(host)
+        elif host not in self.seeds_ok:
+            seeds[host] = f"HTTP {failed}" if isinstance(failed, int) else failed
 
     def on_target_check(self, response: Response) -> Iterator[Any]:
         yield from self.targets.on_response(response)
@@ -298,6 +317,7 @@ class NicheSpider(scrapy.Spider):
         )
         if role == ROLE_TARGET:
             self.targets.fetched(response)
+        self._seed_answered(response.request, None if response.status < 400 else response.status)
         if response.status >= 400:
             self.crawler.stats.inc_value("backlinks/spider/http_error")
             # Trap evidence: none (an error page proves nothing), its URL as admitted
