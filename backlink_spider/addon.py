@@ -16,6 +16,7 @@ component                                             where    why there
 ``pipelines.dedupe.DedupePipeline``                   IP 200   one link per pair, per crawl
 ``pipelines.mongo.MongoPipeline``                     IP 300   writes items, nothing else
 ``backlink_spider.finisher.CrawlFinisher``            EXT 500  the end of the crawl
+``backlink_spider.progress.CrawlProgress``            EXT 510  progress: a live line, log lines
 ====================================================  =======  ==================================
 
 (DM: ``DOWNLOADER_MIDDLEWARES``, IP: ``ITEM_PIPELINES``, EXT: ``EXTENSIONS``.) A project that
@@ -59,7 +60,10 @@ ITEM_PIPELINES = {
     "pipelines.dedupe.DedupePipeline": 200,
     "pipelines.mongo.MongoPipeline": 300,
 }
-EXTENSIONS = {"backlink_spider.finisher.CrawlFinisher": 500}
+EXTENSIONS = {
+    "backlink_spider.finisher.CrawlFinisher": 500,
+    "backlink_spider.progress.CrawlProgress": 510,
+}
 
 
 class BacklinksAddon:

@@ -132,6 +132,10 @@ BACKLINKS_FINISH_RECIPROCITY = True  # mark each link reciprocal or not
 # three indexed counts): a crawl killed before its end (SIGKILL, a second Ctrl-C) is shown
 # interrupted once three are missed. 0: no heartbeat (only a dead pid on this host tells).
 BACKLINKS_HEARTBEAT_SECONDS = 30.0
+# A crawl's progress (backlink_spider/progress.py): auto (a live line when standard error is a
+# terminal, else log lines), live, log or off; and seconds between the log lines (0: none).
+BACKLINKS_PROGRESS = "auto"
+BACKLINKS_PROGRESS_LOG_SECONDS = 60.0
 
 # --- Several workers ----------------------------------------------------------------------------
 # Several workers (processes, Scrapyd nodes) crawl one target together through this Redis, e.g.

@@ -9,6 +9,14 @@ makes are in ``tests/test_cli.py``.
 from __future__ import annotations
 
 import csv
+import fcntl
+import os
+import pty
+import re
+import select
+import struct
+import subprocess
+import termios
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +32,7 @@ from backlink_spider.demoweb.model import Web
 from backlink_spider.demoweb.server import WebServer
 from backlink_spider.urls import get_resolver
 from pipelines.store import Store, acquire_store, release_store
-from tests.conftest import FAST, ROOT, Run, run_backlinks, run_scrapy, scrapy_env
+from tests.conftest import FAST, ROOT, Run, backlinks_argv, run_backlinks, run_scrapy, scrapy_env
 
 COLUMNS = 72  # the terminal's width the summaries are laid out for
 DEAD_SEED = "gone-away.test"  # a seed site the web does not have
@@ -62,7 +70,8 @@ def crawled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crawled]:
             f"{a},https://{DEAD_SEED}/" if a.startswith("seeds=") else a
             for a in web.niche_args(competitors=True)
         ]
-        args = [*niche, "-a", "depth=2", "-O", "links.csv", *FAST]
+        progress = ["-s", "BACKLINKS_PROGRESS_LOG_SECONDS=0.2"]  # not a terminal: log lines
+        args = [*niche, "-a", "depth=2", "-O", "links.csv", *FAST, *progress]
         run = run_backlinks(["crawl", "niche", *args], env, cwd=home)
         assert run.returncode == 0, run.stderr[-3000:]
         store = acquire_store(Settings({"BACKLINKS_DATA_DIR": str(xdg / "backlinks")}))
@@ -132,6 +141,68 @@ def test_an_unreachable_seed_is_one_log_line_and_named_in_the_summary(crawled: C
     assert record["stats"]["backlinks/robots/unreachable_hosts"] >= 1
     reason = record["failed_seeds"][0]["reason"]
     assert f"seeds not crawled: {DEAD_SEED} ({reason})" in " ".join(crawled.run.stdout.split())
+
+
+def test_progress_off_a_terminal_is_log_lines_ending_with_the_crawls_figures(
+    crawled: Crawled,
+) -> None:
+    said = [line for line in crawled.run.stderr.splitlines() if "INFO: Progress: " in line]
+    assert said, crawled.run.stderr[-2000:]
+    record = crawled.store.db.crawls.find_one(
+        {"target": crawled.web.target}, sort=[("started_at", -1)]
+    )
+    figures = record["figures"]
+    last = said[-1].split("INFO: Progress: ")[1]
+    assert last.startswith(f"{figures['pages']:,} of 5,000 pages; {figures['backlinks']:,} ")
+    assert f"from {figures['referring_domains']:,} referring domains" in last
+
+
+def test_progress_on_a_terminal_is_one_live_line(tmp_path: Path) -> None:
+    """Standard error a terminal (a pty): Rich's line, redrawn; standard output the summary."""
+    web = demo_web()
+    with WebServer(web) as server:
+        env = scrapy_env(server.proxy_url, BACKLINKS_DATA_DIR=str(tmp_path / "data"))
+        args = ["crawl", "niche", *web.niche_args(), "-a", "depth=0", *FAST]
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 80, 0, 0))  # 80 columns
+        proc = subprocess.Popen(
+            backlinks_argv([*args, "-s", "BACKLINKS_SCORE_ON_CLOSE=False"]),
+            stdout=subprocess.PIPE,
+            stderr=slave,
+            env=env,
+            cwd=tmp_path,
+        )
+        os.close(slave)
+        shown = b""
+        while True:
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:  # the pty closed with the process
+                    break
+                if not data:
+                    break
+                shown += data
+            elif proc.poll() is not None:
+                break
+        os.close(master)
+        out = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 0
+    screen = shown.decode("utf-8", "replace")
+    lines = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", screen).replace("\r", "\n").splitlines()
+    live = [line for line in lines if line.startswith("pages ") and " domains · " in line]
+    assert live and all(len(line) <= 80 for line in live), screen[-2000:]
+    store = acquire_store(Settings({"BACKLINKS_DATA_DIR": str(tmp_path / "data")}))
+    try:
+        figures = store.db.crawls.find_one({"target": web.target})["figures"]
+    finally:
+        release_store(store)
+    pages, _, found = live[-1].partition("/5000 ")
+    assert pages.split()[-1] == str(figures["pages"])
+    assert found.startswith(f"{figures['backlinks']} backlinks · {figures['referring_domains']} ")
+    assert "Progress: " not in screen  # the live line, not log lines
+    assert out.split()[0] == web.target  # the summary on standard output
 
 
 def test_the_crawl_feed_is_csv_by_its_extension(crawled: Crawled) -> None:
