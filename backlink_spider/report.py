@@ -1,7 +1,8 @@
 """A target's link profile as one self-contained HTML page: charts and tables, nothing to fetch.
 
-Charts are drawn by matplotlib and inlined as SVG, so the file opens offline, in any browser,
-with no script at all; ``gather`` reads the store, ``render`` only formats what it was given.
+Charts are drawn by matplotlib and inlined as SVG, so the file opens offline, in any browser;
+the one script is inline too (``SORT_SCRIPT``: the links table sorts by any column, and the page
+reads fine without it). ``gather`` reads the store, ``render`` only formats what it was given.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import html
 import io
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -21,17 +23,23 @@ from matplotlib.ticker import MaxNLocator
 from backlink_spider.vocabulary import (
     BROKEN_QUERY,
     CRAWL_FIGURES,
+    FIRST_CRAWL_ID,
     LINK_TRUST,
+    LOST_AT,
     MATCHED_DOMAIN,
     NOT_LOST,
     QUALITY,
     RECIPROCAL,
+    RELEVANCE,
     SCORES,
     SITE_TRUST,
     SOURCE_DOMAIN,
+    UNVERIFIED_AT,
     crawl_figures,
     crawl_status,
+    is_followed,
     latest_crawl,
+    link_status,
     status_counts,
     status_query,
 )
@@ -46,6 +54,39 @@ from pipelines.target_profile import TargetProfile, load_profile
 logger = logging.getLogger(__name__)
 
 TOP = 15  # rows of each "top" table and bar chart
+LINK_ROWS = 1000  # rows of the links table, best first (the export has them all)
+SCORE_HEADERS = ("quality", "link trust", "relevance")
+LINK_HEADERS = ("linking page", "anchor", "rel", "position", *SCORE_HEADERS, "first seen", "status")
+# Sorts a table.sortable by the column whose header button is pressed (again: the other way).
+# A cell's data-v is its sort key when its text is not (numbers, dates); th data-type="num"
+# sorts numbers. Rows keep their order among equals (Array.prototype.sort is stable).
+SORT_SCRIPT = """
+document.querySelectorAll("table.sortable").forEach(function (table) {
+  var heads = table.tHead.rows[0].cells, body = table.tBodies[0];
+  Array.prototype.forEach.call(heads, function (th, col) {
+    var button = th.querySelector("button");
+    if (!button) return;
+    button.addEventListener("click", function () {
+      var up = th.getAttribute("aria-sort") !== "ascending", num = th.dataset.type === "num";
+      Array.prototype.forEach.call(heads, function (h) { h.removeAttribute("aria-sort"); });
+      th.setAttribute("aria-sort", up ? "ascending" : "descending");
+      function key(row) {
+        var cell = row.cells[col];
+        var v = cell.dataset.v !== undefined ? cell.dataset.v : cell.textContent;
+        if (!num) return v.trim().toLowerCase();
+        v = parseFloat(v);
+        return isNaN(v) ? -Infinity : v;
+      }
+      var rows = Array.prototype.slice.call(body.rows);
+      rows.sort(function (a, b) {
+        var x = key(a), y = key(b), c = num ? x - y : x.localeCompare(y);
+        return up ? c : -c;
+      });
+      rows.forEach(function (row) { body.appendChild(row); });
+    });
+  });
+});
+"""
 PALETTE = ("#2e7d32", "#1565c0", "#ef6c00", "#6a1b9a", "#c62828", "#00838f", "#5d4037")
 CSS = """
 body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;
@@ -62,6 +103,9 @@ figure{margin:0}figure svg{width:100%;height:auto}table{border-collapse:collapse
 font-size:13px}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #eee;
 vertical-align:top}th{background:#fafafa}td.n{text-align:right}.muted{color:#777}
 a{color:#1565c0;word-break:break-all}
+th button{font:inherit;font-weight:600;background:none;border:0;padding:0;cursor:pointer;
+color:inherit}th[aria-sort=ascending] button:after{content:" \\25B2"}
+th[aria-sort=descending] button:after{content:" \\25BC"}
 """
 
 
@@ -88,6 +132,12 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
     broken = list(db.backlinks.find({**ours, **BROKEN_QUERY}).sort("target_url", 1))
     lost_query = {**ours, **status_query("lost", None)}
     lost = list(db.backlinks.find(lost_query).sort("lost_at", -1).limit(TOP))
+    latest = str(crawl["_id"]) if crawl.get("_id") else None
+    best_first = [(f"{SCORES}.{QUALITY}", -1), ("_id", 1)]
+    links = [
+        {**doc, "status": link_status(doc, latest)}
+        for doc in db.backlinks.find(not_lost, LINK_FIELDS).sort(best_first).limit(LINK_ROWS)
+    ]
     return {
         "target": target_domain,
         "generated_at": datetime.now(UTC),
@@ -102,9 +152,28 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
         "prospects": prospects(db, target_domain, limit=TOP),
         "broken": broken,
         "lost": lost,
+        "links": links,
+        "links_total": len(scores),
         "figures": report_figures(db, target_domain, crawl),
         "crawl_status": crawl_status(crawl) if crawl else None,
     }
+
+
+LINK_FIELDS = {
+    name: 1
+    for name in (
+        "source_url",
+        "anchor_text",
+        "rel",
+        "nofollow",
+        "position",
+        "first_seen",
+        LOST_AT,
+        UNVERIFIED_AT,
+        FIRST_CRAWL_ID,
+        SCORES,
+    )
+}
 
 
 def report_figures(db: Any, target_domain: str, crawl: dict[str, Any]) -> dict[str, int]:
@@ -204,6 +273,23 @@ def chart_domains_over_time(data: dict[str, Any]) -> str:
     return _svg("domains_over_time", draw)
 
 
+def crawl_labels(starts: Sequence[datetime | None]) -> list[str]:
+    """A label per crawl, each its own: the minute it started, with the second when two
+    crawls share a minute, and a number when they share that too."""
+    labels: list[str] = []
+    for fmt in ("%Y-%m-%d\n%H:%M", "%Y-%m-%d\n%H:%M:%S"):
+        labels = [s.strftime(fmt) if s else "" for s in starts]
+        if len(set(labels)) == len(labels):
+            return [label or str(i + 1) for i, label in enumerate(labels)]
+    seen: Counter[str] = Counter()
+    unique = []
+    for i, label in enumerate(labels):
+        seen[label] += 1
+        shared = labels.count(label) > 1
+        unique.append(f"{label or i + 1} #{seen[label]}" if shared else label or str(i + 1))
+    return unique
+
+
 def chart_new_lost(data: dict[str, Any]) -> str:
     def draw(fig: Any) -> None:
         ax = fig.subplots()
@@ -212,10 +298,7 @@ def chart_new_lost(data: dict[str, Any]) -> str:
             _no_data(ax)
             return
         xs = list(range(len(rows)))
-        labels = [
-            r["started_at"].strftime("%Y-%m-%d\n%H:%M") if r["started_at"] else str(i + 1)
-            for i, r in enumerate(rows)
-        ]
+        labels = crawl_labels([r["started_at"] for r in rows])
         ax.bar([x - 0.2 for x in xs], [r["new"] for r in rows], 0.4, label="new", color=PALETTE[0])
         ax.bar(
             [x + 0.2 for x in xs], [r["lost"] for r in rows], 0.4, label="lost", color=PALETTE[4]
@@ -269,12 +352,47 @@ def _link(url: Any) -> str:
     return f'<a href="{_e(url)}">{_e(url)}</a>'
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str:
+def _table(
+    headers: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    empty: str,
+    *,
+    sortable: set[str] | None = None,
+) -> str:
+    """A table; ``sortable``: every header a sort button, these by number (``SORT_SCRIPT``)."""
     if not rows:
         return f'<p class="muted">{_e(empty)}</p>'
-    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    if sortable is None:
+        head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+        kind = ""
+    else:
+        head = "".join(
+            f"<th{' data-type=num' if h in sortable else ''}><button type=button>{_e(h)}"
+            "</button></th>"
+            for h in headers
+        )
+        kind = ' class="sortable"'
     body = "".join("<tr>" + "".join(cells) + "</tr>" for cells in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _rel(link: dict[str, Any]) -> str:
+    """follow or nofollow, then the rel values as written on the link."""
+    rel = [str(r) for r in link.get("rel") or []]
+    kind = "follow" if is_followed(rel, bool(link.get("nofollow"))) else "nofollow"
+    return _e(" ".join([kind, *(r for r in rel if r != kind)]))
+
+
+def _score(value: Any) -> str:
+    if value is None:
+        return '<td class="n" data-v="">-</td>'
+    return f'<td class="n" data-v="{float(value)}">{float(value):.0f}</td>'
+
+
+def _date(value: Any) -> str:
+    if not isinstance(value, datetime):
+        return '<td data-v="">-</td>'
+    return f'<td data-v="{value.timestamp():.0f}">{value.strftime("%Y-%m-%d %H:%M")}</td>'
 
 
 def _num(value: Any) -> str:
@@ -352,6 +470,18 @@ def render(data: dict[str, Any]) -> str:
         ]
         for d in data["lost"]
     ]
+    link_rows = [
+        [
+            f"<td>{_link(d.get('source_url'))}</td>",
+            f"<td>{_e(' '.join(str(d.get('anchor_text') or '').split()))}</td>",
+            f"<td>{_rel(d)}</td>",
+            f"<td>{_e(d.get('position'))}</td>",
+            *(_score((d.get(SCORES) or {}).get(n)) for n in (QUALITY, LINK_TRUST, RELEVANCE)),
+            _date(d.get("first_seen")),
+            f"<td>{_e(d['status'])}</td>",
+        ]
+        for d in data["links"]
+    ]
     top_domain_chart = chart_top(
         "domains",
         [d for d, _ in top_domains],
@@ -390,6 +520,16 @@ def render(data: dict[str, Any]) -> str:
         ["linking page", "dead target URL", "status"], broken_rows, "No broken backlinks."
     )
     lost_table = _table(["linking page", "target URL", "lost at"], lost_rows, "No lost backlinks.")
+    link_table = _table(
+        LINK_HEADERS, link_rows, "No backlinks yet.", sortable={*SCORE_HEADERS, "first seen"}
+    )
+    shown = len(link_rows)
+    links_note = (
+        f"All {shown:,} backlinks not lost, best first"
+        if shown == data["links_total"]
+        else f"The {shown:,} best of {data['links_total']:,} backlinks not lost "
+        f"(all of them: backlinks export {target} -O links.csv)"
+    ) + ". Press a column's name to sort by it."
     title = f"Backlink profile of {_e(target)}"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
@@ -407,5 +547,7 @@ def render(data: dict[str, Any]) -> str:
 {broken_table}</section>
 <section><h2>Recently lost backlinks</h2>
 {lost_table}</section>
-</main></body></html>
+<section><h2>Backlinks</h2><p class="muted">{_e(links_note)}</p>
+{link_table}</section>
+</main><script>{SORT_SCRIPT}</script></body></html>
 """

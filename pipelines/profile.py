@@ -160,7 +160,8 @@ def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None)
         keywords = (load_profile(db, target_domain) or TargetProfile(target_domain)).keywords
     words = [str(k) for k in keywords]
     anchors: Counter[str] = Counter()
-    anchor_texts: Counter[str] = Counter()
+    anchor_texts: Counter[str] = Counter()  # by anchor, whatever its case and spacing
+    written: dict[str, Counter[str]] = {}  # how each is written: shown as most often written
     rels: Counter[str] = Counter()
     positions: Counter[str] = Counter()
     types: Counter[str] = Counter()
@@ -179,7 +180,9 @@ def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None)
         anchor = str(doc.get("anchor_text") or "")
         anchors[anchor_class(anchor, target_domain, words)] += 1
         if anchor.strip():
-            anchor_texts[_norm(anchor)] += 1
+            key = _norm(anchor)
+            anchor_texts[key] += 1
+            written.setdefault(key, Counter())[" ".join(anchor.split())] += 1
         rels.update(rel_kinds(doc))
         positions[str(doc.get("position") or "unknown")] += 1
         types[str(doc.get("link_type") or "text")] += 1
@@ -192,7 +195,9 @@ def link_mix(db: Any, target_domain: str, keywords: Iterable[str] | None = None)
         "rel": dict(rels.most_common()),
         "position": dict(positions.most_common()),
         "link_type": dict(types.most_common()),
-        "top_anchors": anchor_texts.most_common(20),
+        "top_anchors": [
+            (written[key].most_common(1)[0][0], n) for key, n in anchor_texts.most_common(20)
+        ],
         "by_domain": domains.most_common(),
     }
 

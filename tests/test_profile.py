@@ -101,7 +101,7 @@ def test_the_link_mix_counts_the_links_not_lost(profile: Profile) -> None:
         "other": 1,
     }
     assert mix["rel"] == {"follow": 6} and mix["position"] == {"content": 6}
-    assert ("greenleaf", 1) in mix["top_anchors"]
+    assert ("Greenleaf", 1) in mix["top_anchors"]  # as written on the page
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,12 @@ import re
 import shutil
 import subprocess
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
+from backlink_spider.report import crawl_labels
 from tests.conftest import run_scrapy, scrapy_env
 from tests.profile_web import TARGET, Profile
 
@@ -47,8 +49,10 @@ def test_the_report_is_one_self_contained_file(report: tuple[Path, str]) -> None
     _, page = report
     assert page.startswith("<!DOCTYPE html>")
     assert page.count("<svg") == 6
-    # Nothing to fetch: no script, stylesheet or image from anywhere.
-    assert not re.search(r"<script|<link\b|<img\b|@import|url\((?!#)|href=\"(?!#|https?:)", page)
+    # Nothing to fetch: no script, stylesheet or image from anywhere; one inline script.
+    assert not re.search(r"<script\b[^>]*\bsrc|<link\b|<img\b|@import|url\((?!#)", page)
+    assert not re.search(r"href=\"(?!#|https?:)", page)
+    assert page.count("<script") == 1 and "<script>" in page
     for heading in (
         "Quality and link trust",
         "Referring domains over time",
@@ -100,3 +104,63 @@ def test_the_report_renders_in_a_real_browser(report: tuple[Path, str], tmp_path
     )
     assert png.returncode == 0 and shot.read_bytes().startswith(b"\x89PNG")
     assert shot.stat().st_size > 50_000  # a drawn page, not a blank one
+
+
+def test_crawls_of_one_minute_get_labels_of_their_own() -> None:
+    at = datetime(2026, 5, 1, 9, 30, 5, tzinfo=UTC)
+    assert crawl_labels([at, at + timedelta(hours=1)]) == ["2026-05-01\n09:30", "2026-05-01\n10:30"]
+    assert crawl_labels([at, at + timedelta(seconds=20)]) == [
+        "2026-05-01\n09:30:05",
+        "2026-05-01\n09:30:25",
+    ]
+    assert crawl_labels([at, at, None]) == [
+        "2026-05-01\n09:30:05 #1",
+        "2026-05-01\n09:30:05 #2",
+        "3",
+    ]
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="no Chromium (apt-get install chromium)")
+def test_the_links_table_sorts_in_a_real_browser(
+    report: tuple[Path, str], profile: Profile
+) -> None:
+    """Each column's button sorts the rows by it, up then down: numbers as numbers."""
+    from playwright.sync_api import sync_playwright
+
+    path, _ = report
+    stored = list(profile.db.backlinks.find({"matched_domain": TARGET, "lost_at": None}))
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(path.as_uri())
+            table = page.locator("table.sortable")
+
+            def column(name: str) -> list[str]:
+                index = table.locator("th").all_inner_texts().index(name)
+                return table.evaluate(
+                    "(t, i) => Array.from(t.tBodies[0].rows, r => r.cells[i].dataset.v ?? "
+                    "r.cells[i].textContent)",
+                    index,
+                )
+
+            assert len(column("anchor")) == len(stored)
+            quality = table.get_by_role("button", name="quality")
+            quality.click()
+            up = [float(v) for v in column("quality")]
+            assert up == sorted(up) and len(set(up)) > 1
+            assert table.locator("th[aria-sort=ascending]").inner_text().startswith("quality")
+            quality.click()
+            assert [float(v) for v in column("quality")] == sorted(up, reverse=True)
+            table.get_by_role("button", name="anchor").click()
+            anchors = column("anchor")
+            assert [a.strip().lower() for a in anchors] == sorted(
+                a.strip().lower() for a in anchors
+            )
+            written = {" ".join(str(d["anchor_text"]).split()) for d in stored}
+            assert set(anchors) == written  # anchors as written, not lower-cased or cut
+            assert not errors
+        finally:
+            browser.close()
