@@ -13,9 +13,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
+from backlink_spider.demoweb import demo_web
 from backlink_spider.vocabulary import FIGURES
 from tests.conftest import MongoServer, run_scrapy, scrapy_env
 from tests.figures import Shown, crawls_row, report_cards, summary_line
@@ -37,7 +39,7 @@ EXPECTED = {
 DEMO_RE = re.compile(
     r"(?P<backlinks>\d+) backlinks to petalpost\.test from (?P<referring_domains>\d+) "
     r"referring domains and (?P<competitor_links>\d+) links to competitors in "
-    r"(?P<pages>\d+) pages"
+    r"(?P<pages>\d+) pages \((?P<new>\d+) new and (?P<lost>\d+) lost in the crawl a month on\)"
 )
 EXPORTS = {
     **{status: (TARGET, "--status", status) for status in ("live", "new", "lost", "unverified")},
@@ -121,6 +123,16 @@ def test_the_figures_are_what_the_store_holds(profile: Profile, shown: dict[str,
     assert figures["competitor_links"] == db.backlinks.count_documents(theirs)
 
 
+def demo_links(*, changed: bool) -> set[tuple[str, str]]:
+    """The demo web's links into its target, as declared (``changed``: a month on)."""
+    web = demo_web(changed=changed)
+    return {
+        (e.source_url, e.target_url)
+        for e in web.expected
+        if (urlsplit(e.target_url).hostname or "").endswith(web.target)
+    }
+
+
 def test_the_demo_says_what_scrapy_crawls_shows(mongo_server: MongoServer, tmp_path: Path) -> None:
     """The demo counts the target's backlinks as the crawl's figures do: its links to the
     competitor are a number of their own, not folded into the backlinks (the feed holds both)."""
@@ -142,7 +154,11 @@ def test_the_demo_says_what_scrapy_crawls_shows(mongo_server: MongoServer, tmp_p
     figures = row.figures
     assert row.status == "finished"
     assert {k: int(v) for k, v in said.groupdict().items()} == {
-        k: figures[k] for k in ("backlinks", "referring_domains", "competitor_links", "pages")
+        k: figures[k]
+        for k in ("backlinks", "referring_domains", "competitor_links", "pages", "new", "lost")
     }
+    # The figures are the second crawl's, over the web a month on: its links gone and new.
+    before, after = demo_links(changed=False), demo_links(changed=True)
+    assert (figures["new"], figures["lost"]) == (len(after - before), len(before - after)) > (0, 0)
     assert figures["backlinks"] and figures["competitor_links"]
     assert len(run.feed(feed)) == figures["backlinks"] + figures["competitor_links"]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from scrapy.commands import ScrapyCommand
+from twisted.internet.defer import Deferred
 
 from backlink_spider.cli import (
     HelpFormatter,
@@ -27,6 +29,15 @@ from backlink_spider.vocabulary import (
     record_figures,
 )
 from pipelines.store import StoreError, acquire_store, release_store
+
+
+def _then(crawl: Any, then: Callable[[], None]) -> None:
+    """Run ``then`` once the crawl ``crawl`` (an asyncio task, or a Deferred under a non-asyncio
+    reactor) has ended well: Scrapy's process waits for the crawls it is given meanwhile too."""
+    if isinstance(crawl, Deferred):
+        crawl.addCallback(lambda _: then())
+        return
+    crawl.add_done_callback(lambda task: None if task.cancelled() or task.exception() else then())
 
 
 class Command(ScrapyCommand):
@@ -92,6 +103,12 @@ class Command(ScrapyCommand):
             store = acquire_store(self.settings)
         except StoreError as exc:
             fail(str(exc), code=1)
+        arguments = {
+            "target": web.target,
+            "seeds": ",".join(web.seeds),
+            "competitors": ",".join(web.competitors),
+            "keywords": ",".join(web.keywords),
+        }
         try:
             with WebServer(web) as server:
                 for name in ("http_proxy", "https_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
@@ -103,16 +120,20 @@ class Command(ScrapyCommand):
                     f"backlinks of {web.target} from {len(web.seeds)} seeds …",
                     file=sys.stderr,
                 )
-                crawler = self.crawler_process.create_crawler("niche")
-                self.crawler_process.crawl(
-                    crawler,
-                    target=web.target,
-                    seeds=",".join(web.seeds),
-                    competitors=",".join(web.competitors),
-                    keywords=",".join(web.keywords),
-                )
-                self.crawler_process.start()
-            location = store.display_uri if store.config.uri else str(store.config.data_dir)
+                process = self.crawler_process
+                crawler = process.create_crawler("niche")
+
+                def again() -> None:
+                    """The same web a month on: a link gone, a new one (``changed_body``)."""
+                    nonlocal crawler
+                    print("… and again a month on, one link gone and one new …", file=sys.stderr)
+                    server.swap(demo_web(changed=True))
+                    crawler = process.create_crawler("niche")
+                    process.crawl(crawler, **arguments)
+
+                _then(process.crawl(crawler, **arguments), again)
+                process.start()
+            location = store.location
             run = CrawlRun.get(crawler)
             crawl_id = run.crawl_id if run else None
             record = store.db.crawls.find_one({"_id": crawl_id}) or {}
@@ -134,7 +155,8 @@ class Command(ScrapyCommand):
         print(
             f"\n{figures['backlinks']} backlinks to {target} from "
             f"{figures['referring_domains']} referring domains and "
-            f"{figures['competitor_links']} links to competitors in {figures['pages']} pages; "
+            f"{figures['competitor_links']} links to competitors in {figures['pages']} pages "
+            f"({figures['new']} new and {figures['lost']} lost in the crawl a month on); "
             f"the backlinks, best first (feed: {feed}; store: {location})\n"
         )
         print(f"{'quality':>7} {'trust':>5} {'relev':>5}  {'referring page':<46} {'where':<10} why")

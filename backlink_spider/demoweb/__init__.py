@@ -41,11 +41,11 @@ __all__ = [
     "walk",
 ]
 
-WEBS = ("demo",)
+WEBS = ("demo", "demo-changed")
 
 
 def build_web(name: str) -> Web:
     """A web by name (as ``python -m backlink_spider.demoweb --web`` takes it)."""
-    if name == "demo":
-        return demo_web()
+    if name in WEBS:
+        return demo_web(changed=name == "demo-changed")
     raise ValueError(f"unknown web {name!r}; choose from {', '.join(WEBS)}")

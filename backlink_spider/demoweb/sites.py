@@ -470,7 +470,7 @@ _ATTR = re.compile(r'\s*(\w+)="([^"]*)"')
 _LINK_ATTRS = {"rel", "note", "position"}
 _SITE_KEYS = {"host", "name", "scheme", "depth", "theme", "tagline", "nav", "footer", "robots"}
 _SITE_KEYS |= {"widget", "page", "redirect"}  # tables of the site
-_PAGE_KEYS = {"path", "title", "body", "byline", "widget", "comment", "blocked"}
+_PAGE_KEYS = {"path", "title", "body", "changed_body", "byline", "widget", "comment", "blocked"}
 
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str) -> None:
@@ -531,8 +531,9 @@ def _widgets(tables: Sequence[Mapping[str, str]]) -> list[tuple[str, Part]]:
     return [(table["title"], fill(table["html"], "sidebar")) for table in tables]
 
 
-def _build_site(web: Web, spec: Mapping[str, Any]) -> SiteKit:
-    """One ``[[site]]`` of the data file: the host's look, its pages, then its redirects."""
+def _build_site(web: Web, spec: Mapping[str, Any], *, changed: bool = False) -> SiteKit:
+    """One ``[[site]]`` of the data file: the host's look, its pages, then its redirects;
+    ``changed``: the pages' ``changed_body`` where they have one (the web's second state)."""
     _check_keys(spec, _SITE_KEYS, f"site {spec.get('host')!r}")
     kit = SiteKit(
         web,
@@ -554,7 +555,9 @@ def _build_site(web: Web, spec: Mapping[str, Any]) -> SiteKit:
             page["path"],
             title=page["title"],
             byline=page.get("byline", ""),
-            body=fill(page["body"], "content"),
+            body=fill(
+                page.get("changed_body", page["body"]) if changed else page["body"], "content"
+            ),
             widgets=_widgets(page["widget"]) if "widget" in page else None,
             comments=[Comment(**comment) for comment in page.get("comment", [])],
             blocked=page.get("blocked"),
@@ -570,19 +573,24 @@ def build_target(web: Web) -> SiteKit:
     return _build_site(web, spec)
 
 
-def populate_demo(web: Web) -> None:
-    """Add the demo web's sites, crawl parameters and ground truth to ``web``."""
+def populate_demo(web: Web, *, changed: bool = False) -> None:
+    """Add the demo web's sites, crawl parameters and ground truth to ``web`` (``changed``: as
+    in its second state)."""
     data = demo_data()["web"]
     web.target = TARGET
     web.competitors = list(data["competitors"])
     web.keywords = list(data["keywords"])
     web.seeds = list(data["seeds"])  # copies: a web may add seeds of its own
     for spec in demo_data()["site"]:
-        _build_site(web, spec)
+        _build_site(web, spec, changed=changed)
 
 
-def demo_web() -> Web:
-    """A small gardening niche: target petalpost.test, four seeds, a competitor, a link farm."""
-    web = Web("demo")
-    populate_demo(web)
+def demo_web(*, changed: bool = False) -> Web:
+    """A small gardening niche: target petalpost.test, four seeds, a competitor, a link farm.
+
+    ``changed``: the same web a month on, which ``scrapy demo`` crawls second: a link to the
+    target gone from one page, a new one on another (the pages' ``changed_body``).
+    """
+    web = Web("demo-changed" if changed else "demo")
+    populate_demo(web, changed=changed)
     return web
