@@ -57,6 +57,7 @@ from scrapy.utils.misc import load_object
 from twisted.internet import task, threads
 
 from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetCheck
+from backlink_spider.progress import Steps
 from backlink_spider.run import CrawlRun
 from backlink_spider.vocabulary import (
     EDGE_OUT,
@@ -195,7 +196,10 @@ class ScoreOnClose:
         from pipelines.scoring import ScoringError, score_target
 
         try:
-            summary = score_target(store.db, target_domain, settings=self.settings)
+            with Steps(f"Scoring the backlinks of {target_domain}", live=False) as steps:
+                summary = score_target(
+                    store.db, target_domain, settings=self.settings, on_step=steps
+                )
         except ScoringError as exc:
             logger.error("Scoring %s skipped: %s", target_domain, exc)
             return None

@@ -190,3 +190,41 @@ def _duration(seconds: float, *, coarse: bool = False) -> str:
     if seconds < 3600:
         return f"{seconds // 60} min {seconds % 60:02d} s"
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
+SLOW_SECONDS = 3.0  # work that runs past this says its steps off a terminal too
+
+
+class Steps:
+    """The step a long command is at (scoring, a report): a Rich spinner on a terminal; off
+    one, an INFO line per step once the work has run past ``SLOW_SECONDS`` (quick work says
+    nothing). Use it as a context manager and call it with each step's name."""
+
+    def __init__(self, what: str, *, live: bool | None = None) -> None:
+        self.what = what
+        self.live = sys.stderr.isatty() if live is None else live
+        self.started = time.monotonic()
+        self.status: Any = None
+        self.current = ""
+
+    def __enter__(self) -> Steps:
+        self.started = time.monotonic()
+        if self.live:
+            from rich.console import Console
+
+            self.status = Console(file=sys.stderr).status(f"{self.what} …")
+            self.status.start()
+        return self
+
+    def __call__(self, step: str) -> None:
+        elapsed = time.monotonic() - self.started
+        if self.status is not None:
+            self.status.update(f"{self.what}: {step} … ({elapsed:.0f} s)")
+        elif elapsed >= SLOW_SECONDS:
+            logger.info("%s: %s (%.0f s so far)", self.what, step, elapsed)
+        self.current = step
+
+    def __exit__(self, *exc: object) -> None:
+        if self.status is not None:
+            self.status.stop()
+            self.status = None

@@ -9,6 +9,7 @@ from pathlib import Path
 from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
+from backlink_spider.progress import Steps
 
 
 class Command(StoreCommand):
@@ -48,8 +49,11 @@ class Command(StoreCommand):
                     f"scrapy crawl niche -a target={domain} -a seeds=...)",
                     code=1,
                 )
-            data = gather(store.db, domain)
-        page = render(data)
+            with Steps(f"The report of {domain}") as steps:
+                steps("reading the store")
+                data = gather(store.db, domain)
+                steps("drawing the charts")
+                page = render(data)
         try:
             Path(opts.output).write_text(page, encoding="utf-8")
         except OSError as exc:

@@ -16,6 +16,7 @@ from scrapy.exceptions import UsageError
 
 from backlink_spider.cli import StoreCommand, fail
 from backlink_spider.config import ArgumentError, parse_distrust, split_list
+from backlink_spider.progress import Steps
 from backlink_spider.summary import print_summary
 from pipelines.target_profile import add_to_profile
 
@@ -69,7 +70,8 @@ class Command(StoreCommand):
             if distrust:  # the profile holds it: later scores keep it
                 add_to_profile(store.db, domain, distrust=distrust)
             try:
-                summary = score_target(store.db, domain, settings=self.settings)
+                with Steps(f"Scoring the backlinks of {domain}") as steps:
+                    summary = score_target(store.db, domain, settings=self.settings, on_step=steps)
             except ScoringError as exc:
                 fail(str(exc), code=1)
             print(summary_line(summary), flush=True)

@@ -29,7 +29,7 @@ import logging
 import math
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -316,14 +316,22 @@ def link_factor(
 # -- the run --------------------------------------------------------------------------------------
 
 
-def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[str, Any]:
+def score_target(
+    db: Any,
+    target_domain: str,
+    *,
+    settings: Any = None,
+    on_step: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Score every stored backlink of ``target_domain`` (and of its competitors) in ``db``.
 
     Writes ``scores`` = {link_trust, relevance, quality, reasons, scored_at} and ``reciprocal``
     on each backlink and a ``hosts`` document per graph host (``_id`` "target|host", with
     ``site_trust`` and ``site_distrust``); returns a summary of the run.
     Raises ScoringError when nothing is stored for the target, or a setting is bad.
+    ``on_step`` is told each step as it begins (``backlink_spider.progress.Steps``).
     """
+    step = on_step or (lambda name: None)
     config = ScoringConfig.from_settings(settings)
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -350,12 +358,14 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
         )
 
     # -- graph and trust
+    step(f"the link graph of {len(links):,} backlinks")
     t0 = time.perf_counter()
     source_hosts = list(dict.fromkeys(str(lk.get(SOURCE_HOST) or "") for lk in links))
     source_hosts = [h for h in source_hosts if h]
     graph = load_host_graph(db, extra_hosts=[*seed_hosts, *distrust_hosts, *source_hosts])
     timings["graph"] = time.perf_counter() - t0
 
+    step(f"site trust over {len(graph.hosts):,} hosts")
     t0 = time.perf_counter()
     weights = graph.weights(config.nofollow_weight, config.edge_scale)
     seed_ids, seed_shares = _domain_members(graph, seed_hosts)
@@ -382,6 +392,7 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
     timings["trust"] = time.perf_counter() - t0
 
     # -- relevance
+    step("relevance: reading the linking sites' pages")
     t0 = time.perf_counter()
     relevances, pages_meta, domain_pages = _relevance(
         db, links, domains, keywords, config.batch_size
@@ -389,6 +400,7 @@ def score_target(db: Any, target_domain: str, *, settings: Any = None) -> dict[s
     timings["relevance"] = time.perf_counter() - t0
 
     # -- link scores
+    step("writing the scores")
     t0 = time.perf_counter()
     linked_back = {domain: reciprocal_sites(db, domain) for domain in domains}
     updates = _link_scores(
