@@ -41,7 +41,7 @@ import os
 import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -65,6 +65,7 @@ from backlink_spider.vocabulary import (
     GONE_CRAWLS,
     LOST_AFTER_GONE,
     crawl_figures,
+    encode_edges,
     out_hosts_of,
     record_status,
 )
@@ -467,25 +468,49 @@ class CrawlFinisher:
         self._close_record(reason, spilled, others)
 
     def _steps(self) -> None:
+        """Each step timed: ``backlinks/finish/steps/<step>`` seconds, and one log line."""
         now = datetime.now(UTC)
         config = self.run.config
+        took: dict[str, float] = {}
+
+        @contextlib.contextmanager
+        def step(name: str) -> Iterator[None]:
+            started = time.monotonic()
+            try:
+                yield
+            finally:
+                took[name] = round(time.monotonic() - started, 3)
+                self.stats.set_value(f"backlinks/finish/steps/{name}", took[name])
+
         if self.mark_links:
-            gone = self._gone_pages()
-            self._mark_links(now, gone, self.tally.fetch_failed - self.tally.fetched_ok - gone)
-            self._store_target_checks(now)
-        self.stats.set_value(
-            "backlinks/mongo/new",
-            self.db.backlinks.count_documents({"first_crawl_id": self.run.crawl_id}),
-        )
+            with step("links"):
+                gone = self._gone_pages()
+                failed = self.tally.fetch_failed - self.tally.fetched_ok - gone
+                self._mark_links(now, gone, failed)
+            with step("target_checks"):
+                self._store_target_checks(now)
+        with step("new"):
+            new = self.db.backlinks.count_documents({"first_crawl_id": self.run.crawl_id})
+            self.stats.set_value("backlinks/mongo/new", new)
         if self.host_edges:
-            self._rebuild_host_edges(now)
+            with step("host_edges"):
+                self._rebuild_host_edges(now)
         if self.reciprocity and self.score is None:  # scoring marks it with the link's score
             from pipelines.profile import mark_reciprocal
 
-            mark_reciprocal(self.db, sorted(config.watched_domains))
+            with step("reciprocity"):
+                mark_reciprocal(self.db, sorted(config.watched_domains))
         if self.score is not None:
             assert self.store is not None
-            self.score(self.store, config.target_domain)
+            with step("scoring"):
+                self.score(self.store, config.target_domain)
+        logger.info(
+            "End of crawl %s: %s",
+            self.run.crawl_id,
+            ", ".join(
+                f"{name.replace('_', ' ')} {seconds:.1f} s" for name, seconds in took.items()
+            ),
+        )
 
     def _leave_shared(self, shared: SharedCrawl) -> bool:
         """Deposit, leave; True for the last worker, which finishes the crawl."""
@@ -610,14 +635,17 @@ class CrawlFinisher:
         """
         db = self.db
         edges = self.tally.edges
-        skip_own: dict[str, Any] = {"crawl_id": {"$ne": self.run.crawl_id}}
+        # Pages fetched last by an older crawl, found through the crawl_id index (a first crawl
+        # reads nothing): not every stored page of these hosts, filtered.
+        older_crawls = sorted(c for c in db.pages.distinct("crawl_id") if c != self.run.crawl_id)
+        skip_own: dict[str, Any] = {"crawl_id": {"$in": older_crawls}}
         if self.run.fetched_elsewhere:
             skip_own = {}
             hosts_before = db.pages.distinct("host", {"crawl_id": self.run.crawl_id})
             edges = {host: {} for host in {*edges, *hosts_before}}
         hosts = sorted(edges)
-        for chunk in _chunks(hosts, 500):
-            older = db.pages.find({"host": {"$in": chunk}, **skip_own}, {"host": 1, "out_hosts": 1})
+        for chunk in _chunks(hosts, 500) if skip_own != {"crawl_id": {"$in": []}} else ():
+            older = db.pages.find({**skip_own, "host": {"$in": chunk}}, {"host": 1, "out_hosts": 1})
             for page in older:
                 host_edges = edges[page["host"]]
                 for dst, links, followed in out_hosts_of(page):
@@ -632,10 +660,7 @@ class CrawlFinisher:
                 {
                     "$set": {
                         "src": src,
-                        EDGE_OUT: [
-                            {"dst": dst, "links": n, "followed": followed, "pages": pages}
-                            for dst, (n, followed, pages) in sorted(edges[src].items())
-                        ],
+                        EDGE_OUT: encode_edges(sorted(edges[src].items())),
                         "edges": len(edges[src]),
                         "last_seen": now,
                     },

@@ -307,13 +307,20 @@ def out_hosts_of(page: dict[str, Any]) -> list[tuple[str, int, int]]:
 
 # -- host edges ---------------------------------------------------------------------------------
 
-# ``host_edges`` holds one document per source host: {_id: src, src, out: [{dst, links,
-# followed, pages}], edges, last_seen}, written whole at the end of a crawl (a few hundred
-# documents where one per host pair made hundreds of thousands of upserts). A store of an
-# older version may still hold one document per pair ({src, dst, links, followed, pages}) for
-# hosts no crawl has fetched since; readers take both.
+# ``host_edges`` holds one document per source host: {_id: src, src, out: "dst links followed
+# pages dst …", edges, last_seen}, written whole at the end of a crawl (a few hundred documents
+# where one per host pair made hundreds of thousands of upserts). ``out`` is one string, as a
+# page's ``out_hosts`` is: a host with 500 others costs the store a third of what as many
+# subdocuments did to write, a tenth to read. Older versions' stores may hold ``out`` as a list
+# of {dst, links, followed, pages}, or one document per pair ({src, dst, links, followed,
+# pages}) for hosts no crawl has fetched since; readers take all three.
 EDGE_OUT = "out"
 EDGE_FIELDS = {"_id": 0, "src": 1, "dst": 1, "links": 1, "followed": 1, "pages": 1, EDGE_OUT: 1}
+
+
+def encode_edges(edges: Iterable[tuple[str, Iterable[int]]]) -> str:
+    """``host_edges.out`` as stored, from (dst, (links, followed, pages)) pairs."""
+    return " ".join(f"{dst} {' '.join(str(int(n)) for n in counts)}" for dst, counts in edges)
 
 
 def edges_of(doc: dict[str, Any]) -> Iterator[tuple[str, str, int, int, int]]:
@@ -321,10 +328,17 @@ def edges_of(doc: dict[str, Any]) -> Iterator[tuple[str, str, int, int, int]]:
     src = doc.get("src")
     if not isinstance(src, str):
         return
+    stored = doc.get(EDGE_OUT)
+    if isinstance(stored, str):
+        parts = stored.split()
+        for dst, links, followed, pages in zip(*(parts[i::4] for i in range(4)), strict=False):
+            if links.isdigit() and followed.isdigit() and pages.isdigit():
+                yield src, dst, int(links), int(followed), int(pages)
+        return
     if "dst" in doc:  # one document per pair: an older store
         out: Iterable[dict[str, Any]] = [doc]
     else:
-        out = doc.get(EDGE_OUT) or ()
+        out = stored or ()
     for edge in out:
         dst = edge.get("dst")
         if isinstance(dst, str):

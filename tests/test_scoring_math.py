@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from backlink_spider.vocabulary import is_followed, nofollow_flags
+from backlink_spider.vocabulary import edges_of, encode_edges, is_followed, nofollow_flags
 from pipelines.profile import rel_kinds
 from pipelines.scoring.graph import GraphBuilder, HostGraph
 from pipelines.scoring.relevance import Rows, SummedRows, score_texts, tokenize
@@ -320,3 +320,20 @@ def test_summed_rows_are_the_sums_of_their_sites_pages() -> None:
     expected = np.vstack([each[[o == site for o in owners]].sum(axis=0) for site in sites])
     assert np.array_equal(summed.build(n_terms).toarray(), expected)
     assert summed.added == [owners.count("a.test"), owners.count("b.test"), 0]
+
+
+def test_host_edges_read_the_same_in_every_stored_form() -> None:
+    """One string (what a crawl writes now), a list of subdocuments, one document per pair."""
+    edges = [("b.test", (3, 2, 1)), ("c.test", (5, 0, 4))]
+    expected = [("a.test", dst, *counts) for dst, counts in edges]
+    as_string = {"src": "a.test", "out": encode_edges(edges)}
+    as_list = {
+        "src": "a.test",
+        "out": [{"dst": d, "links": n, "followed": f, "pages": p} for d, (n, f, p) in edges],
+    }
+    pairs = [
+        {"src": "a.test", "dst": d, "links": n, "followed": f, "pages": p} for d, (n, f, p) in edges
+    ]
+    assert list(edges_of(as_string)) == expected
+    assert list(edges_of(as_list)) == expected
+    assert [e for doc in pairs for e in edges_of(doc)] == expected

@@ -15,7 +15,7 @@ from scrapy.settings import Settings
 
 from backlink_spider.commands.score import Command
 from backlink_spider.urls import get_resolver
-from backlink_spider.vocabulary import latest_crawl
+from backlink_spider.vocabulary import encode_edges, latest_crawl
 from pipelines.normalize import backlink_id
 from pipelines.profile import mark_reciprocal
 from pipelines.scoring.graph import load_host_graph
@@ -134,11 +134,13 @@ class Web:
 
     def host_edges(self) -> list[dict[str, Any]]:
         """As the end of a crawl writes them: one document per source host."""
-        out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        out: dict[str, list[tuple[str, tuple[int, int, int]]]] = defaultdict(list)
         for edge in self.pair_edges():
-            out[edge["src"]].append({k: edge[k] for k in ("dst", "links", "followed", "pages")})
+            counts = (edge["links"], edge["followed"], edge["pages"])
+            out[edge["src"]].append((edge["dst"], counts))
         return [
-            {"_id": src, "src": src, "out": edges, "edges": len(edges), "last_seen": NOW}
+            {"_id": src, "src": src, "out": encode_edges(edges), "edges": len(edges)}
+            | {"last_seen": NOW}
             for src, edges in out.items()
         ]
 
