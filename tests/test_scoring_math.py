@@ -11,7 +11,14 @@ import scipy.sparse as sp
 from backlink_spider.vocabulary import edges_of, encode_edges, is_followed, nofollow_flags
 from pipelines.profile import rel_kinds
 from pipelines.scoring.graph import GraphBuilder, HostGraph
-from pipelines.scoring.relevance import Rows, SummedRows, score_texts, tokenize
+from pipelines.scoring.relevance import (
+    Rows,
+    SummedRows,
+    TermSpace,
+    parse_terms,
+    score_texts,
+    tokenize,
+)
 from pipelines.scoring.run import link_factor, quality
 from pipelines.scoring.trust import (
     anti_trustrank,
@@ -337,3 +344,15 @@ def test_host_edges_read_the_same_in_every_stored_form() -> None:
     assert list(edges_of(as_string)) == expected
     assert list(edges_of(as_list)) == expected
     assert [e for doc in pairs for e in edges_of(doc)] == expected
+
+
+def test_stored_terms_encode_as_their_parsed_pairs() -> None:
+    """The fast reading of a page's ``terms`` gives what parsing them pair by pair gives,
+    document frequencies included; a malformed string is read pair by pair."""
+    pages = ["soil 3 compost 2 rose 1", "compost 5 mulch 1", "rose 2 x bad 4 soil", ""]
+    slow, fast = TermSpace(), TermSpace()
+    for page in pages:
+        a = slow.encode_counts(parse_terms(page), document=True)
+        b = fast.encode_stored(page, document=True)
+        assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
+    assert slow.terms == fast.terms and np.array_equal(slow.idf(), fast.idf())
