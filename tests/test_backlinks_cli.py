@@ -129,6 +129,14 @@ def test_the_crawl_ends_with_a_summary_table_on_standard_output(crawled: Crawled
     assert "INFO" not in out and "INFO" in crawled.run.stderr
 
 
+def test_score_without_logs_still_prints_its_summary(crawled: Crawled) -> None:
+    run = crawled.backlinks("score", crawled.web.target, "--nolog")
+    assert run.stderr == ""
+    first, heading = run.stdout.splitlines()[:2]
+    assert first.startswith("scored ") and heading.split()[:2] == [crawled.web.target, "crawl"]
+    assert f"data: {crawled.data}" in " ".join(run.stdout.split())
+
+
 def test_an_unreachable_seed_is_one_log_line_and_named_in_the_summary(crawled: Crawled) -> None:
     err = crawled.run.stderr
     assert "Traceback" not in err and "ERROR" not in err, err[-3000:]
