@@ -604,23 +604,28 @@ class CrawlFinisher:
         self.stats.set_value("backlinks/mongo/unverified", counts["unverified"])
 
     def _store_target_checks(self, now: datetime) -> None:
-        """Each checked target URL's status onto every backlink pointing at it."""
-        by_answer: dict[tuple[int, str], list[str]] = defaultdict(list)
-        for url, answer in self.tally.target_checks.items():
-            by_answer[answer].append(url)
+        """Each checked target URL's status onto every backlink pointing at it: the watched
+        domains' links read once (``target_url`` has no index, and a scan per checked URL grew
+        with links times checks), then updated by ``_id``, one update per answer."""
+        checks = self.tally.target_checks
+        by_answer: dict[tuple[int, str], list[Any]] = defaultdict(list)
+        if checks:
+            watched = {"matched_domain": {"$in": sorted(self.run.config.watched_domains)}}
+            for doc in self.db.backlinks.find(watched, {"target_url": 1}):
+                answer = checks.get(str(doc.get("target_url") or ""))
+                if answer is not None:
+                    by_answer[answer].append(doc["_id"])
         broken = 0
-        for (status, final_url), all_urls in by_answer.items():
-            for urls in _chunks(all_urls):
-                result = self.db.backlinks.update_many(
-                    {"target_url": {"$in": urls}},
-                    {
-                        "$set": {
-                            "target_status": status,
-                            "target_final_url": final_url or None,
-                            "target_checked_at": now,
-                        }
-                    },
-                )
+        for (status, final_url), all_ids in by_answer.items():
+            update = {
+                "$set": {
+                    "target_status": status,
+                    "target_final_url": final_url or None,
+                    "target_checked_at": now,
+                }
+            }
+            for ids in _chunks(all_ids):
+                result = self.db.backlinks.update_many({"_id": {"$in": ids}}, update)
                 if status >= 400:
                     broken += result.matched_count
         self.stats.set_value("backlinks/mongo/broken", broken)

@@ -38,8 +38,6 @@ COLLECTIONS = ("targets", "backlinks", "pages", "hosts", "host_edges", "crawls")
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "backlinks": [
         [("matched_domain", ASCENDING), ("last_seen", DESCENDING)],
-        [("source_url", ASCENDING)],
-        [("source_domain", ASCENDING)],
         [("last_crawl_id", ASCENDING)],
         [("first_crawl_id", ASCENDING)],
     ],
@@ -48,6 +46,9 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "hosts": [[("target", ASCENDING), ("site_trust", DESCENDING)]],
     "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],
 }
+# Indexes an older version made that no query uses: every write of a link paid for them (the
+# embedded server updates each index of a document it rewrites, its scores too).
+RETIRED_INDEXES = {"backlinks": ("source_url_1", "source_domain_1")}
 
 # Servers this process started, kept so they can be reaped (and so Popen never warns that a
 # server it started outlives it: that is the design when another process still uses it).
@@ -345,6 +346,10 @@ class Store:
         for name, indexes in INDEXES.items():
             for keys in indexes:
                 self.db[name].create_index(keys)
+        for name, retired in RETIRED_INDEXES.items():
+            present = {ix["name"] for ix in self.db[name].list_indexes()}
+            for index in sorted(present & set(retired)):
+                self.db[name].drop_index(index)
 
     def close(self) -> None:
         self.client.close()

@@ -64,6 +64,13 @@ def test_embedded_store_keeps_data_and_stops_its_server(tmp_path: Path) -> None:
         assert store.db.backlinks.find_one({"_id": "a"})["anchor_text"] == "compost guide"
         names = {ix["name"] for ix in store.db.backlinks.list_indexes()}
         assert "matched_domain_1_last_seen_-1" in names
+        store.db.backlinks.create_index("source_url")  # what an older version made
+    finally:
+        release_store(store)
+    store = acquire_store(embedded(tmp_path))
+    try:  # an index no query uses is dropped: every write paid for it
+        names = {ix["name"] for ix in store.db.backlinks.list_indexes()}
+        assert "source_url_1" not in names and "matched_domain_1_last_seen_-1" in names
     finally:
         release_store(store)
 
