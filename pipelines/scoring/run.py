@@ -71,7 +71,6 @@ from pipelines.scoring.relevance import (
     SummedRows,
     TermSpace,
     TopicProfile,
-    parse_terms,
     score_links,
     tfidf,
     tokenize,
@@ -497,7 +496,7 @@ class _Corpus:
             return self.row_of_url.get(url)
         stored = doc.get("terms")
         if isinstance(stored, str):
-            encoded = self.space.encode_counts(parse_terms(stored), document=True)
+            encoded = self.space.encode_stored(stored, document=True)
         else:
             encoded = self.space.encode(_page_text(doc), document=True)
         self.sites.add(str(doc.get("host") or ""), *encoded)
