@@ -586,6 +586,14 @@ def report_crawl(crawl: Crawl) -> None:
     )
     if skipped:
         print(f"  backlinks/spider/skipped/* besides the budget: {skipped}")
+    steps = {
+        k.rsplit("/", 1)[-1]: float(v)
+        for k, v in stats.items()
+        if k.startswith("backlinks/finish/steps/")
+    }
+    if steps:  # the end of the crawl's own timings (backlinks/finish/steps/*)
+        said = ", ".join(f"{name.replace('_', ' ')} {secs:.1f} s" for name, secs in steps.items())
+        print(f"  the end of the crawl by step: {said}")
     others = [p for p in watch.procs.values() if p.role not in {"crawl", "db"}]
     others = [p for p in others if p.hwm >= 20 * MB]  # not pyenv's shims
     if others:
