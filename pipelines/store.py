@@ -46,6 +46,10 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "hosts": [[("target", ASCENDING), ("site_trust", DESCENDING)]],
     "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],
 }
+# SecantusDB matches a query's ``$in`` list by walking it for every document it reads (about
+# 1 µs an element: 100 hosts a query made 0.12 ms a page read, 16 made 0.03): a query that
+# reads many documents asks for this many values at a time.
+IN_GROUP = 32
 # Indexes an older version made that no query uses: every write of a link paid for them (the
 # embedded server updates each index of a document it rewrites, its scores too).
 RETIRED_INDEXES = {"backlinks": ("source_url_1", "source_domain_1")}
