@@ -70,7 +70,7 @@ from backlink_spider.vocabulary import (
     record_status,
 )
 from pipelines.mongo import MongoPipeline
-from pipelines.store import IN_GROUP, Store, StoreError, acquire_store, release_store
+from pipelines.store import Store, StoreError, acquire_store, in_groups, release_store
 from pipelines.target_profile import add_to_profile
 
 if TYPE_CHECKING:
@@ -129,12 +129,6 @@ def merge_attempt_stats(latest: dict[str, Any], earlier: dict[str, Any]) -> dict
 
 def _lit(value: Any) -> dict[str, Any]:
     return {"$literal": value}
-
-
-def _chunks(items: list[Any], size: int = IN_GROUP) -> Iterable[list[Any]]:
-    """Values a query's ``$in`` asks for at a time (``store.IN_GROUP``)."""
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 @dataclass
@@ -560,7 +554,7 @@ class CrawlFinisher:
         """Pages that answered 404/410 in this crawl and the ones before it: their links are
         lost, not unverified (``vocabulary.LOST_AFTER_GONE``)."""
         gone: set[str] = set()
-        for urls in _chunks(sorted(self.tally.fetch_failed - self.tally.fetched_ok)):
+        for urls in in_groups(sorted(self.tally.fetch_failed - self.tally.fetched_ok)):
             query = {"_id": {"$in": urls}, GONE_CRAWLS: {"$gte": LOST_AFTER_GONE}}
             gone.update(page["_id"] for page in self.db.pages.find(query, {"_id": 1}))
         self.stats.set_value("backlinks/mongo/gone_pages", len(gone))
@@ -593,7 +587,7 @@ class CrawlFinisher:
             ("lost", lost, {"lost_at": now, "unverified_at": None}),
             ("unverified", unverified, {"unverified_at": now}),
         ):
-            for chunk in _chunks(ids):
+            for chunk in in_groups(ids):
                 # The filter again: a crawl beside this one may have seen a link meanwhile.
                 query = {"_id": {"$in": chunk}, "lost_at": None, **self._unseen()}
                 counts[name] += self.db.backlinks.update_many(
@@ -606,7 +600,7 @@ class CrawlFinisher:
         """Each checked target URL's status onto every backlink pointing at it.
 
         The watched domains' links are read once (``target_url`` has no index), then updated by
-        ``_id`` in small groups per answer (``store.IN_GROUP``): a query of a thousand URLs
+        ``_id`` in small groups per answer (``store.in_groups``): a query of a thousand URLs
         cost the embedded server 2 ms a link, a small group of ids about what rewriting the
         link costs anyway (0.6 ms).
         """
@@ -627,7 +621,7 @@ class CrawlFinisher:
                     "target_checked_at": now,
                 }
             }
-            for ids in _chunks(all_ids):
+            for ids in in_groups(all_ids):
                 result = self.db.backlinks.update_many({"_id": {"$in": ids}}, update)
                 if status >= 400:
                     broken += result.matched_count
@@ -652,7 +646,7 @@ class CrawlFinisher:
             hosts_before = db.pages.distinct("host", {"crawl_id": self.run.crawl_id})
             edges = {host: {} for host in {*edges, *hosts_before}}
         hosts = sorted(edges)
-        for chunk in _chunks(hosts) if skip_own != {"crawl_id": {"$in": []}} else ():
+        for chunk in in_groups(hosts) if skip_own != {"crawl_id": {"$in": []}} else ():
             older = db.pages.find({**skip_own, "host": {"$in": chunk}}, {"host": 1, "out_hosts": 1})
             for page in older:
                 host_edges = edges[page["host"]]
@@ -680,7 +674,7 @@ class CrawlFinisher:
         ]
         for start in range(0, len(ops), self.batch_size):
             db.host_edges.bulk_write(ops[start : start + self.batch_size], ordered=False)
-        for chunk in _chunks(hosts):  # an older store's per-pair documents of these hosts
+        for chunk in in_groups(hosts):  # an older store's per-pair documents of these hosts
             db.host_edges.delete_many({"src": {"$in": chunk}, "dst": {"$exists": True}})
         with contextlib.suppress(PyMongoError):  # edges stored: every host's, not only these
             stored = db.host_edges.find({}, {"edges": 1, "dst": 1})

@@ -55,9 +55,10 @@ class CrawlProgress:
     @classmethod
     def from_crawler(cls, crawler: Crawler) -> CrawlProgress:
         settings = crawler.settings
-        mode = str(settings.get("BACKLINKS_PROGRESS") or "auto").lower()
-        if mode not in MODES:
-            raise NotConfigured(f"BACKLINKS_PROGRESS={mode!r}: use one of {', '.join(MODES)}")
+        try:
+            mode = progress_mode(settings)
+        except ValueError as exc:
+            raise NotConfigured(str(exc)) from exc
         interval = settings.getfloat("BACKLINKS_PROGRESS_LOG_SECONDS", 60.0)
         run = CrawlRun.get(crawler)
         live = mode == "live" or (mode == "auto" and sys.stderr.isatty())
@@ -100,25 +101,21 @@ class CrawlProgress:
 
     def line(self, figures: dict[str, Any]) -> str:
         """The figures after the page count, as the log line says them."""
-        rate = figures["rate"]
         left = figures["seconds_left"]
-        pace = f"{rate:,.0f} pages/s" if rate is not None else "- pages/s"
         eta = f"at most {_duration(left)} left" if left is not None else "time left: -"
         return (
             f"{figures['backlinks']:,} backlinks from {figures['referring_domains']:,} "
-            f"referring domains; {pace}, {eta}"
+            f"referring domains; {_pace(figures)}, {eta}"
         )
 
     @staticmethod
     def short(figures: dict[str, Any]) -> str:
         """The same, for the live line: short enough for an 80-column terminal."""
-        rate = figures["rate"]
         left = figures["seconds_left"]
-        pace = f"{rate:,.0f} pages/s" if rate is not None else "- pages/s"
         eta = f" · ≤{_duration(left, coarse=True)} left" if left is not None else ""
         return (
             f"{figures['backlinks']:,} backlinks · {figures['referring_domains']:,} domains"
-            f" · {pace}{eta}"
+            f" · {_pace(figures)}{eta}"
         )
 
     # -- showing --------------------------------------------------------------------------------
@@ -177,6 +174,19 @@ class CrawlProgress:
             for handler, stream in self.streams:
                 handler.setStream(stream)
             self.streams = []
+
+
+def _pace(figures: dict[str, Any]) -> str:
+    rate = figures["rate"]
+    return f"{rate:,.0f} pages/s" if rate is not None else "- pages/s"
+
+
+def progress_mode(settings: Any) -> str:
+    """``BACKLINKS_PROGRESS``, checked: ValueError names the modes."""
+    mode = str(settings.get("BACKLINKS_PROGRESS") or "auto").lower()
+    if mode not in MODES:
+        raise ValueError(f"BACKLINKS_PROGRESS={mode!r}: use one of {', '.join(MODES)}")
+    return mode
 
 
 def _duration(seconds: float, *, coarse: bool = False) -> str:

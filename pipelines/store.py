@@ -20,10 +20,10 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import platformdirs
 import pymongo
@@ -50,6 +50,15 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
 # 1 µs an element: 100 hosts a query made 0.12 ms a page read, 16 made 0.03): a query that
 # reads many documents asks for this many values at a time.
 IN_GROUP = 32
+T = TypeVar("T")
+
+
+def in_groups(items: Sequence[T], size: int = IN_GROUP) -> Iterator[Sequence[T]]:
+    """``items`` a query's ``$in`` asks for at a time (``IN_GROUP``)."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 # Indexes an older version made that no query uses: every write of a link paid for them (the
 # embedded server updates each index of a document it rewrites, its scores too).
 RETIRED_INDEXES = {"backlinks": ("source_url_1", "source_domain_1")}

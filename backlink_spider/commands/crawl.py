@@ -26,7 +26,7 @@ from backlink_spider.config import (
     target_domain_of,
 )
 from backlink_spider.jobdir import JobMismatch, check_job
-from backlink_spider.progress import MODES as PROGRESS_MODES
+from backlink_spider.progress import progress_mode
 from backlink_spider.summary import print_summary
 from pipelines.store import Store, StoreConfig, StoreError, acquire_store, release_store
 from pipelines.target_profile import TargetProfile, load_profile
@@ -115,9 +115,10 @@ class Command(ScrapyCrawlCommand):
         if args:
             self._check_spider(args)
         check_feeds(self.settings)
-        progress = str(self.settings.get("BACKLINKS_PROGRESS") or "auto").lower()
-        if progress not in PROGRESS_MODES:
-            fail(f"BACKLINKS_PROGRESS={progress!r}: use one of {', '.join(PROGRESS_MODES)}")
+        try:
+            progress_mode(self.settings)
+        except ValueError as exc:
+            fail(str(exc))
         if args[:1] != ["niche"]:
             return
         try:  # every argument but the seeds, which may come from the stored profile

@@ -87,7 +87,7 @@ from pipelines.scoring.trust import (
     seed_hops,
     seed_trust,
 )
-from pipelines.store import IN_GROUP
+from pipelines.store import in_groups
 from pipelines.target_profile import scoring_profile
 
 logger = logging.getLogger(__name__)
@@ -260,11 +260,6 @@ def _read_links(db: Any, domains: list[str], batch: int) -> list[dict[str, Any]]
     workers) stored them."""
     cursor = db.backlinks.find({MATCHED_DOMAIN: {"$in": domains}}, LINK_FIELDS, batch_size=batch)
     return list(cursor.sort("_id", 1))
-
-
-def _chunks(items: list[str], size: int) -> Iterable[list[str]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def _page_text(doc: Mapping[str, Any]) -> str:
@@ -539,7 +534,7 @@ def _read_pages(
         row = corpus.add_page(doc, keep=True)
         if row is not None:
             profile_rows[str(doc.get("domain"))].append(row)
-    for hosts in _chunks(source_hosts, IN_GROUP):
+    for hosts in in_groups(source_hosts):
         for doc in db.pages.find({"host": {"$in": hosts}}, PAGE_FIELDS, batch_size=batch):
             corpus.add_page(doc)
     return profile_rows
@@ -550,7 +545,7 @@ def _pages_meta(db: Any, links: list[dict[str, Any]], batch: int) -> dict[str, d
     pages_meta: dict[str, dict[str, Any]] = {}
     source_urls = sorted({str(lk.get("source_url") or "") for lk in links} - {""})
     fields = {"_id": 1, EXTERNAL_LINKS: 1, "out_hosts": 1, "nofollow": 1}
-    for urls in _chunks(source_urls, IN_GROUP):
+    for urls in in_groups(source_urls):
         for doc in db.pages.find({"_id": {"$in": urls}}, fields, batch_size=batch):
             external = doc.get(EXTERNAL_LINKS)
             if not isinstance(external, int):  # a page an older version stored
