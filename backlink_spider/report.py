@@ -29,12 +29,14 @@ from backlink_spider.vocabulary import (
     MATCHED_DOMAIN,
     NOT_LOST,
     QUALITY,
+    REASONS,
     RECIPROCAL,
     RELEVANCE,
     SCORES,
     SITE_TRUST,
     SOURCE_DOMAIN,
     UNVERIFIED_AT,
+    UPGRADES_QUERY,
     crawl_figures,
     crawl_status,
     is_followed,
@@ -42,6 +44,7 @@ from backlink_spider.vocabulary import (
     link_status,
     status_counts,
     status_query,
+    takes_away,
 )
 from pipelines.profile import (
     crawl_history,
@@ -55,7 +58,7 @@ logger = logging.getLogger(__name__)
 
 TOP = 15  # rows of each "top" table and bar chart
 LINK_ROWS = 1000  # rows of the links table, best first (the export has them all)
-SCORE_HEADERS = ("quality", "link trust", "relevance")
+SCORE_HEADERS = ("quality", "site trust", "link trust", "relevance")
 LINK_HEADERS = ("linking page", "anchor", "rel", "position", *SCORE_HEADERS, "first seen", "status")
 # Sorts a table.sortable by the column whose header button is pressed (again: the other way).
 # A cell's data-v is its sort key when its text is not (numbers, dates); th data-type="num"
@@ -122,14 +125,19 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
     for doc in db.backlinks.find(not_lost, {SOURCE_DOMAIN: 1, SCORES: 1, RECIPROCAL: 1}):
         row = domains.setdefault(
             str(doc.get(SOURCE_DOMAIN) or ""),
-            {"links": 0, QUALITY: 0.0, LINK_TRUST: 0.0, RECIPROCAL: False},
+            {"links": 0, QUALITY: 0.0, SITE_TRUST: 0.0, LINK_TRUST: 0.0, RECIPROCAL: False},
         )
         row["links"] += 1
-        for name in (QUALITY, LINK_TRUST):
+        for name in (QUALITY, SITE_TRUST, LINK_TRUST):
             row[name] = max(row[name], float((doc.get(SCORES) or {}).get(name) or 0))
         row[RECIPROCAL] = row[RECIPROCAL] or bool(doc.get(RECIPROCAL))
     top_domains = sorted(domains.items(), key=lambda kv: (-kv[1][QUALITY], -kv[1]["links"]))
     broken = list(db.backlinks.find({**ours, **BROKEN_QUERY}).sort("target_url", 1))
+    upgrades = list(
+        db.backlinks.find({**ours, **UPGRADES_QUERY}, LINK_FIELDS)
+        .sort([(f"{SCORES}.{SITE_TRUST}", -1), ("_id", 1)])
+        .limit(TOP)
+    )
     lost_query = {**ours, **status_query("lost", None)}
     lost = list(db.backlinks.find(lost_query).sort("lost_at", -1).limit(TOP))
     latest = str(crawl["_id"]) if crawl.get("_id") else None
@@ -151,6 +159,7 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
         "top_domains": top_domains[:TOP],
         "prospects": prospects(db, target_domain, limit=TOP),
         "broken": broken,
+        "upgrades": upgrades,
         "lost": lost,
         "links": links,
         "links_total": len(scores),
@@ -174,6 +183,12 @@ LINK_FIELDS = {
         SCORES,
     )
 }
+
+
+def _passes_less(doc: dict[str, Any]) -> list[str]:
+    """The reasons that name a factor taking trust away ("…: counted at 30%")."""
+    reasons = (doc.get(SCORES) or {}).get(REASONS) or []
+    return [str(r) for r in reasons if takes_away(str(r))]
 
 
 def report_figures(db: Any, target_domain: str, crawl: dict[str, Any]) -> dict[str, int]:
@@ -438,6 +453,7 @@ def render(data: dict[str, Any]) -> str:
             f"<td>{_e(d)}</td>",
             _num(r["links"]),
             _num(f"{r[QUALITY]:.1f}"),
+            _num(f"{r[SITE_TRUST]:.1f}"),
             _num(f"{r[LINK_TRUST]:.1f}"),
             f"<td>{'yes' if r[RECIPROCAL] else ''}</td>",
         ]
@@ -462,6 +478,14 @@ def render(data: dict[str, Any]) -> str:
         ]
         for d in data["broken"]
     ]
+    upgrade_rows = [
+        [
+            f"<td>{_link(d.get('source_url'))}</td>",
+            *(_score((d.get(SCORES) or {}).get(n)) for n in (SITE_TRUST, LINK_TRUST)),
+            f"<td>{_e('; '.join(_passes_less(d)))}</td>",
+        ]
+        for d in data["upgrades"]
+    ]
     lost_rows = [
         [
             f"<td>{_link(d.get('source_url'))}</td>",
@@ -476,7 +500,10 @@ def render(data: dict[str, Any]) -> str:
             f"<td>{_e(' '.join(str(d.get('anchor_text') or '').split()))}</td>",
             f"<td>{_rel(d)}</td>",
             f"<td>{_e(d.get('position'))}</td>",
-            *(_score((d.get(SCORES) or {}).get(n)) for n in (QUALITY, LINK_TRUST, RELEVANCE)),
+            *(
+                _score((d.get(SCORES) or {}).get(n))
+                for n in (QUALITY, SITE_TRUST, LINK_TRUST, RELEVANCE)
+            ),
             _date(d.get("first_seen")),
             f"<td>{_e(d['status'])}</td>",
         ]
@@ -509,7 +536,9 @@ def render(data: dict[str, Any]) -> str:
     card_html = "".join(f"<div class='card'><b>{_e(v)}</b>{_e(k)}</div>" for k, v in cards)
     mix_chart = chart_mix(data)
     domain_table = _table(
-        ["domain", "links", "quality", "link trust", "reciprocal"], domain_rows, "No backlinks yet."
+        ["domain", "links", "quality", "site trust", "link trust", "reciprocal"],
+        domain_rows,
+        "No backlinks yet.",
     )
     prospect_table = _table(
         ["domain", "score", "site trust", "relevance", "competitors", "competitor pages"],
@@ -520,6 +549,11 @@ def render(data: dict[str, Any]) -> str:
         ["linking page", "dead target URL", "status"], broken_rows, "No broken backlinks."
     )
     lost_table = _table(["linking page", "target URL", "lost at"], lost_rows, "No lost backlinks.")
+    upgrade_table = _table(
+        ["linking page", "site trust", "link trust", "why it passes little"],
+        upgrade_rows,
+        "No strong site's link passes less than half its trust.",
+    )
     link_table = _table(
         LINK_HEADERS, link_rows, "No backlinks yet.", sortable={*SCORE_HEADERS, "first seen"}
     )
@@ -545,6 +579,8 @@ def render(data: dict[str, Any]) -> str:
 {prospect_table}</section>
 <section><h2>Broken backlinks (reclaim: redirect the dead URL)</h2>
 {broken_table}</section>
+<section><h2>Strong sites whose links pass little (ask for an editorial link)</h2>
+{upgrade_table}</section>
 <section><h2>Recently lost backlinks</h2>
 {lost_table}</section>
 <section><h2>Backlinks</h2><p class="muted">{_e(links_note)}</p>

@@ -22,12 +22,15 @@ from rich.text import Text
 from backlink_spider.cli import program
 from backlink_spider.vocabulary import (
     FAILED_SEEDS,
+    LINK_TRUST,
     MATCHED_DOMAIN,
     NOT_LOST,
     QUALITY,
     REASONS,
     SCORES,
+    SITE_TRUST,
     SOURCE_DOMAIN,
+    UPGRADES_QUERY,
     is_followed,
     latest_crawl,
     record_figures,
@@ -49,8 +52,10 @@ class TargetSummary:
     backlinks: int = 0  # not lost: live or unverified
     referring_domains: int = 0
     followed: int = 0
+    upgrades: int = 0  # links from strong sites that pass little (UPGRADES_QUERY)
     failed_seeds: list[tuple[str, str]] = field(default_factory=list)  # (seed, why)
-    top: list[dict[str, Any]] = field(default_factory=list)  # source, anchor, quality, reasons
+    # source, anchor, quality, site and link trust, reasons
+    top: list[dict[str, Any]] = field(default_factory=list)
 
 
 def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
@@ -72,6 +77,7 @@ def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
         if link.get(SOURCE_DOMAIN):
             domains.add(str(link[SOURCE_DOMAIN]))
     summary.referring_domains = len(domains)
+    summary.upgrades = db.backlinks.count_documents({**ours, **UPGRADES_QUERY})
     best = db.backlinks.find(
         {**ours, f"{SCORES}.{QUALITY}": {"$ne": None}},
         {"source_url": 1, "anchor_text": 1, SCORES: 1},
@@ -85,6 +91,8 @@ def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
                 "source": str(link.get("source_url") or ""),
                 "anchor": str(link.get("anchor_text") or ""),
                 "quality": float(scores.get(QUALITY) or 0.0),
+                "site": scores.get(SITE_TRUST),
+                "link": float(scores.get(LINK_TRUST) or 0.0),
                 "reasons": [str(r) for r in (scores.get(REASONS) or [])[:TOP_REASONS]],
             }
         )
@@ -133,12 +141,16 @@ def render(summary: TargetSummary) -> Group:
     if summary.top:
         top = Table(title="best links", title_justify="left", box=None)
         top.add_column("quality", justify="right", no_wrap=True)
+        top.add_column("site", justify="right", no_wrap=True)
+        top.add_column("link", justify="right", no_wrap=True)
         top.add_column("source", ratio=3, overflow="fold")
         top.add_column("anchor", ratio=2)
         top.add_column("why", ratio=4)
         for link in summary.top:
             top.add_row(
                 f"{link['quality']:.0f}",
+                "-" if link["site"] is None else f"{float(link['site']):.0f}",
+                f"{link['link']:.0f}",
                 link["source"],
                 link["anchor"] or "(no text)",
                 "; ".join(link["reasons"]),
@@ -146,6 +158,14 @@ def render(summary: TargetSummary) -> Group:
         parts.append(top)
     elif summary.backlinks:
         parts.append(Text(f"not scored yet: {program()} score {summary.target}"))
+    if summary.upgrades:
+        parts.append(
+            Text(
+                f"{summary.upgrades:,} link{'s' if summary.upgrades > 1 else ''} from strong "
+                f"sites pass little of their trust: {program()} export {summary.target} "
+                "--upgrades"
+            )
+        )
     parts.append(Text(f"data: {summary.data_dir}", style="dim"))
     return Group(*parts)
 

@@ -29,15 +29,16 @@ RECIPROCAL = "reciprocal"  # bool: see reciprocal_sites
 SCORES = "scores"
 
 # backlinks.scores: what one link is worth (0-100 each), why, and when it was scored
-LINK_TRUST = "link_trust"  # the source site's trust times what the link itself passes
+# SITE_TRUST (below): the linking site's trust, as its host's hosts.site_trust
+LINK_TRUST = "link_trust"  # what the link passes of its site's trust
 RELEVANCE = "relevance"
 QUALITY = "quality"
 REASONS = "reasons"
 SCORED_AT = "scored_at"
-SCORE_FIELDS = (LINK_TRUST, RELEVANCE, QUALITY, REASONS, SCORED_AT)
 
 # hosts: per target and host ("target|host"), what one site is worth to that target
 SITE_TRUST = "site_trust"  # TrustRank lowered by distrust, 0-100
+SCORE_FIELDS = (SITE_TRUST, LINK_TRUST, RELEVANCE, QUALITY, REASONS, SCORED_AT)
 SITE_TRUST_RAW = "site_trust_raw"  # the TrustRank probability
 SITE_DISTRUST = "site_distrust"  # Anti-TrustRank, 0-100
 SITE_DISTRUST_RAW = "site_distrust_raw"
@@ -86,6 +87,21 @@ STATUSES = ("new", "live", "lost", "unverified")
 NOT_LOST: dict[str, Any] = {LOST_AT: None}
 #: Links not lost whose target URL answered 4xx/5xx: reclaim them by redirecting the dead URL.
 BROKEN_QUERY: dict[str, Any] = {LOST_AT: None, TARGET_STATUS: {"$gte": 400}}
+#: A strong site (site trust this high or more) ...
+STRONG_SITE = 50.0
+#: ... whose link passes less than this share of its trust (nofollow, sponsored, footer,
+#: site-wide, repeated): worth asking for an editorial link instead.
+PASSES_LITTLE = 0.5
+UPGRADES_QUERY: dict[str, Any] = {
+    LOST_AT: None,
+    f"{SCORES}.{SITE_TRUST}": {"$gte": STRONG_SITE},
+    "$expr": {
+        "$lt": [
+            f"${SCORES}.{LINK_TRUST}",
+            {"$multiply": [f"${SCORES}.{SITE_TRUST}", PASSES_LITTLE]},
+        ]
+    },
+}
 
 
 def status_query(status: str, latest_crawl_id: str | None) -> dict[str, Any]:
@@ -269,6 +285,25 @@ def latest_crawl(db: Any, domain: str) -> dict[str, Any] | None:
 
 
 # -- reciprocity --------------------------------------------------------------------------------
+
+# A factor's reason says what the link keeps: "footer link: counted at 30%", "nofollow: passes
+# nothing" (``counted``); readers find them by these words (``takes_away``).
+COUNTED_AT = "counted at"
+PASSES_NOTHING = "passes nothing"
+
+
+def counted(what: str, factor: float) -> str:
+    """A factor's reason in a site owner's words: "footer link: counted at 30%"."""
+    if factor <= 0:
+        return f"{what}: {PASSES_NOTHING}"
+    percent = 100.0 * factor
+    return f"{what}: {COUNTED_AT} {percent:.0f}%" if percent >= 1 else f"{what}: {COUNTED_AT} <1%"
+
+
+def takes_away(reason: str) -> bool:
+    """True for a reason naming a factor that lowered what a link passes (``counted``)."""
+    return reason.endswith(f": {PASSES_NOTHING}") or f": {COUNTED_AT} " in reason
+
 
 RECIPROCAL_REASON = "reciprocal link"  # the score's reason for a reciprocal link
 FARM_REASON = "link farm neighbourhood"  # the score's reason for a link from a farm host

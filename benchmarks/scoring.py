@@ -10,6 +10,10 @@ Run ``python benchmarks/scoring.py`` from anywhere. Two parts, both on real grap
    peak memory <= 3x the CSR arrays.
 2. ``1996-uk-web-hosts.tsv.gz`` (UK host graph, 1996) with every ``.ac.uk`` and ``.gov.uk`` host
    as a seed: the top 20 hosts by trust, and the top 20 that are not seeds, for a person to read.
+3. The 0-100 calibration on the same graph, for 5, 30, 300 and all 3,925 of those seeds: the
+   histogram of the reached hosts' site trust, anchored at a lone seed (before) and at
+   ``top_anchor`` (what scoring uses), with the share at 100, at 50 or more, the seeds' median,
+   and the median by hops from the nearest seed.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ DATA = ROOT.parent / "shared" / "data" / "graphs"
 sys.path.insert(0, str(ROOT))
 
 from pipelines.scoring.graph import GraphBuilder  # noqa: E402
-from pipelines.scoring.trust import log_scale, seed_trust  # noqa: E402
+from pipelines.scoring.trust import log_scale, seed_hops, seed_trust, top_anchor  # noqa: E402
 
 
 def best_of(rounds: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -144,7 +148,7 @@ def bench_uk(top: int) -> None:
     start = time.perf_counter()
     weights = graph.weights()
     rank = seed_trust(weights, seeds)
-    trust = log_scale(rank.scores)
+    trust = log_scale(rank.scores / top_anchor(rank.scores))
     ranked = time.perf_counter() - start
     print(
         f"{graph.n:,} hosts, {graph.edges:,} edges, {seeds.size:,} seeds; read and built in "
@@ -172,6 +176,48 @@ def bench_uk(top: int) -> None:
             )
 
 
+def bench_calibration(sizes: tuple[int, ...] = (5, 30, 300, 0)) -> None:
+    """Site trust histograms (10 bands of the 0-100 scale) for small and large seed sets; a
+    size of 0 means every .ac.uk and .gov.uk host."""
+    path = DATA / "1996-uk-web-hosts.tsv.gz"
+    print(f"\n== Calibration of site trust on {path.name}: reached hosts per band of 10")
+    graph = read_uk_hosts(path).build()
+    weights = graph.weights()
+    every = np.asarray(
+        [i for h, i in graph.index.items() if h.endswith((".ac.uk", ".gov.uk"))], dtype=np.int64
+    )
+    rng = np.random.default_rng(1)
+    bands = np.linspace(0, 100, 11)
+    print(
+        f"{'seeds':>6} {'scale':<14} {'anchor':>7} {'at 100':>7} {'>= 50':>7} {'seeds':>6}  "
+        + " ".join(f"{int(b):>5}" for b in bands[:-1])
+    )
+    for size in sizes:
+        seeds = every if size == 0 else np.sort(rng.choice(every, size=size, replace=False))
+        raw = seed_trust(weights, seeds).scores
+        reached = raw > 0
+        for label, anchor in (("lone seed", 1.0), ("top_anchor", top_anchor(raw))):
+            trust = log_scale(raw / anchor)
+            shown = trust[reached]
+            counts, _ = np.histogram(shown, bins=bands)
+            shares = " ".join(f"{c / shown.size:5.1%}" for c in counts)
+            print(
+                f"{seeds.size:6,} {label:<14} {anchor:7.2f} {(shown >= 100).mean():7.2%} "
+                f"{(shown >= 50).mean():7.1%} {np.median(trust[seeds]):6.0f}  {shares}"
+            )
+        hops, _ = seed_hops(weights, seeds)
+        trust = log_scale(raw / top_anchor(raw))
+        by_hop = ", ".join(
+            f"{h} hop{'s' if h != 1 else ''}: {np.median(trust[hops == h]):.0f} "
+            f"({int((hops == h).sum()):,} hosts)"
+            for h in range(4)
+            if (hops == h).any()
+        )
+        print(
+            f"{'':6} reached: {int(reached.sum()):,} of {graph.n:,} hosts; median by hop: {by_hop}"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, default=300, help="seed nodes on cnr-2000")
@@ -182,6 +228,7 @@ def main() -> None:
         sys.exit(f"error: the graphs are not in {DATA}")
     bench_cnr(args.seeds, args.rounds)
     bench_uk(args.top)
+    bench_calibration()
 
 
 if __name__ == "__main__":

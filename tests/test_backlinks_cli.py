@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import fcntl
+import json
 import os
 import pty
 import re
@@ -268,6 +269,30 @@ def test_referring_domains_export_gives_one_row_per_site(crawled: Crawled) -> No
         assert row["First seen"] == min(r["first_seen"] for r in links)[:19].replace("T", " ")
     trust = [float(r["Site trust"]) for r in rows]
     assert trust == sorted(trust, reverse=True)  # the most trusted sites first
+
+
+def test_upgrades_are_the_strong_sites_whose_links_pass_little(crawled: Crawled) -> None:
+    """One filter away: links from trusted sites that pass under half their trust (nofollow,
+    footer, site-wide...), each with the factor that took it away; the summary points to it."""
+    target = crawled.web.target
+    crawled.backlinks("export", target, "--upgrades", "-O", "upgrades.jsonl")
+    with (crawled.home / "upgrades.jsonl").open(encoding="utf-8") as fh:
+        upgrades = [json.loads(line) for line in fh]
+
+    def passes_little(record: dict[str, Any]) -> bool:
+        scores = record["scores"]
+        return scores["site_trust"] >= 50 and scores["link_trust"] < scores["site_trust"] / 2
+
+    expected = [r for r in crawled.records if r["status"] != "lost" and passes_little(r)]
+    assert upgrades and [r["source_url"] for r in upgrades] == [r["source_url"] for r in expected]
+    for record in upgrades:
+        reasons = record["scores"]["reasons"]
+        assert any(r.endswith("passes nothing") or ": counted at " in r for r in reasons)
+    farm = farm_domains(crawled.web)
+    assert not {r["source_domain"] for r in upgrades} & farm
+    words = " ".join(crawled.run.stdout.split())
+    assert f"{len(upgrades)} links from strong sites pass little of their trust" in words
+    assert f"export {target} --upgrades" in words
 
 
 def farm_domains(web: Web) -> set[str]:

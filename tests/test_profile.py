@@ -60,13 +60,15 @@ def test_a_link_into_a_dead_page_is_flagged_broken(profile: Profile) -> None:
 def test_reciprocal_is_true_where_the_target_links_back(profile: Profile) -> None:
     friend = profile.link("https://friend.test/", f"https://{TARGET}/")
     assert friend["reciprocal"] is True
-    assert "reciprocal link" in friend["scores"]["reasons"]
+    assert "reciprocal link: counted at 80%" in friend["scores"]["reasons"]
     fan = profile.link("https://fan.test/", f"https://{TARGET}/old-offer")
     assert fan["reciprocal"] is False
     assert "reciprocal link" not in fan["scores"]["reasons"]
     # The stored flag and the score follow one rule, on every link of the store.
     for doc in profile.db.backlinks.find({"scores": {"$exists": True}}):
-        assert doc["reciprocal"] is ("reciprocal link" in doc["scores"]["reasons"]), doc
+        assert doc["reciprocal"] is (
+            "reciprocal link: counted at 80%" in doc["scores"]["reasons"]
+        ), doc
 
 
 def test_prospects_are_the_sites_linking_only_to_the_competitor(profile: Profile) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pytest
@@ -19,7 +20,7 @@ from pipelines.scoring.relevance import (
     score_texts,
     tokenize,
 )
-from pipelines.scoring.run import link_factor, quality
+from pipelines.scoring.run import link_factor, ordinal, quality
 from pipelines.scoring.trust import (
     anti_trustrank,
     combine_trust,
@@ -29,7 +30,9 @@ from pipelines.scoring.trust import (
     relative_to_seeds,
     scale_0_100,
     seed_hops,
+    seed_trust,
     teleport_vector,
+    top_anchor,
     trustrank,
 )
 
@@ -259,7 +262,11 @@ def test_quality_orders_spam_footer_below_editorial() -> None:
         {"rel": [], "nofollow": False, "position": "content", "link_type": "text"},
         {"external_links": 6},
     )
-    assert spam_reasons == ["nofollow", "footer link", "page gives away 180 external links"]
+    assert spam_reasons == [
+        "nofollow: passes nothing",
+        "footer link: counted at 30%",
+        "page gives away 180 external links: counted at 33%",
+    ]
     assert editorial_reasons == ["in-content link"]
     spam = quality(8.0 * spam_factor, spam_page.score)  # a low-trust farm host
     editorial = quality(75.0 * editorial_factor, editorial_page.score)  # a trusted niche site
@@ -274,24 +281,70 @@ def test_quality_orders_spam_footer_below_editorial() -> None:
     ("link", "factor", "reasons"),
     [
         ({"position": "content"}, 1.0, ["in-content link"]),
-        ({"position": "sidebar", "rel": ["sponsored"]}, 0.0, ["sponsored", "sidebar link"]),
+        (
+            {"position": "sidebar", "rel": ["sponsored"]},
+            0.0,
+            ["sponsored: passes nothing", "sidebar link: counted at 50%"],
+        ),
         (
             {"position": "navigation", "link_type": "image"},
             0.425,
-            ["navigation link", "image link"],
+            ["navigation link: counted at 50%", "image link: counted at 85%"],
         ),
-        ({"position": "unknown", "link_type": "redirect"}, 0.63, ["via redirect"]),
+        (
+            {"position": "unknown", "link_type": "redirect"},
+            0.63,
+            ["position unknown: counted at 70%", "via redirect: counted at 90%"],
+        ),
+        ({"link_type": "text"}, 0.7, ["position unknown: counted at 70%"]),
+        (
+            {"position": "related"},
+            0.5,
+            ["story card or related-links block: counted at 50%"],
+        ),
         (
             {"position": "comment", "rel": ["ugc", "nofollow"]},
             0.0,
-            ["nofollow", "ugc", "comment link"],
+            ["nofollow, ugc: passes nothing", "comment link: counted at 30%"],
         ),
+        (
+            {"position": "content", "target_status": 404},
+            0.0,
+            ["in-content link", "links to a missing page (404): passes nothing"],
+        ),
+        # A server error may pass: the link keeps its worth until the page is gone.
+        ({"position": "content", "target_status": 503}, 1.0, ["in-content link"]),
     ],
 )
 def test_link_factor(link: dict, factor: float, reasons: list[str]) -> None:
     got_factor, got_reasons = link_factor(link)
     assert got_factor == pytest.approx(factor)
     assert got_reasons == reasons
+
+
+def test_a_nofollow_weight_is_named_with_what_it_leaves() -> None:
+    factor, reasons = link_factor({"rel": ["nofollow"], "position": "content"}, None, 0.1)
+    assert factor == pytest.approx(0.1)
+    assert reasons == ["nofollow: counted at 10%", "in-content link"]
+
+
+@pytest.mark.parametrize(
+    ("n", "word"),
+    [
+        (1, "1st"),
+        (2, "2nd"),
+        (3, "3rd"),
+        (4, "4th"),
+        (11, "11th"),
+        (13, "13th"),
+        (21, "21st"),
+        (22, "22nd"),
+        (101, "101st"),
+        (112, "112th"),
+    ],
+)
+def test_ordinals_read_as_english(n: int, word: str) -> None:
+    assert ordinal(n) == word
 
 
 def test_nofollow_rels_are_named_in_one_order_everywhere() -> None:
@@ -301,7 +354,7 @@ def test_nofollow_rels_are_named_in_one_order_everywhere() -> None:
     assert not is_followed(["sponsored"]) and not is_followed([], nofollow=True)
     # The score's reasons and the link mix read the same flags.
     _, reasons = link_factor({"rel": ["sponsored", "ugc"], "position": "content"})
-    assert reasons[:2] == ["ugc", "sponsored"]
+    assert reasons[0] == "ugc, sponsored: passes nothing"
     assert rel_kinds({"rel": ["sponsored", "ugc"]}) == ["ugc", "sponsored"]
     assert rel_kinds({"rel": [], "nofollow": True}) == ["nofollow"]
     assert rel_kinds({"rel": ["noopener"]}) == ["follow"]
@@ -356,3 +409,54 @@ def test_stored_terms_encode_as_their_parsed_pairs() -> None:
         b = fast.encode_stored(page, document=True)
         assert a[0].tolist() == b[0].tolist() and a[1].tolist() == b[1].tolist()
     assert slow.terms == fast.terms and np.array_equal(slow.idf(), fast.idf())
+
+
+@pytest.fixture(scope="module")
+def uk_hosts() -> tuple[Any, np.ndarray]:
+    """The 1996 UK host graph (real data) and its 3,925 .ac.uk/.gov.uk hosts as seeds."""
+    from benchmarks.scoring import DATA, read_uk_hosts
+
+    graph = read_uk_hosts(DATA / "1996-uk-web-hosts.tsv.gz").build()
+    seeds = [i for h, i in graph.index.items() if h.endswith((".ac.uk", ".gov.uk"))]
+    return graph, np.asarray(seeds, dtype=np.int64)
+
+
+def _site_trust(weights: Any, seeds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(raw trust, 0-100 site trust) as scoring computes them."""
+    raw = seed_trust(weights, seeds).scores
+    return raw, log_scale(raw / top_anchor(raw))
+
+
+def test_trust_scale_stays_spread_out_for_thousands_of_seeds(uk_hosts: tuple) -> None:
+    graph, seeds = uk_hosts
+    assert seeds.size > 3000
+    raw, trust = _site_trust(graph.weights(), seeds)
+    reached = trust[raw > 0]
+    # Anchored at a lone seed, the hubs many seeds link to (and every seed) clip at 100.
+    old = log_scale(raw)[raw > 0]
+    assert (old >= 100).mean() > 0.05
+    # Anchored at the top 0.1% of reached hosts: only those are at 100 ...
+    assert (reached >= 100).mean() <= 0.002
+    # ... the seeds sit below the hubs, and every tenth of the scale is used.
+    assert 70 < float(np.median(trust[seeds])) < 100
+    counts, _ = np.histogram(reached, bins=np.linspace(0, 100, 11))
+    assert (counts / reached.size >= 0.015).all(), counts
+
+
+def test_a_handful_of_seeds_keeps_a_lone_seed_at_the_top(uk_hosts: tuple) -> None:
+    graph, all_seeds = uk_hosts
+    seeds = np.sort(np.random.default_rng(7).choice(all_seeds, size=5, replace=False))
+    raw, trust = _site_trust(graph.weights(), seeds)
+    # Fewer than 1 in 1,000 reached hosts get more than a lone seed: the scale is anchored at
+    # the seed, so it stays linear in the seeds (removing one moves only what it reaches).
+    assert top_anchor(raw) == 1.0
+    assert trust.tolist() == log_scale(raw).tolist()
+    assert (trust[seeds] >= 99).all()
+    assert (trust[raw > 0] >= 100).sum() <= seeds.size + 5
+
+
+def test_top_anchor_needs_a_thousand_reached_hosts_to_move() -> None:
+    assert top_anchor(np.array([0.0, 3.0, 2.0, 0.5])) == 1.0  # a few strong hosts: no move
+    many = np.concatenate([np.full(2000, 0.01), [50.0, 40.0, 30.0]])
+    assert top_anchor(many) == 30.0  # two hosts (0.1% of 2,003) may sit above the top
+    assert top_anchor(np.zeros(10)) == 1.0

@@ -15,7 +15,7 @@ from scrapy.settings import Settings
 
 from backlink_spider.commands.score import Command
 from backlink_spider.urls import get_resolver
-from backlink_spider.vocabulary import encode_edges, latest_crawl
+from backlink_spider.vocabulary import UPGRADES_QUERY, encode_edges, latest_crawl
 from pipelines.normalize import backlink_id
 from pipelines.profile import mark_reciprocal
 from pipelines.scoring.graph import load_host_graph
@@ -283,8 +283,18 @@ def test_every_backlink_scored_and_ranked_sensibly(stored: tuple[str, Any]) -> N
 
     for doc in db.backlinks.find({}):
         scores = doc["scores"]
-        assert set(scores) == {"link_trust", "relevance", "quality", "reasons", "scored_at"}
-        assert all(0 <= scores[k] <= 100 for k in ("link_trust", "relevance", "quality"))
+        assert set(scores) == {
+            "site_trust",
+            "link_trust",
+            "relevance",
+            "quality",
+            "reasons",
+            "scored_at",
+        }
+        assert all(
+            0 <= scores[k] <= 100 for k in ("site_trust", "link_trust", "relevance", "quality")
+        )
+        assert scores["link_trust"] <= scores["site_trust"]
         assert scores["reasons"] and all(isinstance(r, str) for r in scores["reasons"])
 
     s = scores_by_source(db)
@@ -312,18 +322,76 @@ def test_every_backlink_scored_and_ranked_sensibly(stored: tuple[str, Any]) -> N
     assert any(r.startswith("shares terms: ") and "rose" in r for r in editorial["reasons"])
     assert "anchor on topic: rose, pruning" in editorial["reasons"]
     assert "1 hop from seed rosegrowers.test" in niche["reasons"]
-    assert "reciprocal link" in niche["reasons"]  # petalpost.test links back to it
+    assert "reciprocal link: counted at 80%" in niche["reasons"]  # petalpost.test links back
     assert "off-topic" in news["reasons"]
     for f in farm:
-        assert {"nofollow", "footer link", "link farm neighbourhood", "off-topic"} <= set(
-            f["reasons"]
-        )
+        assert f["site_trust"] == 0
+        assert {
+            "nofollow: passes nothing",
+            "footer link: counted at 30%",
+            "link farm neighbourhood",
+            "off-topic",
+        } <= set(f["reasons"])
+    # The club is a seed: a strong site whose site-wide footer links pass little.
     for c in club:
-        assert {"site-wide", "footer link"} <= set(c["reasons"])
+        assert c["site_trust"] == 100
+        assert {"site-wide, on 4 pages: counted at 25%", "footer link: counted at 30%"} <= set(
+            c["reasons"]
+        )
     assert max(c["link_trust"] for c in club) < editorial["link_trust"] / 4
+    # A site counts about once: its k-th link passes 1/k, and says so.
+    ranked_club = sorted(club, key=lambda c: -c["link_trust"])
+    assert not any("link from this site" in r for r in ranked_club[0]["reasons"])
+    for k, c in enumerate(ranked_club[1:], start=2):
+        suffix = {2: "nd", 3: "rd"}.get(k, "th")
+        assert f"the {k}{suffix} link from this site: counted at {100 // k}%" in c["reasons"]
+        assert c["link_trust"] == pytest.approx(ranked_club[0]["link_trust"] / k, abs=0.01)
 
     competitor = scores_by_source(db, COMPETITOR)["https://rosegrowers.test/articles/pruning"]
     assert competitor["link_trust"] > 50 and competitor["reasons"]
+
+
+def test_site_trust_and_link_trust_answer_two_questions(mongo_db: tuple[str, Any]) -> None:
+    """A sponsored link on a seed site is a strong site passing nothing (an upgrade to ask
+    for), not a farm link; a link into a missing page passes nothing either, and says why."""
+    _, db = mongo_db
+    web = gardening_web()
+    sponsored_page = "https://rosegrowers.test/sponsors"
+    web.page(
+        sponsored_page,
+        ROSES,
+        [(f"https://{TARGET}/shop", "our sponsor Petal Post", "content", ["sponsored"])],
+        is_seed=True,
+        title="Our sponsors",
+    )
+    web.store(db)
+    editorial_id = backlink_id(
+        "https://rosegrowers.test/articles/pruning", f"https://{TARGET}/roses"
+    )
+    db.backlinks.update_one({"_id": editorial_id}, {"$set": {"target_status": 404}})
+    score_target(db, TARGET)
+    s = scores_by_source(db)
+
+    sponsored = s[sponsored_page]
+    assert sponsored["site_trust"] == 100 and sponsored["link_trust"] == 0
+    assert "sponsored: passes nothing" in sponsored["reasons"]
+    assert "seed site" in sponsored["reasons"]
+    farm = s["https://farm0.test/"]
+    assert farm["site_trust"] == 0 and farm["link_trust"] == 0
+    missing = s["https://rosegrowers.test/articles/pruning"]
+    assert missing["site_trust"] == 100 and missing["link_trust"] == 0
+    assert "links to a missing page (404): passes nothing" in missing["reasons"]
+
+    # Strong sites whose links pass little: one filter away, and only those.
+    upgrades = {
+        d["source_url"] for d in db.backlinks.find({"matched_domain": TARGET, **UPGRADES_QUERY})
+    }
+    assert {sponsored_page, "https://rosegrowers.test/articles/pruning"} <= upgrades
+    assert {f"https://gardenclub.test/p{i}" for i in range(4)} <= upgrades
+    assert not any("farm" in url for url in upgrades)
+    assert "https://blog.compostlove.test/2024/heap" not in upgrades  # passes most of its trust
+    for url in upgrades:
+        assert s[url]["site_trust"] >= 50 and s[url]["link_trust"] < s[url]["site_trust"] / 2
 
 
 def test_host_figures_per_target_and_rerun_is_idempotent(stored: tuple[str, Any]) -> None:
@@ -490,7 +558,8 @@ def test_stored_reciprocal_flag_and_score_agree_per_site(mongo_db: tuple[str, An
     score_target(db, TARGET)
     assert flags() == marked
     for doc in db.backlinks.find({}):
-        assert doc["reciprocal"] is ("reciprocal link" in doc["scores"]["reasons"]), doc
+        reasons = doc["scores"]["reasons"]
+        assert doc["reciprocal"] is ("reciprocal link: counted at 80%" in reasons), doc
     # The factor is applied: an in-content link, the only one of its site, keeps 0.8 of its
     # site's trust.
     news = db.hosts.find_one({"_id": f"{TARGET}|news.test"})
@@ -522,7 +591,14 @@ def test_an_old_store_gets_the_new_field_names_at_the_next_score(stored: tuple[s
     )
     score_target(db, TARGET)
     for doc in db.backlinks.find({}):
-        assert set(doc["scores"]) == {"link_trust", "relevance", "quality", "reasons", "scored_at"}
+        assert set(doc["scores"]) == {
+            "site_trust",
+            "link_trust",
+            "relevance",
+            "quality",
+            "reasons",
+            "scored_at",
+        }
     hosts = list(db.hosts.find({"target": TARGET}))
     assert hosts and all("site_trust" in h and "site_distrust" in h for h in hosts)
     assert not any({"trust", "trust_raw", "distrust", "distrust_raw"} & set(h) for h in hosts)

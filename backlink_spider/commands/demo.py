@@ -159,12 +159,16 @@ class Command(ScrapyCommand):
             f"({figures['new']} new and {figures['lost']} lost in the crawl a month on); "
             f"the backlinks, best first (feed: {feed}; store: {location})\n"
         )
-        print(f"{'quality':>7} {'trust':>5} {'relev':>5}  {'referring page':<46} {'where':<10} why")
+        print(
+            f"{'quality':>7} {'site':>4} {'link':>4} {'relev':>5}  {'referring page':<46} "
+            f"{'where':<10} why"
+        )
         for d in links[:25]:
             scores = d.get("scores") or {}
             reasons = ", ".join(scores.get("reasons", [])[:3])
             print(
-                f"{scores.get('quality', 0):7.0f} {scores.get('link_trust', 0):5.0f} "
+                f"{scores.get('quality', 0):7.0f} {scores.get('site_trust', 0):4.0f} "
+                f"{scores.get('link_trust', 0):4.0f} "
                 f"{scores.get('relevance', 0):5.0f}  {d['source_url'][:46]:<46} "
                 f"{d['position']:<10} {reasons[:60]}"
             )

@@ -15,7 +15,9 @@ standard output gets none. ``--referring-domains`` writes one row per linking si
 
 ``--status new|live|lost|unverified`` keeps the links in one state (see
 ``backlink_spider.vocabulary.status_query``); ``--broken`` keeps live links whose target URL
-answered 4xx/5xx, the ones to reclaim by redirecting the dead URL.
+answered 4xx/5xx, the ones to reclaim by redirecting the dead URL; ``--upgrades`` keeps live
+links from strong sites that pass little of their trust (``UPGRADES_QUERY``: nofollow, sponsored,
+footer, site-wide), the ones worth asking for an editorial link.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from backlink_spider.vocabulary import (
     LINK_TRUST,
     LOST_AT,
     MATCHED_DOMAIN,
+    PASSES_LITTLE,
     QUALITY,
     REASONS,
     RECIPROCAL,
@@ -50,8 +53,10 @@ from backlink_spider.vocabulary import (
     SOURCE_DOMAIN,
     SOURCE_HOST,
     STATUSES,
+    STRONG_SITE,
     TARGET_STATUS,
     UNVERIFIED_AT,
+    UPGRADES_QUERY,
     is_followed,
     latest_crawl,
     link_status,
@@ -120,6 +125,7 @@ LINK_COLUMNS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "First seen": lambda r: utc(r.get("first_seen")),
     "Last seen": lambda r: utc(r.get("last_seen")),
     "Status": lambda r: r.get("status"),
+    "Site trust": lambda r: _score(r, SITE_TRUST),
     "Link trust": lambda r: _score(r, LINK_TRUST),
     "Relevance": lambda r: _score(r, RELEVANCE),
     "Quality": lambda r: _score(r, QUALITY),
@@ -207,7 +213,10 @@ def referring_domains(
 
 class Command(StoreCommand):
     def syntax(self) -> str:
-        return "TARGET [-O FILE | -o FILE] [--status STATE] [--broken] [--referring-domains]"
+        return (
+            "TARGET [-O FILE | -o FILE] [--status STATE] [--broken] [--upgrades] "
+            "[--referring-domains]"
+        )
 
     def short_desc(self) -> str:
         return "Write a target's stored backlinks as CSV or JSON Lines, best first"
@@ -230,6 +239,13 @@ class Command(StoreCommand):
         )
         parser.add_argument(
             "--broken", action="store_true", help="only live links whose target URL answers 4xx/5xx"
+        )
+        parser.add_argument(
+            "--upgrades",
+            action="store_true",
+            help=f"only live links from strong sites (site trust >= {STRONG_SITE:.0f}) that pass "
+            f"under {PASSES_LITTLE:.0%} of it: nofollow, sponsored, footer, site-wide; ask those "
+            "sites for an editorial link",
         )
         parser.add_argument(
             "--referring-domains",
@@ -275,6 +291,8 @@ class Command(StoreCommand):
             filters.append(status_query(opts.status, latest_id))
         if opts.broken:
             filters.append(BROKEN_QUERY)
+        if opts.upgrades:
+            filters.append(UPGRADES_QUERY)
         query = {"$and": filters} if len(filters) > 1 else filters[0]
         cursor = db.backlinks.find(query).sort(
             [(f"{SCORES}.{QUALITY}", DESCENDING), ("last_seen", DESCENDING), ("_id", 1)]

@@ -3,22 +3,30 @@
 Reads the target's profile (``pipelines.target_profile``: seeds, keywords, competitors), the
 host graph, the backlinks and the pages it needs, in batches with projections; computes site
 trust (TrustRank of each host, ``hosts.site_trust``) and topic relevance; writes ``scores``
-{link_trust, relevance, quality, reasons, scored_at} and ``reciprocal`` on every backlink and
-per-target host figures in ``hosts`` with unordered bulk updates. Nothing here is scored twice:
-a rerun overwrites.
+{site_trust, link_trust, relevance, quality, reasons, scored_at} and ``reciprocal`` on every
+backlink and per-target host figures in ``hosts`` with unordered bulk updates. Nothing here is
+scored twice: a rerun overwrites.
 
-Link trust is the source host's site trust (0-100) times what the link itself is worth:
+Two trust figures, because they answer two questions: ``site_trust`` is how trustworthy the
+linking site is (its host's TrustRank minus distrust, 0-100), ``link_trust`` how much of that
+this link passes. A nofollow link on a seed site is a strong site passing nothing: an outreach
+opportunity, not spam. Link trust is site trust times:
 
 - rel: nofollow / ugc / sponsored pass ``BACKLINKS_SCORE_NOFOLLOW_WEIGHT`` (default 0);
-- position: content 1, unknown 0.7, header/navigation/sidebar 0.5, footer/comment 0.3;
+- position: content 1, related 0.5, unknown 0.7, header/navigation/sidebar 0.5,
+  footer/comment 0.3;
 - type: image 0.85, through a redirect 0.9;
 - the page's external links: √(20 / links) when it gives away more than 20;
+- a target page that is gone (404, 410): 0, until it is back or redirected;
 - site-wide: footer, sidebar, navigation or header links from m ≥ 3 pages of one site, at least
   half of its stored pages, are boilerplate: each gets 1/m;
-- repetition: a site linking from n pages counts once: its strongest link keeps its weight, each
-  of the others gets 1/n;
+- repetition: a site's links rank by what they pass and its k-th link passes 1/k, so a site
+  linking from many pages counts about once;
 - a reciprocal link (the target's site links back to the source's site,
   ``vocabulary.reciprocal_sites``, the rule the stored ``reciprocal`` flag follows): 0.8.
+
+Each factor below 1 is named in the reasons with what it leaves ("footer link: counted at
+30%", "the 4th link from this site: counted at 25%").
 
 quality = 100 · (√((0.1 + 0.9·t)(0.1 + 0.9·r)) - 0.1) / 0.9, t = link trust/100, r = relevance/100.
 """
@@ -43,6 +51,7 @@ from backlink_spider.urls import UrlError, get_resolver, parse_seed, url_host
 from backlink_spider.vocabulary import (
     EXTERNAL_LINKS,
     FARM_REASON,
+    GONE_STATUSES,
     LINK_TRUST,
     MATCHED_DOMAIN,
     OLD_HOST_FIELDS,
@@ -59,6 +68,8 @@ from backlink_spider.vocabulary import (
     SITE_TRUST_RAW,
     SOURCE_DOMAIN,
     SOURCE_HOST,
+    TARGET_STATUS,
+    counted,
     is_reciprocal,
     nofollow_flags,
     out_hosts_of,
@@ -86,6 +97,7 @@ from pipelines.scoring.trust import (
     log_scale,
     seed_hops,
     seed_trust,
+    top_anchor,
 )
 from pipelines.store import in_groups
 from pipelines.target_profile import scoring_profile
@@ -102,6 +114,7 @@ __all__ = [
 
 POSITION_FACTORS = {
     "content": 1.0,
+    "related": 0.5,
     "unknown": 0.7,
     "header": 0.5,
     "navigation": 0.5,
@@ -109,6 +122,8 @@ POSITION_FACTORS = {
     "footer": 0.3,
     "comment": 0.3,
 }
+# How a link's position is named in its reasons (any other: "<position> link").
+POSITION_REASONS = {"unknown": "position unknown", "related": "story card or related-links block"}
 TYPE_FACTORS = {"image": 0.85, "redirect": 0.9}
 TYPE_REASONS = {"image": "image link", "redirect": "via redirect"}
 OUTLINK_ALLOWANCE = 20  # external links a page can give before each one is worth less
@@ -135,6 +150,7 @@ LINK_FIELDS = {
     "context": 1,
     "source_title": 1,
     "is_competitor_link": 1,
+    TARGET_STATUS: 1,
 }
 
 
@@ -280,31 +296,45 @@ def _hop_reason(graph: HostGraph, hops: np.ndarray, origin: np.ndarray, i: int) 
     return f"{h} hop{'s' if h > 1 else ''} from seed {seed}"
 
 
+def ordinal(n: int) -> str:
+    """2 → "2nd", 11 → "11th", 23 → "23rd"."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def link_factor(
     link: Mapping[str, Any], page: Mapping[str, Any] | None = None, nofollow_weight: float = 0.0
 ) -> tuple[float, list[str]]:
-    """What the link itself is worth (0-1) before repetition, and the reasons."""
+    """What the link itself passes (0-1) before repetition, and a reason for every factor:
+    rel, position, type, the page's external links and a target page that is gone."""
     factor = 1.0
     reasons: list[str] = []
+
+    def apply(what: str, value: float) -> None:
+        nonlocal factor
+        factor *= value
+        reasons.append(counted(what, value))
+
     page_nofollow = bool(page and page.get("nofollow"))
     flags = nofollow_flags(link.get("rel") or (), bool(link.get("nofollow")) or page_nofollow)
     if flags:
-        factor *= nofollow_weight
-        reasons.extend(flags)
+        apply(", ".join(flags), nofollow_weight)
     position = link.get("position") or "unknown"
-    factor *= POSITION_FACTORS.get(position, POSITION_FACTORS["unknown"])
+    if position not in POSITION_FACTORS:
+        position = "unknown"
     if position == "content":
         reasons.append("in-content link")
-    elif position in POSITION_FACTORS and position != "unknown":
-        reasons.append(f"{position} link")
+    else:
+        apply(POSITION_REASONS.get(position, f"{position} link"), POSITION_FACTORS[position])
     link_type = link.get("link_type") or "text"
     if link_type in TYPE_FACTORS:
-        factor *= TYPE_FACTORS[link_type]
-        reasons.append(TYPE_REASONS[link_type])
+        apply(TYPE_REASONS[link_type], TYPE_FACTORS[link_type])
     external = int(page.get("external_links", 0)) if page else 0
     if external > OUTLINK_ALLOWANCE:
-        factor *= math.sqrt(OUTLINK_ALLOWANCE / external)
-        reasons.append(f"page gives away {external} external links")
+        apply(f"page gives away {external} external links", math.sqrt(OUTLINK_ALLOWANCE / external))
+    status = link.get(TARGET_STATUS)
+    if status in GONE_STATUSES:
+        apply(f"links to a missing page ({status})", 0.0)
     return factor, reasons
 
 
@@ -320,7 +350,8 @@ def score_target(
 ) -> dict[str, Any]:
     """Score every stored backlink of ``target_domain`` (and of its competitors) in ``db``.
 
-    Writes ``scores`` = {link_trust, relevance, quality, reasons, scored_at} and ``reciprocal``
+    Writes ``scores`` = {site_trust, link_trust, relevance, quality, reasons, scored_at} and
+    ``reciprocal``
     on each backlink and a ``hosts`` document per graph host (``_id`` "target|host", with
     ``site_trust`` and ``site_distrust``); returns a summary of the run.
     Raises ScoringError when nothing is stored for the target, or a setting is bad.
@@ -380,7 +411,8 @@ def score_target(
         distrust_raw = np.zeros(graph.n)
     distrust_rel = distrust_raw
     combined = combine_trust(trust_rel, distrust_rel, strength=config.distrust_strength)
-    host_trust = log_scale(combined, decades=config.trust_decades)
+    anchor = top_anchor(combined)
+    host_trust = log_scale(combined / anchor, decades=config.trust_decades)
     distrust = log_scale(distrust_rel, decades=config.trust_decades)
     hops, origin = seed_hops(weights, seed_ids)
     farm = farm_suspects(graph.links, host_trust >= 1.0) | (distrust >= FARM_DISTRUST)
@@ -450,6 +482,7 @@ def score_target(
         "distrust_seeds": int(distrust_ids.size),
         "iterations": trust_rank.iterations,
         "converged": trust_rank.converged,
+        "trust_top": anchor,
         "seconds": {k: round(v, 3) for k, v in timings.items()},
         "scored_at": now,
     }
@@ -651,11 +684,13 @@ def _link_scores(
     config: ScoringConfig,
     now: datetime,
 ) -> list[UpdateOne]:
-    """The ``scores`` and ``reciprocal`` update of every link: the flag and the factor come
-    from one rule (``linked_back``: ``reciprocal_sites`` of each matched domain)."""
+    """The ``scores`` and ``reciprocal`` update of every link: the site's trust, what the link
+    passes of it, and a reason for each factor. The flag and the factor come from one rule
+    (``linked_back``: ``reciprocal_sites`` of each matched domain)."""
     reciprocal = [
         is_reciprocal(lk, linked_back.get(str(lk.get(MATCHED_DOMAIN)), frozenset())) for lk in links
     ]
+    site_trust: list[float] = []
     values: list[float] = []
     reasons: list[list[str]] = []
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
@@ -678,38 +713,39 @@ def _link_scores(
         why.extend(link_why)
         if reciprocal[i]:
             factor *= RECIPROCAL_FACTOR
-            why.append(RECIPROCAL_REASON)
+            why.append(counted(RECIPROCAL_REASON, RECIPROCAL_FACTOR))
+        site_trust.append(base)
         values.append(base * factor)
         reasons.append(why)
         source_domain = str(lk.get(SOURCE_DOMAIN) or host)
         groups[(source_domain, str(lk.get(MATCHED_DOMAIN)))].append(i)
 
-    # A site linking from many of its pages counts once. Boilerplate links (footer, sidebar,
-    # navigation, header) on many of its pages are site-wide: each is worth 1/n of one.
+    # A site linking from many of its pages counts about once. Boilerplate links (footer,
+    # sidebar, navigation, header) on many of its pages are site-wide: each is worth 1/m of one.
     for (source_domain, _), idx in groups.items():
         if len(idx) < 2:
             continue
         boiler = [i for i in idx if links[i].get("position") in BOILERPLATE]
         stored = domain_pages.get(source_domain, 0)
         if len(boiler) >= SITE_WIDE_MIN_LINKS and len(boiler) >= SITE_WIDE_SHARE * stored:
+            share = 1.0 / len(boiler)
             for i in boiler:
-                values[i] /= len(boiler)
-                reasons[i].append("site-wide")
-        # Then the strongest link of the site keeps its weight, the others get 1/n. Ties go
-        # to the smallest _id, not to the order links were stored in: the same links score
-        # the same however a crawl (or its resumed attempts) happened to store them.
-        n = len(idx)
-        best = min(idx, key=lambda i: (-values[i], str(links[i]["_id"])))
-        for i in idx:
-            if i != best:
-                values[i] /= n
-                reasons[i].append(f"one of {n} links from this site")
+                values[i] *= share
+                reasons[i].append(counted(f"site-wide, on {len(boiler)} pages", share))
+        # Then the k-th strongest link of the site passes 1/k of its worth. Ties go to the
+        # smallest _id, not to the order links were stored in: the same links score the same
+        # however a crawl (or its resumed attempts) happened to store them.
+        ranked = sorted(idx, key=lambda i: (-values[i], str(links[i]["_id"])))
+        for k, i in enumerate(ranked[1:], start=2):
+            values[i] /= k
+            reasons[i].append(counted(f"the {ordinal(k)} link from this site", 1.0 / k))
 
     updates = []
     for i, lk in enumerate(links):
         rel = relevances[i]
         trust = round(values[i], 2)
         scores = {
+            SITE_TRUST: round(site_trust[i], 2),
             LINK_TRUST: trust,
             RELEVANCE: rel.score,
             QUALITY: round(quality(trust, rel.score), 2),

@@ -28,6 +28,7 @@ DAMPING = 0.85
 TOLERANCE = 1e-9  # L1 change between two iterations
 MAX_ITERATIONS = 1000
 TRUST_DECADES = 6.0  # orders of magnitude below a seed's trust that map to 0 on the 0-100 scale
+TOP_SHARE = 0.001  # of the reached hosts: at most this share sits above the scale's top
 
 __all__ = [
     "DAMPING",
@@ -45,6 +46,7 @@ __all__ = [
     "seed_hops",
     "seed_trust",
     "teleport_vector",
+    "top_anchor",
     "trustrank",
 ]
 
@@ -221,6 +223,25 @@ def log_scale(relative: np.ndarray, *, decades: float = TRUST_DECADES) -> np.nda
     out[positive] = 100.0 * (1.0 + np.log10(relative[positive]) / decades)
     np.clip(out, 0.0, 100.0, out=out)
     return out
+
+
+def top_anchor(trust: np.ndarray, *, share: float = TOP_SHARE) -> float:
+    """The trust that maps to 100: a lone seed's (1), or, when more than ``share`` of the
+    reached hosts (and at least one in 1/``share``) get more than that, the level only that
+    share exceeds.
+
+    With a handful of seeds the top is a seed and the scale stays linear in the seeds (removing
+    one moves only what it reaches). With thousands of seeds, hubs that many of them link to
+    collect many seeds' worth of trust: anchored at a lone seed, they (and a fifth of the
+    reached web) would clip at 100. Anchored at the top 0.1%, the scale stays spread out.
+    """
+    reached = np.asarray(trust, dtype=np.float64)
+    reached = reached[reached > 0]
+    above = int(reached.size * share)
+    if above < 1:
+        return 1.0
+    level = float(np.partition(reached, reached.size - 1 - above)[reached.size - 1 - above])
+    return max(1.0, level)
 
 
 def scale_0_100(
