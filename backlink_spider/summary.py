@@ -34,6 +34,7 @@ from backlink_spider.vocabulary import (
     is_followed,
     latest_crawl,
     record_figures,
+    takes_away,
 )
 
 TOP_LINKS = 5  # the best links listed
@@ -93,10 +94,20 @@ def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
                 "quality": float(scores.get(QUALITY) or 0.0),
                 "site": scores.get(SITE_TRUST),
                 "link": float(scores.get(LINK_TRUST) or 0.0),
-                "reasons": [str(r) for r in (scores.get(REASONS) or [])[:TOP_REASONS]],
+                "reasons": shown_reasons([str(r) for r in scores.get(REASONS) or []]),
             }
         )
     return summary
+
+
+def shown_reasons(reasons: list[str]) -> list[str]:
+    """The reasons a row has room for (``TOP_REASONS``): the site's (the first), then those
+    naming a factor that took trust away, then the others in their order."""
+    if not reasons:
+        return []
+    rest = reasons[1:]
+    ranked = [r for r in rest if takes_away(r)] + [r for r in rest if not takes_away(r)]
+    return [reasons[0], *ranked][:TOP_REASONS]
 
 
 def _count(value: int | None) -> str:
