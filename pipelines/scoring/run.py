@@ -351,9 +351,8 @@ def score_target(
     """Score every stored backlink of ``target_domain`` (and of its competitors) in ``db``.
 
     Writes ``scores`` = {site_trust, link_trust, relevance, quality, reasons, scored_at} and
-    ``reciprocal``
-    on each backlink and a ``hosts`` document per graph host (``_id`` "target|host", with
-    ``site_trust`` and ``site_distrust``); returns a summary of the run.
+    ``reciprocal`` on each backlink and a ``hosts`` document per graph host (``_id``
+    "target|host", with ``site_trust`` and ``site_distrust``); returns a summary of the run.
     Raises ScoringError when nothing is stored for the target, or a setting is bad.
     ``on_step`` is told each step as it begins (``backlink_spider.progress.Steps``).
     """
@@ -721,7 +720,8 @@ def _link_scores(
         groups[(source_domain, str(lk.get(MATCHED_DOMAIN)))].append(i)
 
     # A site linking from many of its pages counts about once. Boilerplate links (footer,
-    # sidebar, navigation, header) on many of its pages are site-wide: each is worth 1/m of one.
+    # sidebar, navigation, header, related) on many of its pages are site-wide: each is worth
+    # 1/m of one.
     for (source_domain, _), idx in groups.items():
         if len(idx) < 2:
             continue
