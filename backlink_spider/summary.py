@@ -154,16 +154,16 @@ def render(summary: TargetSummary) -> Group:
         top.add_column("quality", justify="right", no_wrap=True)
         top.add_column("site", justify="right", no_wrap=True)
         top.add_column("link", justify="right", no_wrap=True)
-        top.add_column("source", ratio=3, overflow="fold")
-        top.add_column("anchor", ratio=2)
-        top.add_column("why", ratio=4)
+        top.add_column("linking page, anchor", ratio=1, overflow="fold")
+        top.add_column("why", ratio=1)
         for link in summary.top:
+            page = Text(link["source"])
+            page.append(f"\n“{link['anchor']}”" if link["anchor"] else "\n(no anchor text)")
             top.add_row(
                 f"{link['quality']:.0f}",
                 "-" if link["site"] is None else f"{float(link['site']):.0f}",
                 f"{link['link']:.0f}",
-                link["source"],
-                link["anchor"] or "(no text)",
+                page,
                 "; ".join(link["reasons"]),
             )
         parts.append(top)

@@ -310,7 +310,18 @@ def test_quality_orders_spam_footer_below_editorial() -> None:
         (
             {"position": "content", "target_status": 404},
             0.0,
-            ["in-content link", "links to a missing page (404): passes nothing"],
+            ["links to a missing page (404): passes nothing", "in-content link"],
+        ),
+        # What takes the most comes first: the reason a person reads first.
+        (
+            {"position": "footer", "link_type": "image", "rel": ["noopener"]},
+            0.255,
+            ["footer link: counted at 30%", "image link: counted at 85%"],
+        ),
+        (
+            {"position": "sidebar", "link_type": "redirect"},
+            0.45,
+            ["sidebar link: counted at 50%", "via redirect: counted at 90%"],
         ),
         # A server error may pass: the link keeps its worth until the page is gone.
         ({"position": "content", "target_status": 503}, 1.0, ["in-content link"]),

@@ -302,40 +302,53 @@ def ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def link_factor(
+def link_factors(
     link: Mapping[str, Any], page: Mapping[str, Any] | None = None, nofollow_weight: float = 0.0
-) -> tuple[float, list[str]]:
-    """What the link itself passes (0-1) before repetition, and a reason for every factor:
-    rel, position, type, the page's external links and a target page that is gone."""
-    factor = 1.0
-    reasons: list[str] = []
+) -> tuple[list[tuple[float, str]], list[str]]:
+    """What the link itself passes before repetition: the factors below 1, each with its
+    reason (rel, position, type, the page's external links, a target page that is gone), and
+    the reasons of what keeps it whole ("in-content link")."""
+    cuts: list[tuple[float, str]] = []
+    kept: list[str] = []
 
-    def apply(what: str, value: float) -> None:
-        nonlocal factor
-        factor *= value
-        reasons.append(counted(what, value))
+    def cut(what: str, value: float) -> None:
+        cuts.append((value, counted(what, value)))
 
     page_nofollow = bool(page and page.get("nofollow"))
     flags = nofollow_flags(link.get("rel") or (), bool(link.get("nofollow")) or page_nofollow)
     if flags:
-        apply(", ".join(flags), nofollow_weight)
+        cut(", ".join(flags), nofollow_weight)
     position = link.get("position") or "unknown"
     if position not in POSITION_FACTORS:
         position = "unknown"
     if position == "content":
-        reasons.append("in-content link")
+        kept.append("in-content link")
     else:
-        apply(POSITION_REASONS.get(position, f"{position} link"), POSITION_FACTORS[position])
+        cut(POSITION_REASONS.get(position, f"{position} link"), POSITION_FACTORS[position])
     link_type = link.get("link_type") or "text"
     if link_type in TYPE_FACTORS:
-        apply(TYPE_REASONS[link_type], TYPE_FACTORS[link_type])
+        cut(TYPE_REASONS[link_type], TYPE_FACTORS[link_type])
     external = int(page.get("external_links", 0)) if page else 0
     if external > OUTLINK_ALLOWANCE:
-        apply(f"page gives away {external} external links", math.sqrt(OUTLINK_ALLOWANCE / external))
+        cut(f"page gives away {external} external links", math.sqrt(OUTLINK_ALLOWANCE / external))
     status = link.get(TARGET_STATUS)
     if status in GONE_STATUSES:
-        apply(f"links to a missing page ({status})", 0.0)
-    return factor, reasons
+        cut(f"links to a missing page ({status})", 0.0)
+    return cuts, kept
+
+
+def cut_reasons(cuts: list[tuple[float, str]]) -> list[str]:
+    """The factors' reasons, the one that takes the most first (ties in the order found)."""
+    return [reason for _, reason in sorted(cuts, key=lambda cut: cut[0])]
+
+
+def link_factor(
+    link: Mapping[str, Any], page: Mapping[str, Any] | None = None, nofollow_weight: float = 0.0
+) -> tuple[float, list[str]]:
+    """What the link itself passes (0-1) before repetition, and its reasons: the factors that
+    take the most first, then what keeps it whole (``link_factors``)."""
+    cuts, kept = link_factors(link, page, nofollow_weight)
+    return math.prod(value for value, _ in cuts), [*cut_reasons(cuts), *kept]
 
 
 # -- the run --------------------------------------------------------------------------------------
@@ -691,7 +704,9 @@ def _link_scores(
     ]
     site_trust: list[float] = []
     values: list[float] = []
-    reasons: list[list[str]] = []
+    site_why: list[list[str]] = []  # the site's reasons, then the link's
+    cuts: list[list[tuple[float, str]]] = []  # the factors below 1, with their reasons
+    kept: list[list[str]] = []
     groups: dict[tuple[str, str], list[int]] = defaultdict(list)
     for i, lk in enumerate(links):
         host = str(lk.get(SOURCE_HOST) or "")
@@ -708,14 +723,14 @@ def _link_scores(
             elif distrust[gi] >= NEAR_DISTRUST:
                 why.append("close to distrusted sites")
         page = pages_meta.get(str(lk.get("source_url") or ""))
-        factor, link_why = link_factor(lk, page, config.nofollow_weight)
-        why.extend(link_why)
+        link_cuts, link_kept = link_factors(lk, page, config.nofollow_weight)
         if reciprocal[i]:
-            factor *= RECIPROCAL_FACTOR
-            why.append(counted(RECIPROCAL_REASON, RECIPROCAL_FACTOR))
+            link_cuts.append((RECIPROCAL_FACTOR, counted(RECIPROCAL_REASON, RECIPROCAL_FACTOR)))
         site_trust.append(base)
-        values.append(base * factor)
-        reasons.append(why)
+        values.append(base * math.prod(value for value, _ in link_cuts))
+        site_why.append(why)
+        cuts.append(link_cuts)
+        kept.append(link_kept)
         source_domain = str(lk.get(SOURCE_DOMAIN) or host)
         groups[(source_domain, str(lk.get(MATCHED_DOMAIN)))].append(i)
 
@@ -731,14 +746,16 @@ def _link_scores(
             share = 1.0 / len(boiler)
             for i in boiler:
                 values[i] *= share
-                reasons[i].append(counted(f"site-wide, on {len(boiler)} pages", share))
+                cuts[i].append((share, counted(f"site-wide, on {len(boiler)} pages", share)))
         # Then the k-th strongest link of the site passes 1/k of its worth. Ties go to the
         # smallest _id, not to the order links were stored in: the same links score the same
         # however a crawl (or its resumed attempts) happened to store them.
         ranked = sorted(idx, key=lambda i: (-values[i], str(links[i]["_id"])))
         for k, i in enumerate(ranked[1:], start=2):
             values[i] /= k
-            reasons[i].append(counted(f"the {ordinal(k)} link from this site", 1.0 / k))
+            cuts[i].append((1.0 / k, counted(f"the {ordinal(k)} link from this site", 1.0 / k)))
+    # Site first, then what took the most of its trust away, then what kept it.
+    reasons = [[*site_why[i], *cut_reasons(cuts[i]), *kept[i]] for i in range(len(links))]
 
     updates = []
     for i, lk in enumerate(links):
