@@ -62,6 +62,7 @@ TRAP_UNPROVEN = "trap_unproven"  # deferred: its shape waits for a verdict (so d
 ROLE_TARGET = "target"
 ROLE_SEED = "seed"
 ROLE_SITE = "site"
+ROLE_DISCOVERED = "discovered"  # a site Common Crawl's graph named: a start site, not a seed
 
 _SKIP_EXTENSIONS = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
 _PAGES = "pages"  # the counter of the page budget
@@ -434,8 +435,10 @@ class SharedAdmission(Admission):
 
 
 def make_admission(config: CrawlConfig, shared: SharedCrawl | None = None) -> Admission:
-    """Local admission, or the shared crawl's when there is one."""
+    """Local admission, or the shared crawl's when there is one. The crawl's start sites (its
+    seeds, and the discovered sites it visits) are 0 site hops away."""
     rules = AdmissionRules.from_config(config)
+    starts = (*config.seed_domains, *sorted(config.discovered_domains - config.seed_domains))
     if shared is None:
-        return LocalAdmission(rules, config.seed_domains)
-    return shared.admission(rules, config.seed_domains)
+        return LocalAdmission(rules, starts)
+    return shared.admission(rules, starts)

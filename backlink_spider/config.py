@@ -32,8 +32,10 @@ ARGUMENTS = (
     "depth",
     "max_pages",
     "render",
+    "discovered",
 )
 MAX_DEPTH = 5
+MAX_DISCOVERED = 10_000  # discovered sites one crawl may visit (-a discovered=N)
 
 if TYPE_CHECKING:
     from pipelines.target_profile import TargetProfile
@@ -71,6 +73,10 @@ class CrawlConfig:
     position_rules: PositionRules = field(default_factory=lambda: PositionRules.from_mapping(None))
     render: str = "auto"  # never, auto, always (backlink_spider/render.py)
     browser: str = ""  # the browser's executable; "" when none was found or render is never
+    # Sites Common Crawl's graph says link to a watched domain (the profile's best N, asked with
+    # -a discovered=N): start URLs, crawled like seeds but never trusted as seeds.
+    discovered: tuple[str, ...] = ()
+    discovered_domains: frozenset[str] = frozenset()
 
     @property
     def watched_domains(self) -> frozenset[str]:
@@ -101,7 +107,8 @@ class CrawlConfig:
         if not given and not (profile and profile.seeds):
             given = parse_seeds(split_list(settings.getlist("BACKLINKS_SEEDS")))
         seed_urls = given or list(profile.seeds if profile else ())
-        if not seed_urls and require_seeds:
+        wanted = _int_arg(args, "discovered", 0, 0, MAX_DISCOVERED)
+        if not seed_urls and require_seeds and not wanted:
             raise ArgumentError(
                 "no seed sites: give -a seeds=a.com,b.org (or a file with one per line), "
                 f"add some to the target's profile (scrapy target {target_domain} --add-seeds "
@@ -113,6 +120,11 @@ class CrawlConfig:
         keywords = parse_keywords(split_list(args.get("keywords")))
         if profile:
             keywords = list(dict.fromkeys([*keywords, *profile.keywords]))
+        seed_domains = frozenset(resolver.registered_domain(url_host(url)) for url in seed_urls)
+        discovered: list[str] = []
+        if wanted and require_seeds:
+            skip = (target_domain, *competitors, *seed_domains)
+            discovered = _discovered_sites(wanted, profile, target_domain, skip)
 
         try:
             rules = _position_rules(settings.getdict("BACKLINKS_POSITION_PATTERNS"))
@@ -127,7 +139,7 @@ class CrawlConfig:
             target_domain=target_domain,
             seeds=tuple(dict.fromkeys(seed_urls)),
             given_seeds=tuple(dict.fromkeys(given)),
-            seed_domains=frozenset(resolver.registered_domain(url_host(url)) for url in seed_urls),
+            seed_domains=seed_domains,
             keywords=tuple(keywords),
             competitors=tuple(competitors),
             distrust=tuple(parse_distrust(split_list(args.get("distrust")))),
@@ -150,11 +162,15 @@ class CrawlConfig:
             position_rules=rules,
             render=render,
             browser=browser,
+            discovered=tuple(discovered),
+            discovered_domains=frozenset(
+                resolver.registered_domain(url_host(url)) for url in discovered
+            ),
         )
 
     def describe(self) -> dict[str, Any]:
         """The arguments as stored with the crawl (and shown by ``scrapy crawls``)."""
-        return {
+        described = {
             "target": self.target_domain,
             "target_url": self.target_url,
             "seeds": list(self.seeds),
@@ -165,6 +181,29 @@ class CrawlConfig:
             "max_pages": self.max_pages,
             "render": self.render,
         }
+        if self.discovered:  # only then: a JOBDIR job of an earlier version still matches
+            described["discovered_sites"] = list(self.discovered)
+        return described
+
+
+def _discovered_sites(
+    wanted: int, profile: TargetProfile | None, target_domain: str, skip: Iterable[str]
+) -> list[str]:
+    """Start URLs of the profile's ``wanted`` best discovered sources, the watched and seed
+    sites left out; ``ArgumentError`` when the profile has none to give."""
+    sources = profile.top_discovered(wanted, skip) if profile else []
+    if not sources:
+        raise ArgumentError(
+            f"discovered={wanted}: the profile of {target_domain} holds no discovered sites to "
+            f"crawl; look them up first (scrapy discover {target_domain} --webgraph BASENAME)"
+        )
+    urls = []
+    for source in sources:
+        try:
+            urls.append(parse_seed(source.name))
+        except UrlError:
+            continue  # a name the graph holds that is no host of ours (an IP, a bad label)
+    return list(dict.fromkeys(urls))
 
 
 def _render(value: Any, settings: Any) -> tuple[str, str]:

@@ -60,6 +60,8 @@ from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetChec
 from backlink_spider.progress import Steps
 from backlink_spider.run import CrawlRun
 from backlink_spider.vocabulary import (
+    DISCOVERED,
+    DISCOVERED_OUTCOMES,
     EDGE_OUT,
     FAILED_SEEDS,
     GONE_CRAWLS,
@@ -129,6 +131,29 @@ def merge_attempt_stats(latest: dict[str, Any], earlier: dict[str, Any]) -> dict
 
 def _lit(value: Any) -> dict[str, Any]:
     return {"$literal": value}
+
+
+def discovered_outcomes(db: Any, crawl_id: str, domains: Iterable[str]) -> dict[str, Any]:
+    """How the discovered sites a crawl visited did (``vocabulary.DISCOVERED_OUTCOMES``), read
+    from the store (every attempt and worker): the sites of each outcome and their counts."""
+    asked = sorted(set(domains))
+    linked: set[str] = set()
+    fetched: set[str] = set()
+    for group in in_groups(asked):
+        seen = {"source_domain": {"$in": list(group)}, "last_crawl_id": crawl_id}
+        linked.update(d for d in db.backlinks.distinct("source_domain", seen) if d)
+        answered = {"crawl_id": crawl_id, "domain": {"$in": list(group)}, "status": {"$lt": 400}}
+        fetched.update(d for d in db.pages.distinct("domain", answered) if d)
+    sites = {
+        "confirmed": [d for d in asked if d in linked],
+        "not_found": [d for d in asked if d in fetched and d not in linked],
+        "unreachable": [d for d in asked if d not in fetched and d not in linked],
+    }
+    return {
+        "asked": len(asked),
+        **{name: len(sites[name]) for name in DISCOVERED_OUTCOMES},
+        "sites": sites,
+    }
 
 
 @dataclass
@@ -417,7 +442,21 @@ class CrawlFinisher:
                 logger.error("Could not count the figures of crawl %s: %s", self.run.crawl_id, exc)
             else:
                 update["figures"] = self.figures
+            if self.run.config.discovered_domains:
+                self._count_discovered(update)
         self.db.crawls.update_one({"_id": self.run.crawl_id}, {"$set": update})
+
+    def _count_discovered(self, update: dict[str, Any]) -> None:
+        """The record's ``discovered``: how the discovered sites this crawl visited did."""
+        run = self.run
+        try:
+            outcomes = discovered_outcomes(self.db, run.crawl_id, run.config.discovered_domains)
+        except PyMongoError as exc:  # the record is closed all the same
+            logger.error("Could not count the discovered sites of crawl %s: %s", run.crawl_id, exc)
+            return
+        update[DISCOVERED] = outcomes
+        said = ", ".join(f"{outcomes[n]} {n.replace('_', ' ')}" for n in DISCOVERED_OUTCOMES)
+        logger.info("Discovered sites of crawl %s: %s", run.crawl_id, said)
 
     # -- the steps ------------------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ class Backlink:
     is_competitor_link: bool = False
     matched_domain: str = ""  # the target or competitor domain this link points into
     via_url: str | None = None  # the href as written when it reached the target through a redirect
+    source: str | None = None  # what led the crawl to its site (vocabulary.SOURCE); None: seeds
     source_host: str = ""
     source_domain: str = ""
     target_host: str = ""

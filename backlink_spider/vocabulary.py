@@ -413,3 +413,17 @@ def reciprocal_sites(db: Any, domain: str) -> frozenset[str]:
 def is_reciprocal(link: dict[str, Any], linked_back: frozenset[str] | set[str]) -> bool:
     """Whether one backlink is reciprocal, given ``reciprocal_sites`` of its matched domain."""
     return str(link.get(SOURCE_DOMAIN) or "") in linked_back
+
+
+# -- discovery: referring sites found in Common Crawl's web graph --------------------------------
+
+# backlinks: what led the crawl to the linking site, None when the seeds' neighbourhood did; a
+# link keeps it when a later crawl meets it otherwise (``pipelines.mongo.backlink_op``).
+SOURCE = "source"
+FROM_COMMON_CRAWL = "common crawl"  # a site discovered in Common Crawl's web graph
+# targets: the referring sites ``scrapy discover`` found, per graph (``target_profile``);
+# crawls: how the discovered sites a crawl visited (``-a discovered=N``) did, each one of
+# ``DISCOVERED_OUTCOMES``: a backlink into a watched domain found on it; a page of it fetched
+# but no such link (gone, or deeper than the budget); no page of it fetched at all.
+DISCOVERED = "discovered"
+DISCOVERED_OUTCOMES = ("confirmed", "not_found", "unreachable")

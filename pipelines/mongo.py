@@ -34,6 +34,7 @@ from backlink_spider.vocabulary import (
     EXTERNAL_LINKS,
     GONE_CRAWLS,
     GONE_STATUSES,
+    SOURCE,
     encode_out_hosts,
 )
 from pipelines.normalize import backlink_id
@@ -121,10 +122,13 @@ class Op(NamedTuple):
 def backlink_op(adapter: ItemAdapter, crawl_id: str, seen: datetime) -> Op:
     values = {name: adapter.get(name) for name in BACKLINK_FIELDS}
     fields = {name: _lit(value) for name, value in values.items()}
+    source = adapter.get(SOURCE)  # what led the crawl there: kept once known (vocabulary)
+    values[SOURCE] = source
     update = [
         {
             "$set": {
                 **fields,
+                SOURCE: _lit(source) if source else {"$ifNull": [f"${SOURCE}", None]},
                 "first_seen": {"$ifNull": ["$first_seen", seen]},
                 "first_crawl_id": {"$ifNull": ["$first_crawl_id", crawl_id]},
                 # Counted once per crawl, however often this crawl writes it (retries, replays).

@@ -10,6 +10,12 @@ prospects, the report and scheduled crawls read it, and a crawl given no seeds c
 Additions are ``$addToSet`` and removals ``$pull``: two crawls adding at once, or a crawl
 beside an edit, lose nothing of each other's. A store written before profiles existed gets each
 target's profile once, from the arguments of all its stored crawls.
+
+The profile also keeps the referring sites ``scrapy discover`` found in Common Crawl's web graph
+(``discovered``): facts, not choices, so they are not seeds (scoring reads only their Common
+Crawl ranks, as a floor of site trust), and an edit of them leaves ``updated_at`` alone. Each graph's list is one field (``discovered.<graph>``)
+that a lookup of that graph replaces whole with ``$set``: looking again is idempotent, other
+graphs' lists and concurrent ``$addToSet`` of the choices are untouched.
 """
 
 from __future__ import annotations
@@ -22,10 +28,96 @@ from typing import Any
 from pymongo import ReturnDocument
 
 from backlink_spider.urls import UrlError, parse_seed, url_host
+from backlink_spider.vocabulary import DISCOVERED
 
 FIELDS = ("seeds", "competitors", "keywords", "distrust", "keep")
 # What scoring reads of a profile: an edit of the others (``keep``) leaves every score as it is.
 SCORING_FIELDS = ("seeds", "competitors", "keywords", "distrust")
+# Discovered sources kept per graph, best ranked first: a crawl visits a few dozen, and the
+# profile stays a small document (MongoDB caps one at 16 MiB) whatever the target's fame.
+MAX_DISCOVERED = 1000
+
+
+@dataclass(frozen=True)
+class DiscoveredSource:
+    """A site that links to the target or a competitor in a Common Crawl graph."""
+
+    name: str  # the referring domain (a host, from a host-level graph), normal order
+    graph: str  # where it was found: the graph's basename (cc-main-2024-25-nov-dec-jan-domain)
+    links_to: tuple[str, ...]  # the watched domains it links to there
+    level: str = "domain"  # domain or host
+    harmonic_pos: int | None = None  # CC's rank positions, 1 = best; None without ranks
+    pagerank_pos: int | None = None
+    harmonic: float | None = None
+    pagerank: float | None = None
+    indegree: int = 0  # sites linking to it in the graph (the order without ranks)
+    discovered_at: datetime | None = None
+
+    def order(self) -> tuple[float, int, str]:
+        """Best first: harmonic-centrality position, then the most linked."""
+        pos = self.harmonic_pos if self.harmonic_pos is not None else float("inf")
+        return (pos, -self.indegree, self.name)
+
+    def doc(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "graph": self.graph,
+            "level": self.level,
+            "links_to": list(self.links_to),
+            "harmonic_pos": self.harmonic_pos,
+            "harmonic": self.harmonic,
+            "pagerank_pos": self.pagerank_pos,
+            "pagerank": self.pagerank,
+            "indegree": self.indegree,
+            "discovered_at": self.discovered_at,
+        }
+
+    @classmethod
+    def from_doc(cls, doc: Any) -> DiscoveredSource | None:
+        """None for an entry that is not one (a hand edit, another version)."""
+        if not isinstance(doc, dict) or not isinstance(doc.get("name"), str) or not doc["name"]:
+            return None
+
+        def number(key: str, kind: type) -> Any:
+            value = doc.get(key)
+            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+            return kind(value) if ok else None
+
+        return cls(
+            name=doc["name"],
+            graph=str(doc.get("graph") or ""),
+            links_to=tuple(str(d) for d in doc.get("links_to") or () if isinstance(d, str)),
+            level=str(doc.get("level") or "domain"),
+            harmonic_pos=number("harmonic_pos", int),
+            pagerank_pos=number("pagerank_pos", int),
+            harmonic=number("harmonic", float),
+            pagerank=number("pagerank", float),
+            indegree=number("indegree", int) or 0,
+            discovered_at=doc.get("discovered_at"),
+        )
+
+
+def _moment(when: datetime | None) -> float:
+    """A stored time as seconds, naive ones taken as UTC (as the store gives them back)."""
+    if when is None:
+        return float("-inf")
+    return (when if when.tzinfo else when.replace(tzinfo=UTC)).timestamp()
+
+
+def _discovered(doc: dict[str, Any]) -> tuple[DiscoveredSource, ...]:
+    """Every graph's discovered sources as one list, best first: a site found in several
+    graphs once, as the latest lookup found it."""
+    by_graph = doc.get(DISCOVERED)
+    latest: dict[str, DiscoveredSource] = {}
+    for entries in by_graph.values() if isinstance(by_graph, dict) else ():
+        for entry in entries if isinstance(entries, list) else ():
+            source = DiscoveredSource.from_doc(entry)
+            if source is None:
+                continue
+            kept = latest.get(source.name)
+            if kept is None or _moment(source.discovered_at) > _moment(kept.discovered_at):
+                latest[source.name] = source
+    return tuple(sorted(latest.values(), key=DiscoveredSource.order))
 
 
 @dataclass(frozen=True)
@@ -36,6 +128,8 @@ class TargetProfile:
     keywords: tuple[str, ...] = ()
     distrust: tuple[str, ...] = ()  # known-bad hosts (Anti-TrustRank seeds)
     keep: tuple[str, ...] = ()  # registered domains never put in a disavow file
+    # found in Common Crawl's graphs (``store_discovered``), best first; not a choice
+    discovered: tuple[DiscoveredSource, ...] = ()
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -51,6 +145,7 @@ class TargetProfile:
             keywords=strings("keywords"),
             distrust=strings("distrust"),
             keep=strings("keep"),
+            discovered=_discovered(doc),
             created_at=doc.get("created_at"),
             updated_at=doc.get("updated_at"),
         )
@@ -62,6 +157,19 @@ class TargetProfile:
 
     def describe(self) -> dict[str, Any]:
         return {"target": self.target, **{name: list(getattr(self, name)) for name in FIELDS}}
+
+    def top_discovered(self, count: int, skip: Iterable[str] = ()) -> list[DiscoveredSource]:
+        """The ``count`` best-ranked discovered sources, leaving out the sites in ``skip``
+        (registered domains: the watched ones, the seeds') and any site under them."""
+        skipped = {d for d in skip if d}
+        chosen = []
+        for source in self.discovered:
+            if any(source.name == d or source.name.endswith(f".{d}") for d in skipped):
+                continue
+            chosen.append(source)
+            if len(chosen) == count:
+                break
+        return chosen
 
 
 def _host(seed: str) -> str:
@@ -165,3 +273,29 @@ def edit_profile(
         db.targets.update_one({"_id": domain}, {"$max": {"updated_at": now}})
         after = replace(after, updated_at=now)
     return after
+
+
+def graph_key(graph: str) -> str:
+    """A graph's name as one field name of ``discovered`` (no dots, no leading ``$``)."""
+    return graph.replace(".", "_").replace("$", "_") or "_"
+
+
+def store_discovered(
+    db: Any, domain: str, graph: str, sources: Iterable[DiscoveredSource]
+) -> TargetProfile:
+    """The sources a lookup of ``graph`` found, in place of that graph's earlier ones (the
+    ``MAX_DISCOVERED`` best); the profile after. One atomic update: see the module."""
+    load_profile(db, domain)  # an older store's profile exists before it is added to
+    now = datetime.now(UTC)
+    best = sorted(sources, key=DiscoveredSource.order)[:MAX_DISCOVERED]
+    docs = [replace(s, discovered_at=s.discovered_at or now).doc() for s in best]
+    doc = db.targets.find_one_and_update(
+        {"_id": domain},
+        {
+            "$set": {f"{DISCOVERED}.{graph_key(graph)}": docs},
+            "$setOnInsert": {"created_at": now, "updated_at": now},
+        },
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    return TargetProfile.from_doc(doc)

@@ -60,6 +60,11 @@ ARGUMENT_HELP = {
     "depth": ("N", "site hops beyond the seeds whose pages are crawled (0: seeds only; default 1)"),
     "max_pages": ("N", "total page budget (default 5000)"),
     "render": ("MODE", "pages built by script: never, auto (the default) or always"),
+    "discovered": (
+        "N",
+        "also crawl the N best-ranked referring sites that discover found in Common Crawl "
+        "(stored in the target's profile; not trusted as seeds)",
+    ),
 }
 
 

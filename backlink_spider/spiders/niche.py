@@ -33,6 +33,7 @@ from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
 from backlink_spider.admission import (
+    ROLE_DISCOVERED,
     ROLE_SEED,
     ROLE_SITE,
     ROLE_TARGET,
@@ -55,7 +56,7 @@ from backlink_spider.render import Renderer, is_rendered
 from backlink_spider.run import CrawlRun
 from backlink_spider.targets import TargetChecks
 from backlink_spider.urls import path_signature, try_canonical_url
-from backlink_spider.vocabulary import failure_words
+from backlink_spider.vocabulary import FROM_COMMON_CRAWL, failure_words
 from pipelines.scoring.relevance import page_terms
 
 logger = logging.getLogger(__name__)
@@ -149,6 +150,16 @@ class NicheSpider(scrapy.Spider):
                 yield request
         for seed in cfg.seeds:
             request = self._request(seed, ROLE_SEED, 0, priority=5)
+            if request is not None:
+                yield request
+        if cfg.discovered:
+            logger.info(
+                "Crawl %s also visits %d site(s) found in Common Crawl's web graph",
+                self.crawl_id,
+                len(cfg.discovered),
+            )
+        for site in cfg.discovered:  # start sites like the seeds, never trusted as seeds
+            request = self._request(site, ROLE_DISCOVERED, 0, priority=4)
             if request is not None:
                 yield request
 
@@ -381,6 +392,8 @@ class NicheSpider(scrapy.Spider):
         self.crawler.stats.inc_value("backlinks/spider/backlinks")
         if found.via is not None:
             self.crawler.stats.inc_value("backlinks/spider/redirect_backlinks")
+        discovered = host_domain(source[0])[1] in cfg.discovered_domains
+        led_by = FROM_COMMON_CRAWL if discovered else None
         yield Backlink(
             source_url=source[0],
             target_url=target_url,
@@ -398,6 +411,7 @@ class NicheSpider(scrapy.Spider):
             is_competitor_link=matched != cfg.target_domain,
             matched_domain=matched,
             via_url=found.via,
+            source=led_by,
         )
         if matched == cfg.target_domain:
             yield from self.targets.check(
