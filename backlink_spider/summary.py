@@ -21,6 +21,8 @@ from rich.text import Text
 
 from backlink_spider.cli import program
 from backlink_spider.vocabulary import (
+    DISCOVERED,
+    DISCOVERED_OUTCOMES,
     FAILED_SEEDS,
     LINK_TRUST,
     MATCHED_DOMAIN,
@@ -54,6 +56,7 @@ class TargetSummary:
     referring_domains: int = 0
     followed: int = 0
     upgrades: int = 0  # links from strong sites that pass little (UPGRADES_QUERY)
+    discovered: dict[str, int] = field(default_factory=dict)  # outcome -> sites (DISCOVERED)
     failed_seeds: list[tuple[str, str]] = field(default_factory=list)  # (seed, why)
     # source, anchor, quality, site and link trust, reasons
     top: list[dict[str, Any]] = field(default_factory=list)
@@ -67,6 +70,9 @@ def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
         summary.crawl_id = str(crawl["_id"])
         summary.crawl_status = str(crawl.get("status") or "")
         summary.figures = record_figures(crawl)
+        outcomes = crawl.get(DISCOVERED) or {}
+        summary.discovered = {n: int(outcomes.get(n) or 0) for n in DISCOVERED_OUTCOMES}
+        summary.discovered = summary.discovered if outcomes else {}
         summary.failed_seeds = [
             (str(f.get("seed")), str(f.get("reason"))) for f in crawl.get(FAILED_SEEDS) or []
         ]
@@ -149,6 +155,9 @@ def render(summary: TargetSummary) -> Group:
         failed = Text("seeds not crawled: ", style="bold")
         failed.append("; ".join(f"{seed} ({why})" for seed, why in summary.failed_seeds))
         parts.append(failed)
+    if summary.discovered:
+        said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in summary.discovered.items())
+        parts.append(Text(f"sites from Common Crawl: {said}"))
     if summary.top:
         top = Table(title="best links", title_justify="left", box=None)
         top.add_column("quality", justify="right", no_wrap=True)

@@ -154,6 +154,9 @@ BACKLINKS_SCORE_TOLERANCE = 1e-9  # stop iterating when scores move less than th
 BACKLINKS_SCORE_MAX_ITERATIONS = 1000
 BACKLINKS_SCORE_TRUST_DECADES = 6.0  # factors of ten below a seed that still score above 0
 BACKLINKS_SCORE_DISTRUST_STRENGTH = 1.0  # how much distrust is subtracted from trust
+# The most site trust (share of 100) a Common Crawl rank (scrapy discover) alone gives a host
+# the seeds do not reach: rank 1 gets it all, 10^8 none (0: ranks are ignored).
+BACKLINKS_SCORE_RANK_WEIGHT = 0.5
 BACKLINKS_SCORE_EDGE_SCALE = "log"  # weight of a host pair with n links: log, count or binary
 
 # --- Scrapyd (scrapy schedule, scrapy crawls) ----------------------------------------------------

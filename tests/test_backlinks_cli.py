@@ -246,6 +246,8 @@ def test_csv_export_has_the_rows_of_the_json_lines_export(crawled: Crawled) -> N
         assert row["Status"] == record["status"]
         assert float(row["Quality"]) == record["scores"]["quality"]
         assert row["Reasons"] == "; ".join(record["scores"]["reasons"])
+        assert row["Site trust"] == str(record["scores"]["site_trust"])
+        assert row["Found via"] == "crawl"  # the seeds' neighbourhood, not Common Crawl
         followed = not record["nofollow"] and not {"nofollow", "ugc", "sponsored"} & set(
             record["rel"]
         )

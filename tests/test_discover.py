@@ -393,6 +393,13 @@ def test_discovered_sites_are_crawled_and_their_links_say_common_crawl_led_there
             "not_found": [best[1]],
             "unreachable": [best[2]],
         }  # one site each
+        # The summary says the same; the discovered site's Common Crawl rank is its trust's
+        # floor (the seeds reach nothing here), and its reasons say so.
+        words = " ".join(run.stdout.split())
+        assert "sites from Common Crawl: 1 confirmed, 1 not found, 1 unreachable" in words
+        scores = links[0]["scores"]
+        assert scores["site_trust"] > 0
+        assert any(r.startswith("Common Crawl rank #") for r in scores["reasons"])
         profile = load_profile(db, TARGET)
         assert profile is not None and profile.seeds == ()  # discovered is not trusted
         assert not db.pages.find_one({"is_seed": True})

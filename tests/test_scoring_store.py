@@ -20,7 +20,7 @@ from pipelines.normalize import backlink_id
 from pipelines.profile import mark_reciprocal
 from pipelines.scoring.graph import load_host_graph
 from pipelines.scoring.run import ScoringError, score_target
-from pipelines.target_profile import add_to_profile
+from pipelines.target_profile import DiscoveredSource, add_to_profile, store_discovered
 from tests.conftest import run_scrapy, scrapy_env
 
 TARGET = "petalpost.test"
@@ -392,6 +392,42 @@ def test_site_trust_and_link_trust_answer_two_questions(mongo_db: tuple[str, Any
     assert "https://blog.compostlove.test/2024/heap" not in upgrades  # passes most of its trust
     for url in upgrades:
         assert s[url]["site_trust"] >= 50 and s[url]["link_trust"] < s[url]["site_trust"] / 2
+
+
+def test_a_common_crawl_rank_is_a_floor_for_hosts_the_seeds_do_not_reach(
+    mongo_db: tuple[str, Any],
+) -> None:
+    _, db = mongo_db
+    web = gardening_web()
+    web.page(
+        "https://bigmag.test/garden/roses",
+        ROSES,
+        [(f"https://{TARGET}/roses", "rose pruning", "content", [])],
+        title="Roses",
+    )
+    web.store(db)
+    graph = "cc-main-2025-domain"
+    ranked = [
+        DiscoveredSource("bigmag.test", graph, (TARGET,), harmonic_pos=1000, indegree=9),
+        DiscoveredSource("farm0.test", graph, (TARGET,), harmonic_pos=10, indegree=2),
+    ]
+    store_discovered(db, TARGET, graph, ranked)
+    score_target(db, TARGET)
+    s = scores_by_source(db)
+    mag = s["https://bigmag.test/garden/roses"]
+    # 50 · (1 - log10(1000) / 8): known to the web, never more than half a seed.
+    assert mag["site_trust"] == pytest.approx(31.25)
+    assert {"no trust path from seeds", "Common Crawl rank #1,000"} <= set(mag["reasons"])
+    assert mag["link_trust"] == pytest.approx(31.25)
+    host = db.hosts.find_one({"_id": f"{TARGET}|bigmag.test"})
+    assert host["site_trust"] == pytest.approx(31.25) and host["cc_rank"] == 1000
+    farm = s["https://farm0.test/"]  # a farm's rank lifts nothing
+    assert farm["site_trust"] == 0 and not any("Common Crawl" in r for r in farm["reasons"])
+    # Seeds and the hosts they reach keep their own trust when it is higher.
+    assert s["https://rosegrowers.test/articles/pruning"]["site_trust"] == 100
+
+    score_target(db, TARGET, settings={"BACKLINKS_SCORE_RANK_WEIGHT": 0})
+    assert scores_by_source(db)["https://bigmag.test/garden/roses"]["site_trust"] == 0
 
 
 def test_host_figures_per_target_and_rerun_is_idempotent(stored: tuple[str, Any]) -> None:

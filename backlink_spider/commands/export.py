@@ -50,6 +50,7 @@ from backlink_spider.vocabulary import (
     RELEVANCE,
     SCORES,
     SITE_TRUST,
+    SOURCE,
     SOURCE_DOMAIN,
     SOURCE_HOST,
     STATUSES,
@@ -131,6 +132,7 @@ LINK_COLUMNS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "Quality": lambda r: _score(r, QUALITY),
     "Reasons": lambda r: "; ".join(_score(r, REASONS) or []),
     "Target HTTP status": lambda r: r.get(TARGET_STATUS) or "",
+    "Found via": lambda r: r.get(SOURCE) or "crawl",
 }
 
 # One row per referring domain: JSON key -> CSV header.

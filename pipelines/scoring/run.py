@@ -25,6 +25,11 @@ opportunity, not spam. Link trust is site trust times:
 - a reciprocal link (the target's site links back to the source's site,
   ``vocabulary.reciprocal_sites``, the rule the stored ``reciprocal`` flag follows): 0.8.
 
+A host the seeds do not reach, or reach only faintly, has its Common Crawl harmonic-centrality
+rank as a floor when ``scrapy discover`` found it (``trust.rank_prior``: at most
+``BACKLINKS_SCORE_RANK_WEIGHT`` of 100), never a farm's host; its reasons say "Common Crawl rank
+#12,345".
+
 Each factor below 1 is named in the reasons with what it leaves ("footer link: counted at
 30%", "the 4th link from this site: counted at 25%").
 
@@ -90,17 +95,19 @@ from pipelines.scoring.relevance import (
 from pipelines.scoring.trust import (
     DAMPING,
     MAX_ITERATIONS,
+    RANK_WEIGHT,
     TOLERANCE,
     TRUST_DECADES,
     combine_trust,
     farm_suspects,
     log_scale,
+    rank_prior,
     seed_hops,
     seed_trust,
     top_anchor,
 )
 from pipelines.store import in_groups
-from pipelines.target_profile import scoring_profile
+from pipelines.target_profile import DiscoveredSource, scoring_profile
 
 logger = logging.getLogger(__name__)
 
@@ -169,6 +176,7 @@ class ScoringConfig:
     trust_decades: float = TRUST_DECADES
     distrust_seeds: tuple[str, ...] = ()
     distrust_strength: float = 1.0
+    rank_weight: float = RANK_WEIGHT
     edge_scale: EdgeScale = "log"
     batch_size: int = 500
 
@@ -189,6 +197,7 @@ class ScoringConfig:
                     s.strip() for s in settings.getlist("BACKLINKS_DISTRUST_SEEDS") if s.strip()
                 ),
                 distrust_strength=settings.getfloat("BACKLINKS_SCORE_DISTRUST_STRENGTH", 1.0),
+                rank_weight=settings.getfloat("BACKLINKS_SCORE_RANK_WEIGHT", RANK_WEIGHT),
                 edge_scale=cast(EdgeScale, settings.get("BACKLINKS_SCORE_EDGE_SCALE") or "log"),
                 batch_size=max(1, settings.getint("BACKLINKS_MONGO_BATCH_SIZE", 500)),
             )
@@ -208,6 +217,8 @@ class ScoringConfig:
             raise ScoringError("BACKLINKS_SCORE_TRUST_DECADES must be positive")
         if self.distrust_strength < 0:
             raise ScoringError("BACKLINKS_SCORE_DISTRUST_STRENGTH must not be negative")
+        if not 0.0 <= self.rank_weight <= 1.0:
+            raise ScoringError("BACKLINKS_SCORE_RANK_WEIGHT must be between 0 and 1")
         if self.edge_scale not in {"log", "count", "binary"}:
             raise ScoringError("BACKLINKS_SCORE_EDGE_SCALE must be log, count or binary")
 
@@ -428,6 +439,12 @@ def score_target(
     distrust = log_scale(distrust_rel, decades=config.trust_decades)
     hops, origin = seed_hops(weights, seed_ids)
     farm = farm_suspects(graph.links, host_trust >= 1.0) | (distrust >= FARM_DISTRUST)
+    # A host the web at large ranks high is not 0 because the seeds do not reach it: its
+    # Common Crawl rank (found by ``scrapy discover``) is a floor, never for a farm's host.
+    cc_rank = _cc_ranks(graph, profile.discovered)
+    prior = rank_prior(cc_rank, weight=config.rank_weight)
+    by_rank = (prior > host_trust) & ~farm
+    host_trust = np.where(by_rank, prior, host_trust)
     timings["trust"] = time.perf_counter() - t0
 
     # -- relevance
@@ -450,6 +467,7 @@ def score_target(
         origin,
         farm,
         distrust,
+        np.where(by_rank, cc_rank, 0),
         relevances,
         pages_meta,
         domain_pages,
@@ -474,6 +492,7 @@ def score_target(
         seed_ids,
         distrust_ids,
         backlinks_per_host,
+        cc_rank,
         now,
     )
     for batch in _batches(host_ops, config.batch_size):
@@ -507,6 +526,26 @@ def score_target(
         timings["total"],
     )
     return summary
+
+
+def _cc_ranks(graph: HostGraph, discovered: Iterable[DiscoveredSource]) -> np.ndarray:
+    """Each graph host's Common Crawl harmonic-centrality position (0: none known): its own,
+    from a host-level lookup, else its registered domain's."""
+    positions: dict[tuple[str, str], int] = {}
+    for source in discovered:
+        if source.harmonic_pos:
+            positions[(source.level, source.name)] = source.harmonic_pos
+    ranks = np.zeros(graph.n, dtype=np.int64)
+    if not positions:
+        return ranks
+    resolver = get_resolver()
+    for host, i in graph.index.items():
+        pos = positions.get(("host", host)) or positions.get(
+            ("domain", resolver.registered_domain(host) or host)
+        )
+        if pos:
+            ranks[i] = pos
+    return ranks
 
 
 def _batches(ops: list[UpdateOne], size: int) -> Iterable[list[UpdateOne]]:
@@ -689,6 +728,7 @@ def _link_scores(
     origin: np.ndarray,
     farm: np.ndarray,
     distrust: np.ndarray,
+    cc_floor: np.ndarray,
     relevances: list[Relevance],
     pages_meta: Mapping[str, Mapping[str, Any]],
     domain_pages: Mapping[str, int],
@@ -718,6 +758,8 @@ def _link_scores(
         else:
             base = float(host_trust[gi])
             why.append(_hop_reason(graph, hops, origin, gi))
+            if cc_floor[gi] > 0:  # its trust is its Common Crawl rank's
+                why.append(f"Common Crawl rank #{int(cc_floor[gi]):,}")
             if farm[gi]:
                 why.append(FARM_REASON)
             elif distrust[gi] >= NEAR_DISTRUST:
@@ -786,6 +828,7 @@ def _host_ops(
     seed_ids: np.ndarray,
     distrust_ids: np.ndarray,
     backlinks: Mapping[str, int],
+    cc_rank: np.ndarray,
     now: datetime,
 ) -> list[UpdateOne]:
     """Per-target figures of every graph host, keyed "target|host"; a host written by an older
@@ -811,6 +854,7 @@ def _host_ops(
             "hops": int(hops[i]) if hops[i] >= 0 else None,
             "farm": bool(farm[i]),
             "backlinks": int(backlinks.get(host, 0)),
+            "cc_rank": int(cc_rank[i]) or None,  # Common Crawl harmonic-centrality position
             SCORED_AT: now,
         }
         ops.append(

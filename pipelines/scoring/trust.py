@@ -29,6 +29,8 @@ TOLERANCE = 1e-9  # L1 change between two iterations
 MAX_ITERATIONS = 1000
 TRUST_DECADES = 6.0  # orders of magnitude below a seed's trust that map to 0 on the 0-100 scale
 TOP_SHARE = 0.001  # of the reached hosts: at most this share sits above the scale's top
+RANK_WEIGHT = 0.5  # the most a Common Crawl rank alone gives, as a share of 100
+RANK_DECADES = 8.0  # rank positions from 1 to 10^8 (Common Crawl's ~10^8 domains) map to 100..0
 
 __all__ = [
     "DAMPING",
@@ -41,6 +43,7 @@ __all__ = [
     "farm_suspects",
     "log_scale",
     "personalized_pagerank",
+    "rank_prior",
     "relative_to_seeds",
     "scale_0_100",
     "seed_hops",
@@ -242,6 +245,24 @@ def top_anchor(trust: np.ndarray, *, share: float = TOP_SHARE) -> float:
         return 1.0
     level = float(np.partition(reached, reached.size - 1 - above)[reached.size - 1 - above])
     return max(1.0, level)
+
+
+def rank_prior(
+    positions: np.ndarray, *, weight: float = RANK_WEIGHT, decades: float = RANK_DECADES
+) -> np.ndarray:
+    """Site trust (0-100) from a global rank position (1 = best; 0 or less: unranked):
+    100 · weight · (1 - log10(position) / decades), clipped at 0.
+
+    For hosts the seeds do not reach: the web at large knows them, so they are not simply 0,
+    but a rank alone never lifts a host past ``weight`` of a seed (a rank says a site is known,
+    not that it is trustworthy in this niche). Each factor of ten down the ranking costs
+    100 · weight / decades points (6.25 with the defaults)."""
+    positions = np.asarray(positions, dtype=np.float64)
+    out = np.zeros(positions.shape)
+    ranked = positions >= 1
+    out[ranked] = 100.0 * weight * (1.0 - np.log10(positions[ranked]) / decades)
+    np.clip(out, 0.0, 100.0, out=out)
+    return out
 
 
 def scale_0_100(
