@@ -13,9 +13,10 @@ target's profile once, from the arguments of all its stored crawls.
 
 The profile also keeps the referring sites ``scrapy discover`` found in Common Crawl's web graph
 (``discovered``): facts, not choices, so they are not seeds (scoring reads only their Common
-Crawl ranks, as a floor of site trust), and an edit of them leaves ``updated_at`` alone. Each graph's list is one field (``discovered.<graph>``)
-that a lookup of that graph replaces whole with ``$set``: looking again is idempotent, other
-graphs' lists and concurrent ``$addToSet`` of the choices are untouched.
+Crawl ranks, as a floor of site trust), and an edit of them leaves ``updated_at`` alone. Each
+graph's list is one field (``discovered.<graph>``) that a lookup of that graph replaces whole
+with ``$set``: looking again is idempotent, other graphs' lists and concurrent ``$addToSet`` of
+the choices are untouched.
 """
 
 from __future__ import annotations
