@@ -8,6 +8,11 @@ is what a crawler pays for on every page.
 Where a link sits ("position") comes from the walk: HTML5 landmarks, ARIA roles and class/id
 names (see DEFAULT_POSITION_PATTERNS, _walk and _enter_region). A link outside every recognised
 region is "content" when it sits in running text, else "unknown" (see extract_page).
+
+Inside the content, "related" sets apart what the writer did not write: story cards, related and
+recirculation lists, share bars, bylines, sign-up boxes. They are found by class name ("related"
+patterns) and, whatever their names, by link density: a content link whose nearest block is at
+least half link text is "related" (see _links for the rule and its exceptions).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import threading
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from typing import TypeAlias
+from typing import NamedTuple, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
@@ -35,21 +40,33 @@ __all__ = [
     "robots_directives",
 ]
 
-POSITIONS = ("content", "navigation", "header", "footer", "sidebar", "comment", "unknown")
+POSITIONS = (
+    "content",
+    "related",
+    "navigation",
+    "header",
+    "footer",
+    "sidebar",
+    "comment",
+    "unknown",
+)
 
 # Lower = more prominent: a link a reader is likelier to see and an editor likelier to have
 # chosen. "unknown" (outside every recognised region and not in running text: unlabelled
 # wrappers, listings) is next after content because it may be either, so it is not penalised
-# like the known boilerplate. Header links (logo, top bar) come before the menu; comments and
-# footers are the classic low-value, site-wide or user-written spots.
+# like the known boilerplate. "related" (cards, related lists, share bars, bylines inside the
+# article) comes next: in the reader's view, but put there by the site rather than the writer.
+# Header links (logo, top bar) come before the menu; comments and footers are the classic
+# low-value, site-wide or user-written spots.
 PROMINENCE = {
     "content": 0,
     "unknown": 1,
-    "header": 2,
-    "navigation": 3,
-    "sidebar": 4,
-    "comment": 5,
-    "footer": 6,
+    "related": 2,
+    "header": 3,
+    "navigation": 4,
+    "sidebar": 5,
+    "comment": 6,
+    "footer": 7,
 }
 
 # Patterns are matched against one class name or id at a time, split into words on "-", "_",
@@ -172,6 +189,20 @@ DEFAULT_POSITION_PATTERNS: dict[str, tuple[str, ...]] = {
         "addthis",
         "social-share",
     ),
+    # Blocks of an article that are about it rather than of it: "related" inside content (as
+    # are the sidebar patterns above), nothing elsewhere (see _enter_region).
+    "related": (
+        "byline",
+        "author-box",
+        "author-bio",
+        "author-card",
+        "author-info",
+        "about-author",
+        "newsletter",
+        "signup",
+        "sign-up",
+        "subscribe",
+    ),
     "comment": (
         "comment",
         "comments",
@@ -199,10 +230,12 @@ _PART_WORDS = _word_set(
 )
 # Words that make a class name describe a state, a layout, a configuration or a script hook
 # rather than a region: "has-sidebar", "no-comments", "content-with-sidebar", "header-style-2",
-# "layout-sidebar-right", "js-code-nav-container". Such names are ignored whole.
+# "layout-sidebar-right", "js-code-nav-container", "primary-and-secondary" (two columns),
+# "theiaStickySidebar" (a script wrapping content and sidebar alike), "elementor-widget" (the
+# page builder calls every block a widget). Such names are ignored whole.
 _STATE_WORDS = _word_set(
     "has no not is with without hide show hidden style layout type mode template theme skin "
-    "variant enabled disabled active js"
+    "variant enabled disabled active js and sticky elementor"
 )
 
 # ARIA landmark roles are explicit author intent, so they outrank tags and class names.
@@ -230,7 +263,17 @@ _TAG_POSITIONS = {
 _TIE_RANK = {
     position: rank
     for rank, position in enumerate(
-        ("main", "comment", "footer", "header", "sidebar", "navigation", "unknown", "content")
+        (
+            "main",
+            "comment",
+            "footer",
+            "header",
+            "sidebar",
+            "navigation",
+            "related",  # means nothing outside content: any other word there should win
+            "unknown",
+            "content",
+        )
     )
 }
 _ROLE = 4  # an ARIA role (and <main>)
@@ -252,12 +295,19 @@ _BLOCK_TAGS = _word_set(
 _LOOSE_BLOCK_TAGS = _word_set("div section article main body center font form")
 _INLINE_TAGS = _word_set("span font b strong i em u small big mark cite q abbr sub sup")
 _LINK_TAGS = _word_set("a area")
-_WALK_TAGS = tuple(_REGION_TAGS | _BLOCK_TAGS | _LOOSE_BLOCK_TAGS | _LINK_TAGS)
-_INVISIBLE_TAGS = ("script", "style", "noscript", "template")
+# A block's kind in a link's chain of candidate context blocks: strict or loose (see _Chain).
+_CHAIN_KINDS = {tag: True for tag in _BLOCK_TAGS} | {tag: False for tag in _LOOSE_BLOCK_TAGS}
+_INVISIBLE_TAGS = _word_set("script style noscript template")
 # Elements a browser renders on a line (or in a cell) of their own: their text is a separate word.
-_SEPARATED_TAGS = tuple(
-    (_REGION_TAGS | _BLOCK_TAGS | _LOOSE_BLOCK_TAGS) - {"body", "font", "center"}
-    | {"br", "hr", "tr", "option", "button", "hgroup", "fieldset"}
+_SEPARATED_TAGS = (_REGION_TAGS | _BLOCK_TAGS | _LOOSE_BLOCK_TAGS) - _word_set(
+    "body font center"
+) | _word_set("br hr tr option button hgroup fieldset")
+# What the walk sets aside for after it: the page's <meta> and <base>, the invisible elements.
+_SET_ASIDE_TAGS = _INVISIBLE_TAGS | _word_set("meta base")
+# One walk over the tree does all that needs one: a pass over a page costs about the same
+# whatever it looks for.
+_WALK_TAGS = tuple(
+    _REGION_TAGS | _BLOCK_TAGS | _LOOSE_BLOCK_TAGS | _LINK_TAGS | _SEPARATED_TAGS | _SET_ASIDE_TAGS
 )
 _NOT_PROSE_TAGS = _word_set("h1 h2 h3 h4 h5 h6 th dt caption summary legend")
 
@@ -288,6 +338,8 @@ _ROBOTS_VALUE_DIRECTIVES = _word_set(
 )
 _CACHE_LIMIT = 50_000  # class names and ids remembered per PositionRules
 _CARD_CHARS = 500  # an <article> with less text is a teaser card, not the page's content
+_SIDEBAR_ARTICLE_CHARS = 1000  # a content class this long inside a sidebar is the article
+_LINKS_PAGE_CHARS = 200  # page content with less text outside links is a list of links
 _MIN_MAIN_CHARS = 200  # page text comes from <main>/content when it has this much
 _MAX_TEXT_CANDIDATES = 50
 _PROSE_EXTRA_CHARS = 60  # running text holds this much besides (twice) the anchor
@@ -576,7 +628,7 @@ def _parse(html: str | bytes) -> etree._Element | None:
         return None
     try:
         data = _to_utf8(html)
-        if not data.strip():
+        if not data or data.isspace():  # (no stripped copy of the whole page)
             return None
         root = etree.fromstring(data, _parser())
     except (etree.LxmlError, ValueError, TypeError, MemoryError):
@@ -775,18 +827,29 @@ _Card: TypeAlias = tuple[etree._Element, str]
 _RawLink: TypeAlias = tuple[etree._Element, str, "str | _Card", _Chain]
 
 
-def _walk(
-    root: etree._Element, rules: PositionRules
-) -> tuple[list[_RawLink], list[etree._Element], list[etree._Element]]:
+class _Walked(NamedTuple):
+    """What _walk finds."""
+
+    links: list[_RawLink]  # every a/area with href
+    mains: list[etree._Element]  # the <main> elements
+    contents: list[etree._Element]  # the outermost content regions
+    set_aside: list[etree._Element]  # <meta>, <base> and invisible elements, in document order
+
+
+def _walk(root: etree._Element, rules: PositionRules) -> _Walked:
     """One top-down pass: every a/area with href, with its region and candidate context blocks;
-    also the <main> elements and the content regions, for the page text.
+    the <main> elements and the content regions, for the page text; and the elements the rest
+    of extract_page needs (<meta>, <base>, what _prepare_text removes), so that no other pass
+    over the tree is needed. On the way it puts a space before the text and the tail of each
+    separated element, as a browser renders it on a line of its own: the page text then reads
+    as rendered (lxml refuses text with control characters its parser let through: such an
+    element keeps its text as it is; a space too many is collapsed later).
 
     The region is a running state: an element that opens a region replaces it for its subtree
     (the innermost wins), with the exceptions listed at _enter_region.
     """
-    links: list[_RawLink] = []
-    mains: list[etree._Element] = []
-    contents: list[etree._Element] = []
+    walked = _Walked([], [], [], [])
+    links = walked.links
     position = "unknown"
     card: _Card | None = None
     chain: _Chain = None
@@ -805,40 +868,47 @@ def _walk(
             if href is not None:
                 links.append((el, href, card or position, chain))
             continue
+        if tag in _SEPARATED_TAGS:  # inline: this runs for most elements
+            text = el.text
+            tail = el.tail
+            try:
+                if not text or not text[0].isspace():
+                    el.text = " " + text if text else " "
+                if not tail or not tail[0].isspace():
+                    el.tail = " " + tail if tail else " "
+            except ValueError:
+                pass
+        elif tag in _SET_ASIDE_TAGS:
+            walked.set_aside.append(el)
+            continue
         new_position = position
         new_card = card
         if tag in _REGION_TAGS:
             found = _classify_element(el, tag, rules)
             if found is not None:
-                new_position, new_card = _enter_region(el, found, position, card, mains, contents)
-        if tag in _BLOCK_TAGS:
-            new_chain: _Chain = (el, True, chain)
-        elif tag in _LOOSE_BLOCK_TAGS:
-            new_chain = (el, False, chain)
-        else:
-            new_chain = chain
+                new_position, new_card = _enter_region(el, found, position, card, walked)
+        strict = _CHAIN_KINDS.get(tag)
+        new_chain: _Chain = chain if strict is None else (el, strict, chain)
         if new_position is not position or new_card is not card or new_chain is not chain:
             stack.append((el, position, card, chain))
             position = new_position
             card = new_card
             chain = new_chain
-    return links, mains, contents
+    return walked
 
 
 def _enter_region(
-    el: etree._Element,
-    found: tuple[str, int],
-    position: str,
-    card: _Card | None,
-    mains: list[etree._Element],
-    contents: list[etree._Element],
+    el: etree._Element, found: tuple[str, int], position: str, card: _Card | None, walked: _Walked
 ) -> tuple[str, _Card | None]:
     """The (position, card) inside ``el``, which ``_classify_element`` found to open region
-    ``found`` inside ``position``; records ``el`` in ``mains`` or ``contents`` if it is one.
+    ``found`` inside ``position``; records ``el`` in ``walked.mains`` or, if it is an outermost
+    content region, in ``walked.contents``.
 
     The innermost region wins, except that:
     (1) an <article> or a content class inside a non-content region is an item of that region
-        (a related-posts card in a sidebar, a comment <article> in a comment list);
+        (a related-posts card in a sidebar, a comment <article> in a comment list), unless it is
+        a content class of _SIDEBAR_ARTICLE_CHARS or more inside a sidebar or related box: that
+        is the article, in a wrapper the theme named after its layout ("pg-rail-tall__wrapper");
     (2) a header/footer inside a region (an article, a comment, a widget...) is that region's
         own, as in HTML5, unless it says otherwise loudly (role=banner, "site-header");
     (3) <main> and role=main always mean content, but are tracked as "main": pages wrap their
@@ -846,16 +916,31 @@ def _enter_region(
         as the site header (a one-word "header" class there is still the section's own). "main"
         is reported as "content";
     (4) an <article> opening content outside any region may be a teaser card of a listing:
-        _links decides by its size.
+        _links decides by its size;
+    (5) a "related" class (byline, newsletter...) opens "related" inside content or <main>
+        and nothing elsewhere; a class naming a sidebar box (widget, related, share...) opens
+        "related" inside an article or content class (not <main> alone, which often wraps the
+        page's sidebar as well): boilerplate in the article, not a column beside it.
     """
     label, strength = found
+    if label == "related":
+        if position in ("content", "main"):
+            return "related", None  # (5)
+        return position, card
+    if label == "sidebar" and strength in (_STRONG, _WEAK) and position == "content":
+        return "related", None  # (5)
     if label == "main":
-        mains.append(el)
+        walked.mains.append(el)
         return "main", None
     if label == "content":
-        if position not in ("unknown", "main", "content"):
+        if position not in ("unknown", "main", "content") and not (
+            (position == "sidebar" or position == "related")
+            and strength >= _STRONG
+            and len(_node_text(el)) >= _SIDEBAR_ARTICLE_CHARS
+        ):
             return position, card  # (1)
-        contents.append(el)
+        if position != "content":  # one nested in another has less text: never the longest
+            walked.contents.append(el)
         if position == "unknown" and strength == _TAG:
             return "content", (el, position)  # (4)
         return "content", card
@@ -868,15 +953,17 @@ def _enter_region(
     return label, None
 
 
-def _prepare_text(root: etree._Element) -> None:
-    """Make the tree's text read like the rendered page, in place, before any text is taken.
+def _prepare_text(set_aside: list[etree._Element]) -> None:
+    """Make the tree's text read like the rendered page, in place, before any text is taken:
+    remove the script/style/noscript/template subtrees among ``set_aside`` (keeping their tails).
 
-    Removes script/style/noscript/template subtrees (keeping their tails) and puts a space
-    around block elements, so "<li>Home</li><li>About</li>" reads "Home About", not "HomeAbout".
-    lxml refuses to store text with control characters that its parser let through; such a
-    text node is left as it is.
+    _walk has put a space around the block elements, so "<li>Home</li><li>About</li>" reads
+    "Home About", not "HomeAbout". lxml refuses to store text with control characters that its
+    parser let through; such a text node is left as it is.
     """
-    for el in list(root.iter(*_INVISIBLE_TAGS)):
+    for el in set_aside:
+        if el.tag not in _INVISIBLE_TAGS:
+            continue
         parent = el.getparent()
         if parent is None:
             continue
@@ -889,20 +976,6 @@ def _prepare_text(root: etree._Element) -> None:
                 else:
                     parent.text = (parent.text or "") + tail
         parent.remove(el)
-    for el in root.iter(*_SEPARATED_TAGS):
-        text = el.text
-        tail = el.tail
-        try:
-            if not text:
-                el.text = " "
-            elif not text[0].isspace():
-                el.text = " " + text
-            if not tail:
-                el.tail = " "
-            elif not tail[0].isspace():
-                el.tail = " " + tail
-        except ValueError:
-            continue
 
 
 class _BlockFinder:
@@ -936,15 +1009,49 @@ class _BlockFinder:
         return block
 
 
-class _Block:
-    """A context block's collapsed text, computed once, and where its last link was found."""
+# (link type, anchor, from its own text) of each <a> met so far, by _links and _Block alike.
+_Anchors: TypeAlias = dict[etree._Element, tuple[str, str, bool]]
 
-    __slots__ = ("cursor", "link_chars", "text")
+
+class _Block:
+    """A block's collapsed text, computed once, where its last link was found, and how much of
+    it is link text."""
+
+    __slots__ = ("alt_chars", "cursor", "link_chars", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self.cursor = 0  # links come in document order: look for each after the previous one
-        self.link_chars = -1
+        self.link_chars = -1  # text of the <a> elements inside, once counted
+        self.alt_chars = 0  # alt text of the image links among them
+
+    def _count_links(self, block: etree._Element, anchors: _Anchors) -> None:
+        link_chars = alt_chars = 0
+        for a in block.iter("a", "area"):
+            found = anchors.get(a)
+            if found is None:
+                found = anchors[a] = _anchor(a)
+            link_type, anchor, from_text = found
+            if from_text:
+                link_chars += len(anchor)
+            elif link_type == "image":
+                alt_chars += len(anchor)
+        self.link_chars = link_chars
+        self.alt_chars = alt_chars
+
+    def own_chars(self, block: etree._Element, anchors: _Anchors) -> int:
+        """Characters of text outside links."""
+        if self.link_chars < 0:
+            self._count_links(block, anchors)
+        return len(self.text) - self.link_chars
+
+    def is_link_list(self, block: etree._Element, anchors: _Anchors) -> bool:
+        """At least half link text, an image link counting with its alt text (a reader sees the
+        picture as part of the link); true of a block with no text at all."""
+        if self.link_chars < 0:
+            self._count_links(block, anchors)
+        alt_chars = self.alt_chars
+        return (self.link_chars + alt_chars) * 2 >= len(self.text) + alt_chars
 
     def context(self, anchor: str, limit: int) -> str:
         """The text around ``anchor`` (around the previous link's end when it is not found,
@@ -964,21 +1071,25 @@ class _Block:
             start = end = self.cursor
         return _context(text, start, end, limit)
 
-    def is_prose(self, block: etree._Element, anchor: str) -> bool:
+    def is_prose(self, block: etree._Element, anchor: str, anchors: _Anchors) -> bool:
         """Running text: not a heading, text well beyond the anchor, mostly not link text."""
         text = self.text
         if block.tag in _NOT_PROSE_TAGS or len(text) < 2 * len(anchor) + _PROSE_EXTRA_CHARS:
             return False
         if self.link_chars < 0:
-            self.link_chars = sum(len(_node_text(a)) for a in block.iter("a"))
+            self._count_links(block, anchors)
         return self.link_chars * 2 < len(text)
 
 
-def _page_directives(root: etree._Element, robots_header: str | None) -> tuple[set[str], str]:
+def _page_directives(
+    set_aside: list[etree._Element], robots_header: str | None
+) -> tuple[set[str], str]:
     """Robots directives (meta and header) and the content of the first meta refresh."""
     directives = robots_directives(robots_header)
     refresh = ""
-    for meta in root.iter("meta"):
+    for meta in set_aside:
+        if meta.tag != "meta":
+            continue
         name = meta.get("name")
         if name:
             if name.strip().lower() in ("robots", _USER_AGENT):
@@ -1014,20 +1125,20 @@ def extract_page(
     root = _parse(html)
     if root is None:
         return Page(url, "", "", "", [], False, False, None)
-    base = _base_url(root, url)
-    directives, refresh = _page_directives(root, robots_header)
+    walked = _walk(root, rules)
+    base = _base_url(walked.set_aside, url)
+    directives, refresh = _page_directives(walked.set_aside, robots_header)
     page_nofollow = "nofollow" in directives
-
-    raw_links, mains, contents = _walk(root, rules)
     # Only now: the walk must see links inside <noscript> and <template> too.
-    _prepare_text(root)
-    links = _links(raw_links, base, page_nofollow, max(0, context_chars))
+    _prepare_text(walked.set_aside)
+    main_content = _main_content(walked.mains, walked.contents)
+    links = _links(walked.links, base, page_nofollow, max(0, context_chars), main_content)
 
     return Page(
         url=base,
         title=_title(root),
         lang=_collapse(root.get("lang") or root.get("xml:lang") or "").lower(),
-        text=_cut(_page_text(root, mains, contents), max(0, text_chars)),
+        text=_cut(_page_text(root, main_content), max(0, text_chars)),
         links=links,
         nofollow=page_nofollow,
         noindex="noindex" in directives,
@@ -1035,9 +1146,11 @@ def extract_page(
     )
 
 
-def _base_url(root: etree._Element, url: str) -> str:
+def _base_url(set_aside: list[etree._Element], url: str) -> str:
     """The URL links resolve against: the first <base href> (as in browsers), else ``url``."""
-    for el in root.iter("base"):
+    for el in set_aside:
+        if el.tag != "base":
+            continue
         href = el.get("href")
         if href is not None:
             with suppress(ValueError):
@@ -1047,14 +1160,33 @@ def _base_url(root: etree._Element, url: str) -> str:
 
 
 def _links(
-    raw_links: list[_RawLink], base: str, page_nofollow: bool, context_chars: int
+    raw_links: list[_RawLink],
+    base: str,
+    page_nofollow: bool,
+    context_chars: int,
+    main_content: tuple[etree._Element | None, str],
 ) -> list[Link]:
     """The Links of the walk's raw links that resolve to http(s) URLs, in document order, with
-    anchor, rel, context and final position. Runs per link: helpers only on the rare paths."""
+    anchor, rel, context and final position. Runs per link: helpers only on the rare paths.
+
+    A content link is "related" when its nearest block (p, li, h2, div...) is a link list: at
+    least half its text is link text (see _Block.is_link_list). That is what story cards,
+    related lists, share bars and link-only bylines have in common, and what a paragraph the
+    writer wrote has not. Exceptions:
+    - on a page whose main content has under _LINKS_PAGE_CHARS of text outside links (a
+      blogroll, a directory, a page of resources) the links are the content;
+    - a text link to another site in a paragraph (<p>) is the writer's own citation or
+      recommendation, however many links the paragraph holds;
+    - a content link right before or after a related link to the same URL is related too: the
+      picture of a story card that links where its title does.
+    """
     resolve = _Resolver(base)
     card_size: dict[etree._Element, int] = {}
     blocks: dict[etree._Element, _Block] = {}
     find_block = _BlockFinder()
+    anchors: _Anchors = {}
+    is_related = _Related(base, main_content, blocks, anchors)
+    previous: Link | None = None
     links: list[Link] = []
     for el, href, where, chain in raw_links:
         target = resolve(href)
@@ -1071,17 +1203,12 @@ def _links(
         else:
             position = where
         tag = el.tag
-        link_type = "text"
-        from_text = False  # the anchor is the link's own text, so it can be found in the block's
-        if tag == "area":
-            link_type = "image"
-            anchor = _collapse(el.get("alt") or el.get("title") or "")
-        else:
-            text = el.text
-            anchor = _collapse(text) if text and len(el) == 0 else _node_text(el)
-            from_text = bool(anchor)
-            if not anchor:
-                link_type, anchor = _textless_anchor(el)
+        found = anchors.get(el) if anchors else None
+        if found is None:
+            found = _anchor(el)
+            if position == "content" or position == "main":  # _Block may count it
+                anchors[el] = found
+        link_type, anchor, from_text = found
         rel_value = el.get("rel")
         rel = tuple(dict.fromkeys(rel_value.lower().split())) if rel_value else ()
 
@@ -1090,25 +1217,116 @@ def _links(
         if block is not None:
             info = blocks.get(block)
             if info is None:
-                info = blocks[block] = _Block(_node_text(block))
+                info = blocks[block] = _Block(_block_text(block, el, anchor, from_text))
             context = info.context(anchor if from_text else "", context_chars)
-            if position == "unknown" and context and info.is_prose(block, anchor):
+            if position == "unknown" and context and info.is_prose(block, anchor, anchors):
                 position = "content"
         if position == "main":
             position = "content"
-        links.append(
-            Link(
-                url=target,
-                anchor_text=anchor,
-                rel=rel,
-                nofollow=page_nofollow or "nofollow" in rel,
-                link_type=link_type,
-                position=position,
-                context=context,
-                tag=tag,
-            )
+        if position == "content" and chain is not None and is_related(chain[0], el, found, target):
+            position = "related"
+        link = Link(
+            target,
+            anchor,
+            rel,
+            page_nofollow or "nofollow" in rel,
+            link_type,
+            position,
+            context,
+            tag,
         )
+        if previous is not None and previous.url == target:
+            if position == "related" and previous.position == "content":
+                previous.position = "related"
+            elif position == "content" and previous.position == "related":
+                link.position = "related"
+        links.append(link)
+        previous = link
     return links
+
+
+class _Related:
+    """Whether a content link is "related", by the rule and exceptions given at _links."""
+
+    __slots__ = ("anchors", "base", "blocks", "links_page", "main_content", "page_host")
+
+    def __init__(
+        self,
+        base: str,
+        main_content: tuple[etree._Element | None, str],
+        blocks: dict[etree._Element, _Block],
+        anchors: _Anchors,
+    ) -> None:
+        self.base = base
+        self.main_content = main_content
+        self.blocks = blocks
+        self.anchors = anchors
+        self.links_page: bool | None = None  # judged when first needed, as is page_host
+        self.page_host = ""
+
+    def __call__(
+        self, near: etree._Element, el: etree._Element, found: tuple[str, str, bool], target: str
+    ) -> bool:
+        """For link ``el`` to ``target``, whose nearest block is ``near`` and whose anchor is
+        ``found`` (as _anchor gives it)."""
+        link_type, anchor, from_text = found
+        info = self.blocks.get(near)
+        if info is None:
+            info = self.blocks[near] = _Block(_block_text(near, el, anchor, from_text))
+        if not info.is_link_list(near, self.anchors):
+            return False
+        if self.links_page is None:
+            self.links_page = _is_links_page(self.main_content, self.blocks, self.anchors)
+            self.page_host = _host(self.base)
+        if self.links_page:
+            return False
+        return not (near.tag == "p" and link_type == "text" and _host(target) != self.page_host)
+
+
+def _block_text(block: etree._Element, el: etree._Element, anchor: str, from_text: bool) -> str:
+    """The collapsed text of ``block``, which holds link ``el``: the anchor, without serialising
+    the block, when the link is all there is in it (as in most menu items)."""
+    if from_text and len(block) == 1 and block[0] is el:
+        text = block.text
+        tail = el.tail
+        if (not text or text.isspace()) and (not tail or tail.isspace()):
+            return anchor
+    return _node_text(block)
+
+
+def _is_links_page(
+    main_content: tuple[etree._Element | None, str],
+    blocks: dict[etree._Element, _Block],
+    anchors: _Anchors,
+) -> bool:
+    """Whether the page's main content has under _LINKS_PAGE_CHARS of text outside links."""
+    element, text = main_content
+    if element is None:
+        return True
+    info = blocks.get(element)
+    if info is None:
+        info = blocks[element] = _Block(text)
+    return info.own_chars(element, anchors) < _LINKS_PAGE_CHARS
+
+
+def _host(url: str) -> str:
+    """The lower-case host of an http(s) URL, without a leading "www."."""
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return ""
+    return host[4:] if host.startswith("www.") else host
+
+
+def _anchor(el: etree._Element) -> tuple[str, str, bool]:
+    """(link type, anchor, whether the anchor is the link's own text) of an <a> or <area>."""
+    if el.tag == "area":
+        return "image", _collapse(el.get("alt") or el.get("title") or ""), False
+    text = el.text
+    anchor = _collapse(text) if text and len(el) == 0 else _node_text(el)
+    if anchor:
+        return "text", anchor, True
+    return (*_textless_anchor(el), False)
 
 
 def _textless_anchor(el: etree._Element) -> tuple[str, str]:
@@ -1128,16 +1346,26 @@ def _title(root: etree._Element) -> str:
     return _node_text(title_el) if title_el is not None else ""
 
 
-def _page_text(
-    root: etree._Element, mains: list[etree._Element], contents: list[etree._Element]
-) -> str:
-    """The page's visible text: the first <main> with enough text, else the longest article or
-    content region, else the whole body."""
+def _main_content(
+    mains: list[etree._Element], contents: list[etree._Element]
+) -> tuple[etree._Element | None, str]:
+    """The page's main content and its text: the first <main> with enough text, else the
+    longest article or content region; (None, "") on a page without either."""
     for candidate in mains:
         text = _node_text(candidate)
         if len(text) >= _MIN_MAIN_CHARS:
-            return text
-    text = max((_node_text(el) for el in contents[:_MAX_TEXT_CANDIDATES]), key=len, default="")
+            return candidate, text
+    best: tuple[etree._Element | None, str] = (None, "")
+    for candidate in contents[:_MAX_TEXT_CANDIDATES]:
+        text = _node_text(candidate)
+        if len(text) > len(best[1]):
+            best = candidate, text
+    return best
+
+
+def _page_text(root: etree._Element, main_content: tuple[etree._Element | None, str]) -> str:
+    """The page's visible text: its main content when that has enough text, else the body."""
+    text = main_content[1]
     if len(text) < _MIN_MAIN_CHARS:
         body = root.find("body")
         text = _node_text(body if body is not None else root)

@@ -20,7 +20,7 @@ class Backlink:
     rel: list[str] = field(default_factory=list)
     nofollow: bool = False
     link_type: str = "text"  # text, image, redirect
-    position: str = "unknown"  # content, navigation, header, footer, sidebar, comment, unknown
+    position: str = "unknown"  # one of extract.POSITIONS: content, related, navigation, footer…
     context: str = ""
     occurrences: int = 1  # times the page links to this target URL; the most prominent is kept
     source_title: str = ""

@@ -466,7 +466,7 @@ ROLES_ONLY = """<body>
                 "Leave a comment": "content",  # a comments-link in the byline opens nothing
                 "the yearly link report": "content",
                 "A cited reference": "content",  # menu-item-has-children inside content
-                "Share on Twitter": "sidebar",
+                "Share on Twitter": "related",  # a share bar inside the article
                 "SEO tips": "content",  # the article's own footer
                 "Older post": "navigation",
                 "Spammy Sam": "comment",
@@ -568,8 +568,15 @@ def test_wordpress_page_fields() -> None:
             '<section class="latest"><article><h3><a href="/x">a page</a></h3></article></section>',
             "unknown",
         ),
+        # ...though its heading link, a block of nothing but the link, is "related" (see the
+        # tests of "related" below); a link in its text is content.
         (
             f'<article><h1><a href="/x">a page</a></h1><p>{"Long text. " * 60}</p></article>',
+            "related",
+        ),
+        (
+            f'<article><h1>Title</h1><p>{"Long text. " * 60}See <a href="/x">a page</a>.</p>'
+            "</article>",
             "content",
         ),
         ('<main><article><h3><a href="/x">a page</a></h3></article></main>', "content"),
@@ -592,6 +599,27 @@ def test_wordpress_page_fields() -> None:
         (
             '<div class="post-content"><div class="layout__content sd-content">'
             '<a href="/x">a page</a></div></div>',
+            "content",
+        ),
+        # Layout and script names that say "sidebar" or "widget" of what wraps the article.
+        (
+            '<div class="container--primary-and-secondary-columns"><p>Prose prose prose prose '
+            'prose prose prose prose prose prose prose prose, <a href="/x">a page</a>.</p></div>',
+            "content",
+        ),
+        (
+            '<div class="theiaStickySidebar"><p>Prose prose prose prose prose prose prose prose '
+            'prose prose prose prose, <a href="/x">a page</a>.</p></div>',
+            "content",
+        ),
+        (
+            '<div class="elementor-widget-container"><p>Prose prose prose prose prose prose '
+            'prose prose prose prose prose prose, <a href="/x">a page</a>.</p></div>',
+            "content",
+        ),
+        (
+            f'<div class="pg-rail-tall__wrapper"><div class="zn-body-text">{"Long text. " * 100}'
+            'See <a href="/x">a page</a>.</div></div>',
             "content",
         ),
         ('<div class="footerMenu"><a href="/x">a page</a></div>', "navigation"),
@@ -654,6 +682,154 @@ def test_position_rules_errors(mapping: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message) as info:
         PositionRules.from_mapping(mapping)
     assert "\n" not in str(info.value)
+
+
+# --- editorial links and the article's boilerplate ("related") ------------------------------
+
+PROSE = (
+    "Composting turns kitchen scraps and garden waste into dark, crumbly soil. A heap needs "
+    "air, water and a balance of green and brown material, and it rewards a little patience. "
+)
+
+# A news article in <main>: what the writer wrote, and around it what every article of the site
+# carries (byline, share bar, related list, story cards).
+NEWS_ARTICLE = f"""<html><head><title>How to compost</title></head><body>
+<header class="site-header"><a href="/">Garden News</a></header>
+<main>
+ <article>
+  <h1>How to compost in a small garden</h1>
+  <p>By <a href="/authors/jane-doe">Jane Doe</a></p>
+  <div><a href="https://twitter.com/intent/tweet?u=1" aria-label="Share on X"><svg></svg></a>
+    <a href="https://www.facebook.com/sharer.php?u=1" aria-label="Share on Facebook"><svg></svg></a>
+  </div>
+  <p>{PROSE}The <a href="https://soil.example/guide">soil association's guide</a> explains
+    the rest. {PROSE}</p>
+  <p>{PROSE}</p>
+  <h2>Related articles</h2>
+  <ul><li><a href="/2024/04/mulch">Why mulch matters</a></li>
+    <li><a href="/2024/03/worms">Worms at work in the heap</a></li></ul>
+ </article>
+ <section>
+  <article>
+   <a href="/2024/02/leaves"><img src="/leaves.jpg" alt="Autumn leaves on a heap"></a>
+   <h3><a href="/2024/02/leaves">What to do with autumn leaves</a></h3>
+   <p>Rake them, bag them, leave them to rot for a year: the gardener's cheapest soil improver
+     is the one that falls from the trees every October, as our readers keep telling us.</p>
+  </article>
+ </section>
+</main>
+<footer class="site-footer"><a href="/imprint">Imprint</a></footer>
+</body></html>"""
+
+
+def test_the_articles_boilerplate_is_related_and_the_writers_link_content() -> None:
+    found = {link.anchor_text: link.position for link in links(NEWS_ARTICLE)}
+    assert found == {
+        "Garden News": "header",
+        "Jane Doe": "related",  # a link-only byline
+        "Share on X": "related",  # a share bar of icons, no class name needed
+        "Share on Facebook": "related",
+        "soil association's guide": "content",  # in the writer's paragraph
+        "Why mulch matters": "related",  # a list of links under the article
+        "Worms at work in the heap": "related",
+        "What to do with autumn leaves": "related",  # a story card's title...
+        "Autumn leaves on a heap": "related",  # ...and its picture, linking where it does
+        "Imprint": "footer",
+    }
+    assert all(position in POSITIONS for position in found.values())
+
+
+@pytest.mark.parametrize(
+    "block",
+    [
+        # A story-card list in the content area.
+        '<div class="cards"><div><h3><a href="/s/1">Card one title</a></h3></div>'
+        '<div><h3><a href="/s/2">Card two title</a></h3></div></div>',
+        # A "Related articles" list inside the content region, however it is named.
+        '<h2>Related articles</h2><ul><li><a href="/s/1">Card one title</a></li>'
+        '<li><a href="/s/2">Card two title</a></li></ul>',
+        # A share bar, named as such...
+        '<div class="share-buttons"><a href="https://x.example/share">Card one title</a> '
+        '<a href="https://fb.example/share">Card two title</a></div>',
+        # ...or not.
+        '<p><a href="/s/1">Card one title</a> | <a href="/s/2">Card two title</a></p>',
+        # A link-only byline, and a byline by class name even with words around the link.
+        '<p class="byline">Written for us on 3 May by <a href="/s/1">Card one title</a>, who '
+        'tends <a href="/s/2">Card two title</a> and four allotments near the river</p>',
+        '<div>By <a href="/s/1">Card one title</a> and <a href="/s/2">Card two title</a></div>',
+        # Sign-up boxes.
+        '<div class="newsletter-signup"><p>Get our weekly letter about soil, seeds and all the '
+        'rest. <a href="/s/1">Card one title</a></p><p><a href="/s/2">Card two title</a></p>'
+        "</div>",
+    ],
+    ids=["cards", "related-list", "share-named", "share-bare", "byline-class", "byline", "signup"],
+)
+@pytest.mark.parametrize("wrapper", ["article", "div class='entry-content'"])
+def test_boilerplate_blocks_in_the_content_are_related(block: str, wrapper: str) -> None:
+    tag = wrapper.split()[0]
+    markup = (
+        f"<body><{wrapper}><p>{PROSE * 2}Read <a href='https://ref.example/'>the study</a> "
+        f"first.</p>{block}<p>{PROSE * 2}</p></{tag}></body>"
+    )
+    found = {link.anchor_text: link.position for link in links(markup)}
+    assert found == {
+        "the study": "content",
+        "Card one title": "related",
+        "Card two title": "related",
+    }
+
+
+def test_a_picture_link_counts_with_its_alt_text() -> None:
+    """A banner with a one-word label is all link to a reader: the picture is what it shows."""
+    markup = (
+        f"<article><p>{PROSE * 2}</p><div><a href='/shop'><img src='/banner.jpg' "
+        "alt='Our garden shop: seeds, tools and compost bins'></a> <small>Advert</small></div>"
+        f"<p>{PROSE * 2}</p></article>"
+    )
+    assert only(markup).position == "related"
+
+
+def test_a_page_of_links_and_citations_in_a_paragraph_stay_content() -> None:
+    # A blogroll or resources page: its content is the links (too little text besides them
+    # for any block of it to be boilerplate).
+    blogroll = (
+        "<main><article><h1>Links</h1><p>Sites our members recommend:</p><ul>"
+        '<li><a href="https://compost.example/">The Compost Club</a></li>'
+        '<li><a href="https://seeds.example/">Seed Savers</a></li></ul></article></main>'
+    )
+    assert {link.position for link in links(blogroll)} == {"content"}
+    # In an article, a paragraph of links to other sites is the writer's (sources, further
+    # reading); a paragraph with nothing but a link back into the site is a teaser.
+    article = (
+        f"<article><p>{PROSE * 2}</p><p><a href='https://a.example/'>First source</a>, "
+        "<a href='https://b.example/'>second source</a></p>"
+        f"<p><a href='/2024/05/next'>READ MORE: the next story</a></p><p>{PROSE * 2}</p>"
+        "</article>"
+    )
+    found = {link.anchor_text: link.position for link in links(article)}
+    assert found == {
+        "First source": "content",
+        "second source": "content",
+        "READ MORE: the next story": "related",
+    }
+
+
+def test_related_classes_outside_an_article_mean_what_they_meant() -> None:
+    markup = f"""<body><main><article><p>{PROSE}</p></article>
+      <div class="widget"><a href="/w">In a widget in main</a></div></main>
+      <div class="related-posts"><a href="/r">Related, outside any region</a></div>
+      <footer><div class="newsletter"><a href="/n">Newsletter in the footer</a></div>
+        <div class="share"><a href="/s">Share in the footer</a></div></footer>
+      <div class="byline"><a href="/b">Byline, outside any region</a></div></body>"""
+    found = {link.anchor_text: link.position for link in links(markup)}
+    assert found == {
+        # <main> often wraps the page's sidebar too: only an article's widget is "related".
+        "In a widget in main": "sidebar",
+        "Related, outside any region": "sidebar",
+        "Newsletter in the footer": "footer",
+        "Share in the footer": "sidebar",
+        "Byline, outside any region": "unknown",
+    }
 
 
 def test_prominence_ranks_every_position() -> None:
@@ -849,6 +1025,20 @@ def test_real_pages_extract_and_match_a_plain_lxml_parse(real_pages) -> None:
         assert len(result.text) <= 20000
     assert mismatched == []
     assert sum(len(result.links) for result in results) > 30_000
+
+
+def test_real_pages_content_precision_and_recall(real_pages) -> None:
+    """Links called "content" are the editorial ones: on zyte_aeb (anchors of 3+ words, content
+    = the anchor is in the human-written article body) most of them are annotated content, and
+    most annotated content links are called content."""
+    pages, results, zyte, trafilatura = real_pages
+    z, t = _benchmark().position_agreement(zip(pages, results, strict=True), zyte, trafilatura)
+    # Measured when written: zyte_aeb precision 85.6% (405 of 473), recall 77.0% (of 526);
+    # before "related" existed, 47.1% and 88.8%.
+    assert z.annotated > 450 and z.called > 400
+    assert z.precision >= 0.85, z
+    assert z.recall >= 0.75, z
+    assert t.precision >= 0.75 and t.recall >= 0.6, t
 
 
 def test_real_pages_position_agreement(real_pages) -> None:
