@@ -70,9 +70,9 @@ def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
         summary.crawl_id = str(crawl["_id"])
         summary.crawl_status = str(crawl.get("status") or "")
         summary.figures = record_figures(crawl)
-        outcomes = crawl.get(DISCOVERED) or {}
-        summary.discovered = {n: int(outcomes.get(n) or 0) for n in DISCOVERED_OUTCOMES}
-        summary.discovered = summary.discovered if outcomes else {}
+        outcomes = crawl.get(DISCOVERED)
+        if outcomes:  # the crawl visited sites found in Common Crawl's graph
+            summary.discovered = {n: int(outcomes.get(n) or 0) for n in DISCOVERED_OUTCOMES}
         summary.failed_seeds = [
             (str(f.get("seed")), str(f.get("reason"))) for f in crawl.get(FAILED_SEEDS) or []
         ]
