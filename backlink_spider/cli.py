@@ -51,6 +51,20 @@ def fail(message: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def row_limit(value: str | None, rows: str) -> int | None:
+    """``--limit N`` of a command listing ``rows``: a whole number above 0, None when not
+    given; anything else is a one-line error."""
+    if value is None:
+        return None
+    try:
+        limit = int(value)
+    except ValueError:
+        limit = 0
+    if limit < 1:
+        fail(f"--limit must be a whole number of {rows} above 0, not {value!r}")
+    return limit
+
+
 def reader_gone() -> NoReturn:
     """Standard output's reader stopped early (``| head``): end quietly, as other tools do."""
     os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush

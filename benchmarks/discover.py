@@ -28,30 +28,19 @@ import resource
 import sys
 import time
 import tracemalloc
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE = ROOT.parent / "shared" / "data" / "webgraph" / "test-cnr-2000-domain"
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.scoring import best_of  # noqa: E402
 from pipelines.commongraph import CHUNK_BYTES, CommonGraph, Discovery, reverse_name  # noqa: E402
 
 # 219: 291 referring domains; 156: 35; 60599: the most linked node (18,234); 325556: the last id.
 TARGETS = ("example-site-000219.test", "example-site-000156.test", "example-site-060599.test")
 FULL_NODES = 100.8e6  # CC cc-main-2024-25-nov-dec-jan domain graph (its announcement)
 FULL_ARCS = 1.9e9
-
-
-def best_of(rounds: int, fn: Callable[[], Any]) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(rounds):
-        gc.collect()
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def gunzip(path: Path) -> tuple[float, int, int, bytes]:

@@ -47,6 +47,7 @@ from backlink_spider.demoweb.model import Web  # noqa: E402
 from backlink_spider.demoweb.server import WebServer  # noqa: E402
 from backlink_spider.demoweb.sites import TARGET, SiteKit, stable_rng  # noqa: E402
 from benchmarks._command import crawl_command  # noqa: E402
+from benchmarks.scale import table  # noqa: E402
 from benchmarks.web import (  # noqa: E402
     _GARDEN_TOPICS,
     _GEN_PREFIXES,
@@ -443,20 +444,6 @@ def _budget_gone(log: str) -> float | None:
 
 
 # -- printing ----------------------------------------------------------------------------------
-
-
-def table(rows: list[tuple[str, ...]], indent: str = "  ") -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = []
-    for n, row in enumerate(rows):
-        cells = [
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        ]
-        lines.append(indent + "  ".join(cells).rstrip())
-        if n == 0:
-            lines.append(indent + "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 def ratio(a: float, b: float) -> str:

@@ -27,6 +27,8 @@ TARGET = "petalpost.test"
 COMPETITOR = "greenthumb-weekly.test"
 CRAWL = "crawl-20250101T000000"
 NOW = datetime(2025, 1, 1, tzinfo=UTC)
+# What every scored backlink holds under scores, as the export and the report read it.
+SCORE_KEYS = {"site_trust", "link_trust", "relevance", "quality", "reasons", "scored_at"}
 
 ROSES = (
     "Pruning roses in late winter: cut each stem to an outward-facing bud, remove dead wood and "
@@ -283,14 +285,7 @@ def test_every_backlink_scored_and_ranked_sensibly(stored: tuple[str, Any]) -> N
 
     for doc in db.backlinks.find({}):
         scores = doc["scores"]
-        assert set(scores) == {
-            "site_trust",
-            "link_trust",
-            "relevance",
-            "quality",
-            "reasons",
-            "scored_at",
-        }
+        assert set(scores) == SCORE_KEYS
         assert all(
             0 <= scores[k] <= 100 for k in ("site_trust", "link_trust", "relevance", "quality")
         )
@@ -627,14 +622,7 @@ def test_an_old_store_gets_the_new_field_names_at_the_next_score(stored: tuple[s
     )
     score_target(db, TARGET)
     for doc in db.backlinks.find({}):
-        assert set(doc["scores"]) == {
-            "site_trust",
-            "link_trust",
-            "relevance",
-            "quality",
-            "reasons",
-            "scored_at",
-        }
+        assert set(doc["scores"]) == SCORE_KEYS
     hosts = list(db.hosts.find({"target": TARGET}))
     assert hosts and all("site_trust" in h and "site_distrust" in h for h in hosts)
     assert not any({"trust", "trust_raw", "distrust", "distrust_raw"} & set(h) for h in hosts)

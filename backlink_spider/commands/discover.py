@@ -23,7 +23,7 @@ from typing import Any, TextIO
 
 from scrapy.exceptions import UsageError
 
-from backlink_spider.cli import StoreCommand, check_output, fail, program, reader_gone
+from backlink_spider.cli import StoreCommand, check_output, fail, program, reader_gone, row_limit
 from backlink_spider.config import ArgumentError, parse_competitors, split_list
 from pipelines.commongraph import CommonGraph, Discovery, GraphError, GraphFiles, Referrer
 from pipelines.store import Store, StoreConfig
@@ -144,7 +144,7 @@ class Command(StoreCommand):
         domain = self.target_domain(args[0])
         if not opts.webgraph:
             fail(f"give the graph: {program()} discover {domain} --webgraph BASENAME")
-        limit = self._limit(opts.limit)
+        limit = row_limit(opts.limit, "rows") or SHOWN
         competitors = None
         if opts.competitors:
             try:
@@ -194,18 +194,6 @@ class Command(StoreCommand):
             return
         with self.open_store(domain, create=stores) as store:
             yield store
-
-    @staticmethod
-    def _limit(value: str | None) -> int:
-        if value is None:
-            return SHOWN
-        try:
-            limit = int(value)
-        except ValueError:
-            limit = 0
-        if limit < 1:
-            fail(f"--limit must be a whole number of rows above 0, not {value!r}")
-        return limit
 
     @staticmethod
     def _write(

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 from scrapy.exceptions import UsageError
 
-from backlink_spider.cli import StoreCommand, check_output, fail, program, reader_gone
+from backlink_spider.cli import StoreCommand, check_output, fail, program, reader_gone, row_limit
 from backlink_spider.config import ArgumentError, parse_competitors, split_list
 from pipelines.target_profile import load_profile
 
@@ -49,7 +49,7 @@ class Command(StoreCommand):
                 f"give one target, e.g. {program()} prospects site.com", print_help=False
             )
         domain = self.target_domain(args[0])
-        limit = self._limit(opts.limit)
+        limit = row_limit(opts.limit, "prospects")
         competitors = None
         if opts.competitors:
             try:
@@ -83,19 +83,6 @@ class Command(StoreCommand):
             "but not to it)",
             file=sys.stderr,
         )
-
-    @staticmethod
-    def _limit(value: str | None) -> int | None:
-        """``--limit N``: a whole number above 0; None (all) when not given."""
-        if value is None:
-            return None
-        try:
-            limit = int(value)
-        except ValueError:
-            limit = 0
-        if limit < 1:
-            fail(f"--limit must be a whole number of prospects above 0, not {value!r}")
-        return limit
 
     @staticmethod
     def _write(found: list[dict[str, Any]], destination: str | None) -> None:
