@@ -6,6 +6,8 @@
 component                                             where    why there
 ====================================================  =======  ==================================
 ``backlink_spider.robots.RobotsTxtMiddleware``        DM 100   replaces Scrapy's (its 2.19 bug)
+``backlink_spider.admission.PageBudgetMiddleware``    DM 105   spends the page budget on pages
+                                                               robots.txt let through
 ``backlink_spider.redirects.HopMetaRefreshMiddleware`` DM 580  replaces Scrapy's, same place
 ``backlink_spider.guards.DownloadGuardMiddleware``    DM 595   before HttpCompression (590) on
                                                                the response path: caps inflation
@@ -40,12 +42,14 @@ REDIS_SETTINGS = {
     "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
     # Never cleared by the first worker to finish: the last one removes the crawl's keys.
     "SCHEDULER_PERSIST": True,
-    "SCHEDULER_QUEUE_CLASS": "scrapy_redis.queue.PriorityQueue",  # keeps breadth-first order
+    # scrapy-redis' priority queue, the focus's estimate added on push (backlink_spider/focus.py)
+    "SCHEDULER_QUEUE_CLASS": "backlink_spider.focus.FocusedRedisQueue",
 }
 _DM = "scrapy.downloadermiddlewares"
 # Scrapy's component -> ours, at the same priority (None: Scrapy's is not replaced).
 DOWNLOADER_MIDDLEWARES: dict[str, tuple[str | None, int]] = {
     "backlink_spider.robots.RobotsTxtMiddleware": (f"{_DM}.robotstxt.RobotsTxtMiddleware", 100),
+    "backlink_spider.admission.PageBudgetMiddleware": (None, 105),
     "backlink_spider.redirects.HopMetaRefreshMiddleware": (
         f"{_DM}.redirect.MetaRefreshMiddleware",
         580,

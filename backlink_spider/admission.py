@@ -9,6 +9,12 @@ and the counters an admitted URL adds to. Two implementations apply a plan:
   atomically with one generic Lua script (check every counter, then count), so two workers
   spend one budget and the rules cannot drift between Python and Lua.
 
+The page budget is spent on pages fetched, not on URLs admitted: ``spend`` counts a request
+as it leaves for the downloader (``PageBudgetMiddleware``), and once the budget is spent no
+new URL is admitted. What is admitted meanwhile waits in the frontier, where the focused order
+(``backlink_spider.focus``) chooses among it; ``max_frontier`` bounds the URLs waiting (a URL
+refused for that, ``frontier_full``, is asked again at its next link).
+
 ``admit`` answers ``None`` (admitted and counted) or why not: a skip reason (counted by the
 caller as ``backlinks/spider/skipped/<reason>``), ``SEEN`` (this process had the URL), or
 ``SEEN_ELSEWHERE`` (another worker of a shared crawl had it first).
@@ -36,6 +42,7 @@ found nothing, the session-id variants of one page are one text. Per shape:
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 from collections import Counter
 from collections.abc import Iterable
@@ -44,20 +51,27 @@ from hashlib import blake2b
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from scrapy.exceptions import IgnoreRequest
 from scrapy.linkextractors import IGNORED_EXTENSIONS
 
 from backlink_spider.urls import has_repeated_segments, path_signature, query_variant
 
 if TYPE_CHECKING:
     import redis
+    from scrapy.crawler import Crawler
+    from scrapy.http import Request
 
     from backlink_spider.config import CrawlConfig
     from backlink_spider.frontier import SharedCrawl
+
+logger = logging.getLogger(__name__)
 
 SEEN = "seen"  # this process had the URL already
 SEEN_ELSEWHERE = "seen_elsewhere"  # another worker of the shared crawl had it first
 SILENT = frozenset({SEEN, SEEN_ELSEWHERE})  # answers that are not skips worth counting
 TRAP_UNPROVEN = "trap_unproven"  # deferred: its shape waits for a verdict (so does the URL)
+FRONTIER_FULL = "frontier_full"  # deferred: too many URLs wait to be fetched already
+BUDGET = "budget"  # the page budget is spent
 
 ROLE_TARGET = "target"
 ROLE_SEED = "seed"
@@ -65,7 +79,9 @@ ROLE_SITE = "site"
 ROLE_DISCOVERED = "discovered"  # a site Common Crawl's graph named: a start site, not a seed
 
 _SKIP_EXTENSIONS = tuple(f".{ext}" for ext in IGNORED_EXTENSIONS)
-_PAGES = "pages"  # the counter of the page budget
+_PAGES = "pages"  # the counter of URLs admitted
+_SPENT = "spent"  # the counter of the page budget: requests sent to be fetched
+_PENDING = "pending"  # URLs admitted and not sent yet: the frontier
 _ALWAYS = ""  # the counter of a static refusal: 0 >= 0 always refuses
 _NO_LIMIT = 1 << 53  # the high end of a bound that has none (Lua numbers are doubles)
 _DIGITS_RE = re.compile(r"[0-9]+")
@@ -130,6 +146,7 @@ class AdmissionRules:
     trap_segment_repeats: int
     trap_repeats: int = 5  # fetched pages of a shape repeating another's text: the shape closes
     trap_probation_pages: int = 20  # pages of a shape admitted before its pages must show
+    max_frontier: int = 100_000  # URLs admitted and waiting to be fetched
 
     @classmethod
     def from_config(cls, config: CrawlConfig) -> AdmissionRules:
@@ -142,6 +159,7 @@ class AdmissionRules:
             trap_segment_repeats=config.trap_segment_repeats,
             trap_repeats=config.trap_repeats,
             trap_probation_pages=config.trap_probation_pages,
+            max_frontier=config.max_frontier,
         )
 
     @property
@@ -191,6 +209,8 @@ class AdmissionRules:
             )
             counts.append(variant)
             distinct.append((variants, variant))
+        checks.append(Check(FRONTIER_FULL, _PENDING, self.max_frontier, soft=True))
+        counts.append(_PENDING)
         unproven = ((_OTHERS + shape, 0, self.proof),)
         checks.append(Check(TRAP_UNPROVEN, admitted, probation, unproven, soft=True))
         return Plan(tuple(checks), tuple(counts), tuple(distinct))
@@ -206,7 +226,8 @@ class Admission:
 
     def reset(self) -> None:
         """As at the start of a crawl (a JOBDIR attempt whose queue was lost starts again)."""
-        self.scheduled = 0  # pages admitted so far (all workers' for a shared crawl)
+        self.scheduled = 0  # URLs admitted so far (all workers' for a shared crawl)
+        self.spent = 0  # of the page budget: requests sent to be fetched (all workers')
         self.seen: set[int] = set()  # keys of canonical URLs this process considered
         self._linked: set[int] = set()  # hash() of URLs as linked: a cheap first filter
         self._sighted = 0  # hash() of the URL first_sight last let through
@@ -214,7 +235,12 @@ class Admission:
 
     @property
     def exhausted(self) -> bool:
-        return self.scheduled >= self.rules.max_pages
+        return self.spent >= self.rules.max_pages
+
+    def spend(self) -> bool:
+        """One page of the budget, for a request leaving for the downloader; False when the
+        budget is spent (the request is not fetched)."""
+        raise NotImplementedError
 
     def first_sight(self, url: str) -> bool:
         """True the first time this process meets a URL as linked (before canonicalizing)."""
@@ -232,7 +258,7 @@ class Admission:
 
     def admit(self, canonical: str, role: str) -> str | None:
         if self.exhausted:
-            return "budget"
+            return BUDGET
         key = url_key(canonical)
         if key in self.seen:
             return SEEN
@@ -274,6 +300,7 @@ class Admission:
 
         return {
             "scheduled": self.scheduled,
+            "spent": self.spent,
             "seen": pack_keys(self.seen),
             "site_hops": self.site_hops,
         }
@@ -282,6 +309,8 @@ class Admission:
         from backlink_spider.jobdir import unpack_keys
 
         self.scheduled = int(state["scheduled"])
+        # A job saved before the budget was spent on fetches counted it on admission.
+        self.spent = int(state.get("spent", self.scheduled))
         self.seen = unpack_keys(state["seen"])
         self.site_hops.update({str(k): int(v) for k, v in state["site_hops"].items()})
 
@@ -308,6 +337,13 @@ class LocalAdmission(Admission):
             counts[name] += 1
         self.scheduled += 1
         return None
+
+    def spend(self) -> bool:
+        if self.spent >= self.rules.max_pages:
+            return False
+        self.spent += 1
+        self.counts[_PENDING] -= 1
+        return True
 
     def _observe(self, shape: str, member: str | None) -> int:
         if member is not None:
@@ -343,7 +379,7 @@ local function count(field)
   if field == '' then return 0 end
   return tonumber(redis.call('HGET', counts, field) or '0')
 end
-if count('{_PAGES}') >= tonumber(ARGV[2]) then return 'budget' end
+if count('{_SPENT}') >= tonumber(ARGV[2]) then return '{BUDGET}' end
 if redis.call('SISMEMBER', KEYS[1], ARGV[1]) == 1 then return '{SEEN_ELSEWHERE}' end
 local at = 5
 for _ = 1, tonumber(ARGV[3]) do
@@ -366,6 +402,14 @@ end
 for i = at + 2 * tonumber(ARGV[4]), #ARGV do redis.call('HINCRBY', counts, ARGV[i], 1) end
 redis.call('SADD', KEYS[3], ARGV[1])
 return tostring(redis.call('HINCRBY', counts, '{_PAGES}', 1))
+"""
+
+# KEYS: counts. ARGV: max pages -> the pages spent, or -1 when the budget is spent already.
+_SPEND = f"""
+local spent = tonumber(redis.call('HGET', KEYS[1], '{_SPENT}') or '0')
+if spent >= tonumber(ARGV[1]) then return -1 end
+redis.call('HINCRBY', KEYS[1], '{_PENDING}', -1)
+return redis.call('HINCRBY', KEYS[1], '{_SPENT}', 1)
 """
 
 # KEYS: counts, prints. ARGV: the shape, its page's fingerprint member ('' for none). A repeat
@@ -402,6 +446,7 @@ class SharedAdmission(Admission):
         self.keys = list(keys)  # seen, counts, inflight, prints
         self._script = server.register_script(_APPLY_PLAN)
         self._observe_script = server.register_script(_OBSERVE)
+        self._spend_script = server.register_script(_SPEND)
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
         args: list[Any] = [
@@ -422,9 +467,17 @@ class SharedAdmission(Admission):
         if text.isdigit():
             self.scheduled = int(text)
             return None
-        if text == "budget":
-            self.scheduled = self.rules.max_pages
+        if text == BUDGET:
+            self.spent = max(self.spent, self.rules.max_pages)
         return text
+
+    def spend(self) -> bool:
+        spent = int(self._spend_script(keys=[self.keys[1]], args=[self.rules.max_pages]))
+        if spent < 0:
+            self.spent = max(self.spent, self.rules.max_pages)
+            return False
+        self.spent = spent
+        return True
 
     def _observe(self, shape: str, member: str | None) -> int:
         return int(
@@ -442,3 +495,45 @@ def make_admission(config: CrawlConfig, shared: SharedCrawl | None = None) -> Ad
     if shared is None:
         return LocalAdmission(rules, starts)
     return shared.admission(rules, starts)
+
+
+class BudgetSpent(IgnoreRequest):
+    """The page budget was spent before this request could be fetched."""
+
+
+class PageBudgetMiddleware:
+    """Spends the page budget as page requests leave for the downloader (after robots.txt said
+    yes): the budget buys pages fetched, in the order the frontier chose, not the first URLs
+    discovered. A page read again (in the browser, after a retry or a redirect) is the same
+    page: its request carries ``bl_spent``. Requests that are not pages (robots.txt, target
+    checks) pass."""
+
+    def __init__(self, crawler: Crawler):
+        from backlink_spider.run import CrawlRun
+
+        self.run = CrawlRun.of(crawler)
+        self.stats = crawler.stats
+
+    @classmethod
+    def from_crawler(cls, crawler: Crawler) -> PageBudgetMiddleware:
+        return cls(crawler)
+
+    def process_request(self, request: Request, spider: Any = None) -> None:
+        meta = request.meta
+        if "bl_role" not in meta or "bl_spent" in meta:
+            return
+        admission = self.run.admission
+        if admission is None:
+            return
+        host = urlsplit(request.url).hostname or ""
+        focus = self.run.focus
+        if not admission.spend():
+            if focus is not None:
+                focus.refused(host, BUDGET)
+            raise BudgetSpent("page budget spent")
+        meta["bl_spent"] = True
+        self.stats.inc_value("backlinks/spider/budget_spent")
+        if focus is not None:
+            focus.sent(host)
+        if admission.spent == admission.rules.max_pages:
+            logger.info("Page budget of %d reached; finishing what is downloading", admission.spent)

@@ -66,6 +66,7 @@ class CrawlConfig:
     trap_segment_repeats: int = 2
     trap_repeats: int = 5  # fetched pages of a URL shape repeating another's text: it closes
     trap_probation_pages: int = 20  # pages of a URL shape admitted before its pages must show
+    max_frontier: int = 100_000  # URLs admitted and waiting to be fetched
     context_chars: int = 240
     text_chars: int = 20000
     page_terms: int = 250  # terms stored per page (relevance.page_terms)
@@ -155,6 +156,7 @@ class CrawlConfig:
             trap_segment_repeats=_positive(settings, "BACKLINKS_TRAP_SEGMENT_REPEATS", 2),
             trap_repeats=_positive(settings, "BACKLINKS_TRAP_REPEATS", 5),
             trap_probation_pages=_positive(settings, "BACKLINKS_TRAP_PROBATION_PAGES", 20),
+            max_frontier=_positive(settings, "BACKLINKS_MAX_FRONTIER", 100_000),
             context_chars=max(0, settings.getint("BACKLINKS_CONTEXT_CHARS", 240)),
             text_chars=max(0, settings.getint("BACKLINKS_PAGE_TEXT_CHARS", 20000)),
             page_terms=max(0, settings.getint("BACKLINKS_PAGE_TERMS", 250)),

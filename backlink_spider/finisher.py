@@ -60,12 +60,17 @@ from backlink_spider.items import Backlink, FetchFailure, PageRecord, TargetChec
 from backlink_spider.progress import Steps
 from backlink_spider.run import CrawlRun
 from backlink_spider.vocabulary import (
+    COVERAGE,
+    COVERAGE_BUDGET,
+    COVERAGE_SUGGESTED,
+    COVERAGE_UNCRAWLED,
     DISCOVERED,
     DISCOVERED_OUTCOMES,
     EDGE_OUT,
     FAILED_SEEDS,
     GONE_CRAWLS,
     LOST_AFTER_GONE,
+    UNSEEN_WORDS,
     crawl_figures,
     encode_edges,
     out_hosts_of,
@@ -427,6 +432,7 @@ class CrawlFinisher:
         elif self.earlier_stats:
             update["stats"] = merge_attempt_stats(stats, self.earlier_stats)
         if shared is None or shared.is_last:
+            self._coverage(update)
             try:
                 run = self.run
                 # This process stored all of the crawl's pages unless others fetched some or
@@ -445,6 +451,30 @@ class CrawlFinisher:
             if self.run.config.discovered_domains:
                 self._count_discovered(update)
         self.db.crawls.update_one({"_id": self.run.crawl_id}, {"$set": update})
+
+    def _coverage(self, update: dict[str, Any]) -> None:
+        """The record's ``coverage``: what the crawl spent its budget on and left unseen
+        (``backlink_spider.focus``), and the log lines that say it."""
+        focus = self.run.focus
+        if focus is None:
+            return
+        coverage = focus.coverage(self.run.config.watched_domains)
+        update[COVERAGE] = coverage
+        budget = coverage[COVERAGE_BUDGET]
+        total = sum(budget.values()) or 1
+        said = ", ".join(f"{n / total:.0%} {k.replace('_', ' ')}" for k, n in budget.items())
+        logger.info("Crawl %s spent its page budget on hosts %s", self.run.crawl_id, said)
+        suggested = coverage[COVERAGE_SUGGESTED]
+        if suggested:
+            logger.info(
+                "Hosts left unseen (%s); the best as seeds: %s",
+                "; ".join(
+                    f"{n} {UNSEEN_WORDS.get(k, k)}" for k, n in coverage[COVERAGE_UNCRAWLED].items()
+                ),
+                ", ".join(s["host"] for s in suggested[:5]),
+            )
+        for name, n in budget.items():
+            self.stats.set_value(f"backlinks/focus/pages/{name}", n)
 
     def _count_discovered(self, update: dict[str, Any]) -> None:
         """The record's ``discovered``: how the discovered sites this crawl visited did."""
@@ -546,7 +576,12 @@ class CrawlFinisher:
 
     def _leave_shared(self, shared: SharedCrawl) -> bool:
         """Deposit, leave; True for the last worker, which finishes the crawl."""
-        shared.deposit(self.tally.fetch_failed, self.tally.target_checks)
+        focus = self.run.focus
+        shared.deposit(
+            self.tally.fetch_failed,
+            self.tally.target_checks,
+            focus.state() if focus is not None else None,
+        )
         with contextlib.suppress(PyMongoError):  # the last worker merges the workers' stats
             self.db.crawls.update_one(
                 {"_id": self.run.crawl_id},
@@ -570,9 +605,12 @@ class CrawlFinisher:
                 tally.fetched_ok.add(page["_id"])
             elif page["status"] >= 400:
                 tally.fetch_failed.add(page["_id"])
-        fails, checks = shared.deposited()
+        fails, checks, focuses = shared.deposited()
         tally.fetch_failed |= fails
         tally.target_checks.update(checks)
+        if self.run.focus is not None:  # the others' estimates and counts join this worker's
+            for state in focuses:
+                self.run.focus.merge(state)
         doc = self.db.crawls.find_one({"_id": self.run.crawl_id}, {"workers": 1})
         workers = (doc or {}).get("workers") or {}
         mine = worker_field(shared.worker)

@@ -27,6 +27,7 @@ Requests are pickled into Redis (scrapy-redis' serializer): the Redis server mus
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -56,7 +57,8 @@ KEY_PREFIX = "backlinks"
 # requests; "seen"/"counts"/"prints": the spider's guards (URLs, counters, the text fingerprints
 # of fetched pages per URL shape); "fails"/"checks": what the last worker needs;
 # "inflight"/"refs"/"hops": redirect hops into the target (URLs admitted and not yet answered,
-# pages of other workers that link them, and where answered hops land).
+# pages of other workers that link them, and where answered hops land); "focus": each worker's
+# estimates and host counts (backlink_spider/focus.py), for the last worker's coverage report.
 CRAWL_KEYS = (
     "workers",
     "busy",
@@ -70,6 +72,7 @@ CRAWL_KEYS = (
     "inflight",
     "refs",
     "hops",
+    "focus",
 )
 # Requests that stay with the worker that made them (a page read again: render.py).
 _LOCAL_META = ("bl_render", "bl_render_failed")
@@ -318,9 +321,18 @@ class SharedCrawl:
         queued, busy = self._idle(args=[self.worker, self.timeout, self.prefix])
         return int(queued), int(busy)
 
-    def deposit(self, failed_urls: set[str], target_checks: dict[str, tuple[int, str]]) -> None:
-        """What only this worker knows and the last one needs: failed fetches, target checks."""
+    def deposit(
+        self,
+        failed_urls: set[str],
+        target_checks: dict[str, tuple[int, str]],
+        focus: dict[str, Any] | None = None,
+    ) -> None:
+        """What only this worker knows and the last one needs: failed fetches, target checks,
+        its focus's state."""
         pipe = self.server.pipeline(transaction=False)
+        if focus is not None:
+            pipe.hset(self.key("focus"), self.worker, json.dumps(focus, separators=(",", ":")))
+            pipe.expire(self.key("focus"), self.ttl)
         if failed_urls:
             pipe.sadd(self.key("fails"), *sorted(failed_urls))
         if target_checks:
@@ -334,13 +346,19 @@ class SharedCrawl:
         pipe.expire(self.key("checks"), self.ttl)
         pipe.execute()
 
-    def deposited(self) -> tuple[set[str], dict[str, tuple[int, str]]]:
+    def deposited(self) -> tuple[set[str], dict[str, tuple[int, str]], list[dict[str, Any]]]:
+        """What every worker deposited (the other workers' focus states only)."""
         fails = {_text(u) for u in self.server.smembers(self.key("fails"))}
         checks: dict[str, tuple[int, str]] = {}
         for url, answer in self.server.hgetall(self.key("checks")).items():
             status, _, final = _text(answer).partition("\t")
             checks[_text(url)] = (int(status), final)
-        return fails, checks
+        focuses = [
+            json.loads(_text(state))
+            for worker, state in self.server.hgetall(self.key("focus")).items()
+            if _text(worker) != self.worker
+        ]
+        return fails, checks, focuses
 
     def leave(self) -> bool:
         """Leave the crawl (once); True for the last worker, which then finishes the crawl."""

@@ -35,6 +35,8 @@ from backlink_spider.jobdir import open_job
 if TYPE_CHECKING:
     from scrapy.crawler import Crawler
 
+    from backlink_spider.admission import Admission
+    from backlink_spider.focus import Focus
     from backlink_spider.frontier import SharedCrawl
     from backlink_spider.jobdir import Job
     from pipelines.target_profile import TargetProfile
@@ -84,6 +86,9 @@ class CrawlRun:
     # Seed sites of which no page could be fetched yet, host -> why (the spider keeps it; the
     # end of the crawl says it and stores it in the crawl record, summaries show it).
     failed_seeds: dict[str, str] = field(default_factory=dict)
+    # Made by the spider with the run: the page budget and guards, the online estimates.
+    admission: Admission | None = None
+    focus: Focus | None = None
 
     @classmethod
     def open(cls, crawler: Crawler, args: dict[str, Any]) -> CrawlRun:

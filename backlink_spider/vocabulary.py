@@ -427,3 +427,19 @@ FROM_COMMON_CRAWL = "common crawl"  # a site discovered in Common Crawl's web gr
 # but no such link (gone, or deeper than the budget); no page of it fetched at all.
 DISCOVERED = "discovered"
 DISCOVERED_OUTCOMES = ("confirmed", "not_found", "unreachable")
+
+# The coverage report (backlink_spider/focus.py): the crawl record's ``coverage``.
+COVERAGE = "coverage"
+COVERAGE_BUDGET = "budget"  # pages fetched on on-topic, off-topic and unknown hosts
+COVERAGE_UNCRAWLED = "uncrawled"  # hosts left (partly) unseen, per reason
+COVERAGE_SUGGESTED = "suggested_seeds"  # those hosts, best estimated value first
+COVERAGE_COMPETITOR_ONLY = "competitor_only"  # hosts linking a competitor and not the target
+ON_TOPIC, OFF_TOPIC, UNKNOWN_TOPIC = "on_topic", "off_topic", "unknown"
+# Why a host was left unseen, as the report says it.
+UNSEEN_WORDS = {
+    "robots": "robots.txt refused it",
+    "budget": "the page budget ran out",
+    "cap": "cut at the per-host page cap",
+    "depth": "beyond the crawl's depth",
+    "unreachable": "could not be fetched",
+}

@@ -63,10 +63,12 @@ from benchmarks.web import (  # noqa: E402
     _plan_page,
 )
 
-#: Crawl orders (``--order``) and the extra ``scrapy crawl`` options that select each. Only
-#: breadth-first exists today. FOCUSED ORDER GOES HERE (issue 16): ``"focused": [...]``, and
-#: ``breadth`` then names the setting that switches the focus off (it is to be on by default).
-ORDERS: dict[str, list[str]] = {"breadth": []}
+#: Crawl orders (``--order``) and the extra ``scrapy crawl`` options that select each: the
+#: focused frontier (the default, ``backlink_spider.focus``) and breadth-first.
+ORDERS: dict[str, list[str]] = {
+    "focused": ["-s", "BACKLINKS_FOCUS=True"],
+    "breadth": ["-s", "BACKLINKS_FOCUS=False"],
+}
 
 DEPTH = 2
 GOAL_BUDGET = 30  # percent of the web's pages

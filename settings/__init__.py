@@ -43,12 +43,14 @@ TELNETCONSOLE_ENABLED = False
 # Scrapy 2.19's remote control runs Python sent over HTTP; a crawl server must not offer that.
 REMOTE_CONTROL_ENABLED = False
 
-# Breadth-first, and fair across hosts: a budget is better spent on many sites' shallow pages
-# than on one site's deep archive.
+# Shallow pages first within a host (a request's priority drops by one per link followed), and
+# fair across hosts (Scrapy's DownloaderAwarePriorityQueue: the download slot with the fewest
+# downloads first); with BACKLINKS_FOCUS on (the default) this subclass of it picks the slot
+# whose next page is worth most to the target instead (README "Focused crawl").
 DEPTH_PRIORITY = 1
 SCHEDULER_DISK_QUEUE = "scrapy.squeues.PickleFifoDiskQueue"
 SCHEDULER_MEMORY_QUEUE = "scrapy.squeues.FifoMemoryQueue"
-SCHEDULER_PRIORITY_QUEUE = "scrapy.pqueues.DownloaderAwarePriorityQueue"
+SCHEDULER_PRIORITY_QUEUE = "backlink_spider.focus.FocusedPriorityQueue"
 
 LOG_LEVEL = "INFO"
 FEED_EXPORT_ENCODING = "utf-8"
@@ -62,7 +64,17 @@ BACKLINKS_ALLOW_PRIVATE_NETWORKS = False
 # --- The crawl ---------------------------------------------------------------------------------
 BACKLINKS_SEEDS: list[str] = []  # niche seed sites when -a seeds= is not given
 BACKLINKS_DEPTH = 1  # site hops beyond the seed sites whose pages are crawled
-BACKLINKS_MAX_PAGES = 5000  # total page budget of a crawl (-a max_pages=)
+BACKLINKS_MAX_PAGES = 5000  # total page budget of a crawl (-a max_pages=): pages fetched
+# URLs admitted and waiting to be fetched, at most (~1.5 KB of memory each without JOBDIR); one
+# refused for that is asked again at its next link.
+BACKLINKS_MAX_FRONTIER = 100_000
+# The focused frontier (backlink_spider/focus.py): pages are fetched in the order of their
+# expected value for the target (relevance, trust earned so far, links to the target or a
+# competitor), not breadth-first. False: breadth-first and fair across hosts.
+BACKLINKS_FOCUS = True
+# The share of pages fetched in breadth-first's order all the same, so that hosts the estimate
+# ranks low get a look and the estimate can correct itself (0 to 1).
+BACKLINKS_FOCUS_EXPLORE = 0.1
 BACKLINKS_MAX_PAGES_PER_HOST = 200  # pages of one host name
 BACKLINKS_TARGET_PAGES = 10  # pages of the target's own site: topic profile, reciprocal links
 BACKLINKS_MAX_PAGE_BYTES = 4 * 1024 * 1024  # a page body is cut (not dropped) past this size

@@ -87,14 +87,33 @@ def test_local_admission_applies_each_rule(urls: list[str], role: str, answers: 
     assert [admission.admit(url, role) for url in urls] == answers
 
 
-def test_the_budget_counts_admitted_pages_only() -> None:
+def test_the_budget_is_spent_on_pages_fetched_not_on_urls_admitted() -> None:
+    """URLs past the budget wait in the frontier (the focus chooses among them); the budget
+    runs out when that many requests have left for the downloader, and then nothing more is
+    admitted or sent."""
     admission = LocalAdmission(RULES)
     admitted = [
         u for u in (f"https://h{i}.test/" for i in range(60)) if not admission.admit(u, ROLE_SITE)
     ]
-    assert len(admitted) == RULES.max_pages == admission.scheduled
-    assert admission.exhausted
+    assert len(admitted) == 60 == admission.scheduled
+    assert not admission.exhausted
+    assert [admission.spend() for _ in range(60)] == [True] * RULES.max_pages + [False] * (
+        60 - RULES.max_pages
+    )
+    assert admission.exhausted and admission.spent == RULES.max_pages
     assert admission.admit("https://late.test/", ROLE_SITE) == "budget"
+
+
+def test_a_full_frontier_defers_urls_until_pages_leave_it() -> None:
+    rules = replace(RULES, max_frontier=3)
+    admission = LocalAdmission(rules)
+    urls = [f"https://h{i}.test/" for i in range(5)]
+    assert [admission.admit(u, ROLE_SITE) for u in urls] == [None, None, None] + [
+        "frontier_full"
+    ] * 2
+    assert admission.spend()  # one page leaves for the downloader: room for one more
+    assert admission.admit(urls[3], ROLE_SITE) is None  # deferred, not refused for good
+    assert admission.admit(urls[4], ROLE_SITE) == "frontier_full"
 
 
 def _random_urls(rng: random.Random, n: int) -> list[tuple[str, str]]:
@@ -125,8 +144,11 @@ def test_two_workers_spend_one_budget(server: Any) -> None:
     second = SharedAdmission(rules, server, first.keys)  # another worker of the same crawl
     urls = [f"https://h{i}.test/" for i in range(30)]
     answers = [(first if i % 2 else second).admit(u, ROLE_SITE) for i, u in enumerate(urls)]
-    assert answers.count(None) == 10
-    assert set(answers) == {None, "budget"}
+    assert answers == [None] * 30  # admitted: the budget buys fetches
+    spent = [(first if i % 2 else second).spend() for i in range(30)]
+    assert spent.count(True) == 10 and spent[:10] == [True] * 10
+    assert first.exhausted and second.exhausted
+    assert first.admit("https://late.test/", ROLE_SITE) == "budget"
     assert second.admit(urls[0], ROLE_SITE) in {SEEN, "budget"}
     fresh = SharedAdmission(AdmissionRules(100, 100, 10, 100, 100, 2), server, first.keys)
     assert fresh.admit(urls[1], ROLE_SITE) == SEEN_ELSEWHERE  # the other worker had it

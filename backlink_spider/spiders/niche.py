@@ -9,7 +9,9 @@ traps: ``backlink_spider.admission``). Its helpers, each in a module of its own:
 - ``CrawlRun`` (``backlink_spider.run``): the crawl's id, arguments, JOBDIR job, shared frontier;
 - ``HopBook`` (``backlink_spider.hops``): who linked a URL that redirects into the target;
 - ``TargetChecks`` (``backlink_spider.targets``): each backlink's target URL asked once;
-- ``Renderer`` (``backlink_spider.render``): which pages to read again in a browser.
+- ``Renderer`` (``backlink_spider.render``): which pages to read again in a browser;
+- ``Focus`` (``backlink_spider.focus``): what a host's pages are worth to the target, estimated
+  as pages arrive; it orders the frontier and makes the coverage report.
 
 Download guards (non-HTML, page size) are a downloader middleware (``backlink_spider.guards``);
 the end of the crawl is an extension (``backlink_spider.finisher``).
@@ -33,6 +35,7 @@ from scrapy.http import Request, Response, TextResponse
 from twisted.python.failure import Failure
 
 from backlink_spider.admission import (
+    BUDGET,
     ROLE_DISCOVERED,
     ROLE_SEED,
     ROLE_SITE,
@@ -41,12 +44,14 @@ from backlink_spider.admission import (
     SILENT,
     TRAP_UNPROVEN,
     Admission,
+    BudgetSpent,
     make_admission,
     text_fingerprint,
 )
 from backlink_spider.classify import Follow, Found, classify_links, host_domain, merge_link
 from backlink_spider.config import CrawlConfig
 from backlink_spider.extract import extract_page
+from backlink_spider.focus import DISCOVERED_LINK, SEED_LINK, TOP_PRIORITY, Focus, make_focus
 from backlink_spider.guards import NotHtml
 from backlink_spider.hops import HopBook, Landing, Ref
 from backlink_spider.items import Backlink, FetchFailure, PageRecord
@@ -54,10 +59,11 @@ from backlink_spider.jobdir import Attempt, Stateful, warn_rewritten_feeds
 from backlink_spider.redirects import LANDED
 from backlink_spider.render import Renderer, is_rendered
 from backlink_spider.run import CrawlRun
+from backlink_spider.ssrf import ForbiddenAddress
 from backlink_spider.targets import TargetChecks
 from backlink_spider.urls import path_signature, try_canonical_url
 from backlink_spider.vocabulary import FROM_COMMON_CRAWL, failure_words
-from pipelines.scoring.relevance import page_terms
+from pipelines.scoring.relevance import page_terms, parse_terms
 
 logger = logging.getLogger(__name__)
 
@@ -75,11 +81,12 @@ class NicheSpider(scrapy.Spider):
     handle_httpstatus_list = list(range(400, 600))
 
     run: CrawlRun
-    waiting: dict[str, dict[str, tuple[str, int, Ref | None]]]
+    waiting: dict[str, dict[str, tuple[str, int, int, Ref | None]]]
     seeds_ok: set[str]
     config: CrawlConfig
     crawl_id: str
     admission: Admission
+    focus: Focus
     hops: HopBook
     targets: TargetChecks
     renderer: Renderer
@@ -92,16 +99,19 @@ class NicheSpider(scrapy.Spider):
         spider.config = cfg = spider.run.config
         spider.crawl_id = spider.run.crawl_id
         spider.hops = HopBook(shared=spider.run.shared)
-        # URLs waiting for their shape's trap verdict: shape -> canonical URL -> (role, hop, ref)
+        # URLs waiting for their shape's trap verdict: shape -> canonical URL -> (role, hop,
+        # priority, ref)
         spider.waiting = {}
         spider.seeds_ok = set()  # seed hosts with a page fetched
         spider.targets = TargetChecks.from_settings(crawler.settings, spider.run)
         spider.renderer = Renderer.from_crawler(crawler, cfg.render, cfg.browser)
-        spider.admission = make_admission(cfg, spider.run.shared)
+        spider.admission = spider.run.admission = make_admission(cfg, spider.run.shared)
+        spider.focus = spider.run.focus = make_focus(cfg, crawler.settings)
         spider.attempt = None
         if spider.run.job is not None:  # JOBDIR: what an attempt saves, the next restores
             parts: dict[str, Stateful] = {
                 "admission": spider.admission,
+                "focus": spider.focus,
                 "targets": spider.targets,
                 "hops": spider.hops,
             }
@@ -128,7 +138,7 @@ class NicheSpider(scrapy.Spider):
 
     async def start(self) -> AsyncIterator[Any]:
         cfg = self.config
-        self.targets.stats = self.crawler.stats
+        self.targets.stats = self.focus.stats = self.crawler.stats
         self.run.started = time.monotonic()
         if self.attempt is not None:  # the scheduler is open now: is the queue there?
             scheduler = self.crawler.engine.scheduler if self.crawler.engine else None
@@ -144,12 +154,13 @@ class NicheSpider(scrapy.Spider):
             cfg.depth,
             cfg.max_pages,
         )
+        focused = self.focus.enabled
         if cfg.target_pages:
             request = self._request(cfg.target_url, ROLE_TARGET, 0, priority=10)
             if request is not None:
                 yield request
         for seed in cfg.seeds:
-            request = self._request(seed, ROLE_SEED, 0, priority=5)
+            request = self._request(seed, ROLE_SEED, 0, priority=SEED_LINK if focused else 5)
             if request is not None:
                 yield request
         if cfg.discovered:
@@ -159,12 +170,15 @@ class NicheSpider(scrapy.Spider):
                 len(cfg.discovered),
             )
         for site in cfg.discovered:  # start sites like the seeds, never trusted as seeds
-            request = self._request(site, ROLE_DISCOVERED, 0, priority=4)
+            priority = DISCOVERED_LINK if focused else 4
+            request = self._request(site, ROLE_DISCOVERED, 0, priority=priority)
             if request is not None:
                 yield request
 
-    def _skip(self, reason: str) -> None:
+    def _skip(self, reason: str, url: str | None = None) -> None:
         self.crawler.stats.inc_value(f"backlinks/spider/skipped/{reason}")
+        if url is not None:
+            self.focus.refused(host_domain(url)[0], reason)
 
     def _request(
         self, url: str, role: str, hop: int, priority: int = 0, ref: Ref | None = None
@@ -176,7 +190,7 @@ class NicheSpider(scrapy.Spider):
         """
         admission = self.admission
         if admission.exhausted:
-            self._skip("budget")
+            self._skip(BUDGET, url)
             return None
         canonical = try_canonical_url(url, drop_params=self.config.drop_params)
         if canonical is None:
@@ -186,13 +200,14 @@ class NicheSpider(scrapy.Spider):
         if reason == SEEN_ELSEWHERE:
             self.hops.seen_elsewhere(canonical, ref)
         if reason == TRAP_UNPROVEN:
-            self._wait(canonical, role, hop, ref)
+            self._wait(canonical, role, hop, priority, ref)
         if reason is not None:
             if reason not in SILENT:
-                self._skip(reason)
+                self._skip(reason, canonical)
             return None
-        if admission.scheduled == self.config.max_pages:
-            logger.info("Page budget of %d reached; finishing what is queued", admission.scheduled)
+        self.focus.admitted(host_domain(canonical)[0])
+        if role == ROLE_TARGET and self.focus.enabled:
+            priority = TOP_PRIORITY  # the profile every page is measured against
         meta: dict[str, Any] = {"bl_role": role, "bl_hop": hop}
         self.hops.admitted(canonical, ref, meta)
         return Request(
@@ -204,26 +219,28 @@ class NicheSpider(scrapy.Spider):
             dont_filter=self.dont_filter,
         )
 
-    def _wait(self, canonical: str, role: str, hop: int, ref: Ref | None) -> None:
+    def _wait(self, canonical: str, role: str, hop: int, priority: int, ref: Ref | None) -> None:
         """A URL whose shape admission has not judged yet waits for the verdict (at most a
         host's page cap per shape), so no URL is lost because it was met too early."""
         waiting = self.waiting.setdefault(path_signature(canonical), {})
         if canonical in waiting or len(waiting) < self.config.max_pages_per_host:
-            waiting[canonical] = (role, hop, ref)
+            waiting[canonical] = (role, hop, priority, ref)
 
     def _released(self, shapes: Iterable[str]) -> Iterator[Request]:
         """The waiting URLs of ``shapes``, asked again: admitted now (the shape was proven),
         refused for good (closed), or still waiting."""
         for shape in list(shapes):
             waiting = self.waiting.pop(shape, None)
-            for canonical, (role, hop, ref) in (waiting or {}).items():
-                request = self._request(canonical, role, hop, ref=ref)
+            for canonical, (role, hop, priority, ref) in (waiting or {}).items():
+                request = self._request(canonical, role, hop, priority=priority, ref=ref)
                 if request is not None:
                     self.crawler.stats.inc_value("backlinks/spider/trap_released")
                     yield request
 
-    def _follow(self, candidates: list[Follow], page: tuple[str, str, int]) -> Iterator[Any]:
-        admission = self.admission
+    def _follow(
+        self, candidates: list[Follow], page: tuple[str, str, int], relevance: float | None
+    ) -> Iterator[Any]:
+        admission, focus = self.admission, self.focus
         for follow in candidates:
             ref: Ref = (*page, follow.link)
             if self.hops.waits(follow.url, ref) or not admission.first_sight(follow.url):
@@ -231,7 +248,11 @@ class NicheSpider(scrapy.Spider):
             hop = follow.hop
             if follow.role == ROLE_SITE and not follow.probe:
                 hop = admission.site_hop(host_domain(follow.url)[1], hop)
-            request = self._request(follow.url, follow.role, hop, ref=ref)
+            priority = 0
+            if focus.enabled:
+                link = follow.link
+                priority = focus.link_priority(relevance, link.anchor_text, link.context)
+            request = self._request(follow.url, follow.role, hop, priority=priority, ref=ref)
             if request is not None:
                 if follow.probe:
                     request.meta["bl_probe"] = True
@@ -248,11 +269,18 @@ class NicheSpider(scrapy.Spider):
         self.hops.answered(request)
         if failure.check(NotHtml):
             return  # counted by the download guards when its headers arrived
+        if failure.check(BudgetSpent):
+            self._skip(BUDGET)  # the budget ran out while it waited (the host is told)
+            return
         reason = failure.type.__name__ if failure.type else "Error"
         self.crawler.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
         logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
+        host = host_domain(request.url)[0]
         if failure.check(IgnoreRequest):
-            return  # robots.txt said no: nothing is known about the page
+            # robots.txt said no (or the address is a private one): nothing is known of the page
+            self.focus.failed(host, None if failure.check(ForbiddenAddress) else "robots")
+            return
+        self.focus.failed(host)
         self._seed_answered(request, failure_words(reason))
         # The URL as requested (before redirects): the one its stored links carry.
         url = (request.meta.get("redirect_urls") or [request.url])[0]
@@ -328,6 +356,8 @@ class NicheSpider(scrapy.Spider):
         )
         if role == ROLE_TARGET:
             self.targets.fetched(response)
+        elif response.status >= 400:
+            self.focus.failed(host_domain(response.url)[0])
         self._seed_answered(response.request, None if response.status < 400 else response.status)
         if response.status >= 400:
             self.crawler.stats.inc_value("backlinks/spider/http_error")
@@ -362,6 +392,13 @@ class NicheSpider(scrapy.Spider):
             yield from self._released([path_signature(admitted)])
         record.title, record.lang = page.title, page.lang
         record.terms = page_terms(f"{page.title}\n{page.text}", cfg.page_terms)
+        focus = self.focus
+        terms = parse_terms(record.terms)
+        relevance = None
+        if role == ROLE_TARGET:
+            focus.add_target_page(terms)
+        else:
+            relevance = focus.relevance(terms)
         record.nofollow, record.outlinks_total = page.nofollow, len(page.links)
         links = classify_links(
             page.links,
@@ -378,10 +415,20 @@ class NicheSpider(scrapy.Spider):
         record.out_hosts = links.out_hosts
         source = (response.url, page.title, response.status)
         now = datetime.now(UTC)
+        to_target = 0
         for target_url, found in links.found.items():
+            to_target += host_domain(target_url)[1] == cfg.target_domain
             yield from self._backlink(source, target_url, found, now)
+        if role != ROLE_TARGET:
+            focus.page(
+                host_domain(response.url)[0],
+                relevance,
+                [(out.host, out.followed) for out in links.out_hosts],
+                target_links=to_target,
+                competitor_links=len(links.found) - to_target,
+            )
         yield record
-        yield from self._follow(links.follow, source)
+        yield from self._follow(links.follow, source, relevance)
 
     def _backlink(
         self, source: tuple[str, str, int], target_url: str, found: Found, now: datetime
