@@ -19,8 +19,9 @@ relevance, its anchor and context); the host's part (``host_priority``) is added
 request leaves the queue, from the host's estimate *at that moment*, so a host found off topic
 after its links were queued sinks at once. ``FocusedPriorityQueue`` (Scrapy's
 ``SCHEDULER_PRIORITY_QUEUE``) does that per download slot, preferring slots with room; one pop
-in ``1/explore`` is breadth-first's fair choice instead, so hosts the estimate ranks low still
-get a small share and it can correct itself. With the shared Redis frontier (one queue of all
+in ``1/explore`` goes to the host the crawl knows least instead (the fewest pages read), so
+hosts the estimate ranks low or has not looked at still get a small share and it can correct
+itself. With the shared Redis frontier (one queue of all
 the workers), ``FocusedRedisQueue`` adds the host's part when the request is pushed.
 
 ``BACKLINKS_FOCUS = False`` keeps breadth-first order; the estimates are still made, for the
@@ -72,7 +73,7 @@ DAMPING = 0.85  # the share of a page's trust it hands on (PageRank's)
 # are at cosines of 0.2-0.35, those of off-topic hosts sharing the sites' template at 0.05-0.09.
 HALF = 0.12
 ON_TOPIC_FROM = 50.0
-PRIOR_PAGES = 2.0  # a host's fetched pages weigh against its linkers' prior as this many pages
+PRIOR_PAGES = 0.5  # its linkers' relevance weighs against a host's own pages as this many pages
 PROFILE_TERMS = 200  # terms of the profile kept (the target's pages' commonest, keywords first)
 ANCHOR_TERMS = 40  # profile terms an anchor or context is matched against
 MAX_HOSTS = 200_000  # hosts tracked; past that, new hosts are left to breadth-first order
@@ -167,8 +168,9 @@ class Focus:
         self.target_domain = config.target_domain
         self.keywords = tuple(config.keywords)
         self._idf: dict[str, float] = {}
-        self._versions = 0
-        self._cache: dict[str, tuple[int, int]] = {}  # host -> (version, host priority)
+        # host -> its priority part, until what it is computed from moves (the queue asks for
+        # every host with queued pages at every pop)
+        self._cache: dict[str, int] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -212,7 +214,7 @@ class Focus:
         self._profile = {t: v / norm for t, v in vector.items()} if norm else {}
         ranked = sorted(self._profile, key=lambda t: -self._profile[t])
         self._anchor_terms = frozenset(ranked[:ANCHOR_TERMS])
-        self._versions += 1  # every host's relevance may read differently now
+        self._cache.clear()  # every host's relevance may read differently now
 
     @property
     def has_profile(self) -> bool:
@@ -269,6 +271,7 @@ class Focus:
             view.relevance += relevance
         view.target_links += target_links
         view.competitor_links += competitor_links
+        self._cache.pop(host, None)
         trust = self.trust(host)
         linked = [(h, n) for h, n in out_hosts if h != host]
         followed = sum(n > 0 for _, n in linked)
@@ -279,7 +282,7 @@ class Focus:
             peer.linked_relevance += relevance if relevance is not None else 0.5
             if n > 0:
                 peer.cash += share
-        self._versions += 1
+            self._cache.pop(other, None)
 
     def admitted(self, host: str) -> None:
         self._view(host).admitted += 1
@@ -332,13 +335,12 @@ class Focus:
 
     def host_priority(self, host: str) -> int:
         """The host's part of a priority, 0..HOST_SPAN (cached until the estimates move)."""
-        cached = self._cache.get(host)
-        if cached is not None and cached[0] == self._versions:
-            return cached[1]
-        value = round(HOST_SPAN * self.host_value(host))
-        if len(self._cache) > MAX_HOSTS:
-            self._cache.clear()
-        self._cache[host] = (self._versions, value)
+        value = self._cache.get(host)
+        if value is None:
+            value = round(HOST_SPAN * self.host_value(host))
+            if len(self._cache) > MAX_HOSTS:
+                self._cache.clear()
+            self._cache[host] = value
         return value
 
     def link_priority(self, page_relevance: float | None, anchor: str, context: str) -> int:
@@ -432,7 +434,7 @@ class Focus:
         if profile:
             self.profile_counts.update({str(k): int(v) for k, v in profile.items()})
             self._rebuild_profile()
-        self._versions += 1
+        self._cache.clear()
 
 
 def _host_of(url: str) -> str:
@@ -484,8 +486,8 @@ def _focus_of(crawler: Crawler) -> Focus | None:
 class FocusedPriorityQueue(DownloaderAwarePriorityQueue):
     """Scrapy's per-slot queue (each host its own priority queue, on disk with JOBDIR) that
     pops from the slot whose best request, plus its host's current estimate, is worth most,
-    among the slots with room for another download; one pop in ``1/explore`` is the parent's
-    fair choice (the slot with the fewest downloads). Once the page budget is spent it is
+    among the slots with room for another download; one pop in ``1/explore`` goes to the host
+    with the fewest pages read (the best of those). Once the page budget is spent it is
     empty to the engine, so the crawl ends and a JOBDIR keeps what was left."""
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any):
@@ -506,24 +508,25 @@ class FocusedPriorityQueue(DownloaderAwarePriorityQueue):
         if update_state:
             self._pops += 1
         stride = round(1 / focus.explore) if focus.explore else 0
-        if stride and self._pops % stride == 0:
-            if update_state and focus.stats is not None:
-                focus.stats.inc_value("backlinks/focus/explored")
-            return super()._next_slot(stats, update_state=update_state)
-        best: tuple[bool, int, int, str] | None = None
+        explore = bool(stride) and self._pops % stride == 0
+        best: tuple[bool, int, int, int, str] | None = None
+        hosts, per_slot = focus.hosts, self._per_slot
         for active, slot in stats:
             queue = self.pqueues[slot]
             if queue.curprio is None:
                 continue
             score = -queue.curprio + focus.host_priority(slot)
-            key = (active >= self._per_slot, -score, active, slot)
+            # Exploring: the host the crawl knows least (fewest pages read), the best of those.
+            view = hosts.get(slot) if explore else None
+            known = view.fetched if view is not None else 0
+            key = (active >= per_slot, known, -score, active, slot)
             if best is None or key < best:
                 best = key
         if best is None:
             return super()._next_slot(stats, update_state=update_state)
         if update_state and focus.stats is not None:
-            focus.stats.inc_value("backlinks/focus/chosen")
-        return best[3]
+            focus.stats.inc_value(f"backlinks/focus/{'explored' if explore else 'chosen'}")
+        return best[4]
 
     def pop(self) -> Request | None:
         if self._spent():
@@ -557,10 +560,15 @@ class FocusedRedisQueue(_RedisPriorityQueue):
         priority = request.priority
         if focus is not None and request.priority < TOP_PRIORITY and "bl_role" in request.meta:
             host = urlparse_cached(request).hostname or ""
+            stats = focus.stats
             if focus.explore and random.random() < focus.explore:
                 priority = max(priority, LINK_SPAN + HOST_SPAN // 2)
+                if stats is not None:
+                    stats.inc_value("backlinks/focus/explored")
             else:
                 priority += focus.host_priority(host)
+                if stats is not None:
+                    stats.inc_value("backlinks/focus/chosen")
         data = self._encode_request(request)
         self.server.execute_command("ZADD", self.key, -priority, data)
 

@@ -22,12 +22,20 @@ from matplotlib.ticker import MaxNLocator
 
 from backlink_spider.vocabulary import (
     BROKEN_QUERY,
+    COVERAGE,
+    COVERAGE_BUDGET,
+    COVERAGE_COMPETITOR_ONLY,
+    COVERAGE_SUGGESTED,
+    COVERAGE_UNCRAWLED,
     CRAWL_FIGURES,
+    FAILED_SEEDS,
     FIRST_CRAWL_ID,
     LINK_TRUST,
     LOST_AT,
     MATCHED_DOMAIN,
     NOT_LOST,
+    OFF_TOPIC,
+    ON_TOPIC,
     QUALITY,
     REASONS,
     RECIPROCAL,
@@ -35,6 +43,8 @@ from backlink_spider.vocabulary import (
     SCORES,
     SITE_TRUST,
     SOURCE_DOMAIN,
+    UNKNOWN_TOPIC,
+    UNSEEN_WORDS,
     UNVERIFIED_AT,
     UPGRADES_QUERY,
     crawl_figures,
@@ -102,6 +112,7 @@ min-width:120px}
 .card b{display:block;font-size:22px}.grid{display:grid;grid-template-columns:repeat(auto-fit,
 minmax(460px,1fr));gap:16px}section{background:#fff;border-radius:8px;padding:12px 16px;
 box-shadow:0 1px 2px #0002;margin-bottom:16px}section h2{font-size:17px;margin:4px 0 8px}
+section h3{font-size:15px;margin:12px 0 6px}
 figure{margin:0}figure svg{width:100%;height:auto}table{border-collapse:collapse;width:100%;
 font-size:13px}th,td{text-align:left;padding:4px 6px;border-bottom:1px solid #eee;
 vertical-align:top}th{background:#fafafa}td.n{text-align:right}.muted{color:#777}
@@ -165,6 +176,12 @@ def gather(db: Any, target_domain: str) -> dict[str, Any]:
         "links_total": len(scores),
         "figures": report_figures(db, target_domain, crawl),
         "crawl_status": crawl_status(crawl) if crawl else None,
+        # What the latest crawl did not see: None for a record from before coverage.
+        "coverage": crawl.get(COVERAGE) or None,
+        "failed_seeds": [
+            (str(f.get("seed") or ""), str(f.get("reason") or ""))
+            for f in crawl.get(FAILED_SEEDS) or []
+        ],
     }
 
 
@@ -414,6 +431,107 @@ def _num(value: Any) -> str:
     return f'<td class="n">{_e(value)}</td>'
 
 
+TOPICS = {ON_TOPIC: "on-topic hosts", OFF_TOPIC: "off-topic hosts", UNKNOWN_TOPIC: "unknown"}
+
+
+def _unseen(why: Any) -> str:
+    """Why a host was left unseen, in words (``UNSEEN_WORDS``); None: crawled as far as it goes."""
+    if why is None:
+        return "crawled as far as it goes"
+    return UNSEEN_WORDS.get(str(why), str(why))
+
+
+def coverage_section(data: dict[str, Any]) -> str:
+    """What the latest crawl did not see: the seeds it could not crawl and why, where its page
+    budget went, the hosts it left unseen ranked by estimated value (the next crawl's seeds),
+    and the hosts linking a competitor and not the target. A record from before coverage says
+    so; every host and reason is escaped (they come from crawled pages)."""
+    target = data["target"]
+    coverage = data.get("coverage") or {}
+    failed = _table(
+        ["seed", "why it was not crawled"],
+        [[f"<td>{_e(seed)}</td>", f"<td>{_e(why)}</td>"] for seed, why in data["failed_seeds"]],
+        "Every seed was crawled.",
+    )
+    if not coverage:
+        return (
+            f"<h3>Seeds not crawled</h3>{failed}"
+            '<p class="muted">The latest crawl\'s record has no coverage report (a crawl still '
+            "running, killed, or made by an older version): crawl again to see it.</p>"
+        )
+    budget = coverage.get(COVERAGE_BUDGET) or {}
+    hosts = coverage.get("hosts") or {}
+    total = sum(int(n or 0) for n in budget.values())
+    budget_rows = [
+        [
+            f"<td>{_e(words)}</td>",
+            _num(f"{int(hosts.get(topic) or 0):,}"),
+            _num(f"{int(budget.get(topic) or 0):,}"),
+            _num(f"{int(budget.get(topic) or 0) / total:.0%}" if total else "-"),
+        ]
+        for topic, words in TOPICS.items()
+    ]
+    uncrawled = coverage.get(COVERAGE_UNCRAWLED) or {}
+    unseen = sum(int(n or 0) for n in uncrawled.values())
+    reasons = sorted(uncrawled.items(), key=lambda kv: (-int(kv[1] or 0), str(kv[0])))
+    unseen_note = (
+        f"{unseen:,} host{'s' if unseen != 1 else ''} left (partly) unseen: "
+        + ", ".join(f"{n} {_unseen(k)}" for k, n in reasons)
+        + ". The best of them, by estimated value, as seeds of the next crawl "
+        f"(all of them: backlinks export {target} --coverage -O coverage.csv)."
+        if unseen
+        else "The crawl left no host unseen."
+    )
+    suggested_rows = [
+        [
+            f"<td>{_e(s.get('host'))}</td>",
+            f"<td>{_e(_unseen(s.get('why')))}</td>",
+            _score(s.get("value")),
+            _score(s.get("relevance")),
+            _score(s.get("trust")),
+            _num(s.get("linked_from")),
+            _num(s.get("left")),
+        ]
+        for s in coverage.get(COVERAGE_SUGGESTED) or []
+    ]
+    competitor_rows = [
+        [
+            f"<td>{_e(c.get('host'))}</td>",
+            _num(c.get("competitor_links")),
+            _num(c.get("pages")),
+            _num(c.get("left")),
+            f"<td>{_e(_unseen(c.get('why')))}</td>",
+        ]
+        for c in coverage.get(COVERAGE_COMPETITOR_ONLY) or []
+    ]
+    budget_table = _table(["hosts", "hosts fetched", "pages", "share"], budget_rows, "")
+    suggested_table = _table(
+        [
+            "host",
+            "why it was left unseen",
+            "estimated value",
+            "relevance",
+            "trust",
+            "linked from",
+            "pages left",
+        ],
+        suggested_rows,
+        "No host left unseen.",
+    )
+    competitor_table = _table(
+        ["host", "links to competitors", "pages fetched", "pages left", "why not further"],
+        competitor_rows,
+        f"No host was seen linking a competitor and not {target}.",
+    )
+    return (
+        f"<h3>Seeds not crawled</h3>{failed}"
+        f"<h3>The page budget</h3>{budget_table}"
+        f'<h3>Suggested seeds: hosts left unseen</h3><p class="muted">{_e(unseen_note)}</p>'
+        f"{suggested_table}"
+        f"<h3>Linking a competitor, not {_e(target)}</h3>{competitor_table}"
+    )
+
+
 def render(data: dict[str, Any]) -> str:
     """The HTML page of ``gather``'s data."""
     mix = data["mix"]
@@ -583,6 +701,8 @@ def render(data: dict[str, Any]) -> str:
 {upgrade_table}</section>
 <section><h2>Recently lost backlinks</h2>
 {lost_table}</section>
+<section><h2>Coverage: what the crawl did not see</h2>
+{coverage_section(data)}</section>
 <section><h2>Backlinks</h2><p class="muted">{_e(links_note)}</p>
 {link_table}</section>
 </main><script>{SORT_SCRIPT}</script></body></html>

@@ -2,7 +2,9 @@
 
 Logs go to standard error, so this is what a person reads (and ``--nolog`` keeps): the target's
 links as the store holds them now, the figures of its latest crawl, the seeds that could not be
-crawled and why, and the best links with the first reasons of their scores. Every number comes
+crawled and why, what the crawl spent its page budget on and the hosts it left unseen (its
+``coverage``: the best of them as seeds for the next crawl), and the best links with the first
+reasons of their scores. Every number comes
 from the store through the vocabulary (``crawl_figures`` of the record, ``is_followed``), so it
 agrees with ``crawls``, ``export`` and the report. Rich lays it out to the terminal's width,
 wrapping at spaces rather than cutting words.
@@ -21,17 +23,26 @@ from rich.text import Text
 
 from backlink_spider.cli import program
 from backlink_spider.vocabulary import (
+    COVERAGE,
+    COVERAGE_BUDGET,
+    COVERAGE_COMPETITOR_ONLY,
+    COVERAGE_SUGGESTED,
+    COVERAGE_UNCRAWLED,
     DISCOVERED,
     DISCOVERED_OUTCOMES,
     FAILED_SEEDS,
     LINK_TRUST,
     MATCHED_DOMAIN,
     NOT_LOST,
+    OFF_TOPIC,
+    ON_TOPIC,
     QUALITY,
     REASONS,
     SCORES,
     SITE_TRUST,
     SOURCE_DOMAIN,
+    UNKNOWN_TOPIC,
+    UNSEEN_WORDS,
     UPGRADES_QUERY,
     is_followed,
     latest_crawl,
@@ -41,6 +52,7 @@ from backlink_spider.vocabulary import (
 
 TOP_LINKS = 5  # the best links listed
 TOP_REASONS = 2  # reasons shown of each
+TOP_SEEDS = 3  # suggested seeds named (the export has them all)
 
 
 @dataclass
@@ -58,6 +70,13 @@ class TargetSummary:
     upgrades: int = 0  # links from strong sites that pass little (UPGRADES_QUERY)
     discovered: dict[str, int] = field(default_factory=dict)  # outcome -> sites (DISCOVERED)
     failed_seeds: list[tuple[str, str]] = field(default_factory=list)  # (seed, why)
+    # The latest crawl's coverage (empty: a record from before coverage): pages fetched per
+    # host class, hosts left unseen per reason, the suggested seeds (best first), and how many
+    # hosts link a competitor and not the target.
+    budget: dict[str, int] = field(default_factory=dict)
+    uncrawled: dict[str, int] = field(default_factory=dict)
+    suggested_seeds: list[str] = field(default_factory=list)
+    competitor_only: int = 0
     # source, anchor, quality, site and link trust, reasons
     top: list[dict[str, Any]] = field(default_factory=list)
 
@@ -76,6 +95,18 @@ def target_summary(db: Any, target: str, data_dir: str) -> TargetSummary:
         summary.failed_seeds = [
             (str(f.get("seed")), str(f.get("reason"))) for f in crawl.get(FAILED_SEEDS) or []
         ]
+        coverage = crawl.get(COVERAGE) or {}
+        budget = coverage.get(COVERAGE_BUDGET) or {}
+        summary.budget = {k: int(budget.get(k) or 0) for k in (ON_TOPIC, OFF_TOPIC, UNKNOWN_TOPIC)}
+        if not any(summary.budget.values()):
+            summary.budget = {}
+        summary.uncrawled = {
+            str(k): int(n or 0) for k, n in (coverage.get(COVERAGE_UNCRAWLED) or {}).items() if n
+        }
+        summary.suggested_seeds = [
+            str(s.get("host")) for s in coverage.get(COVERAGE_SUGGESTED) or [] if s.get("host")
+        ]
+        summary.competitor_only = len(coverage.get(COVERAGE_COMPETITOR_ONLY) or [])
     ours = {MATCHED_DOMAIN: target, **NOT_LOST}
     domains: set[str] = set()
     for link in db.backlinks.find(ours, {"rel": 1, "nofollow": 1, SOURCE_DOMAIN: 1}):
@@ -116,12 +147,44 @@ def shown_reasons(reasons: list[str]) -> list[str]:
     return [reasons[0], *ranked][:TOP_REASONS]
 
 
+def coverage_lines(summary: TargetSummary) -> list[str]:
+    """The coverage of the latest crawl in a few lines: where its page budget went, the best
+    hosts it left unseen (and why, per reason), the hosts linking only a competitor; none for
+    a record from before coverage."""
+    lines: list[str] = []
+    total = sum(summary.budget.values())
+    if total:
+        on, off, unknown = (
+            summary.budget.get(k, 0) / total for k in (ON_TOPIC, OFF_TOPIC, UNKNOWN_TOPIC)
+        )
+        lines.append(
+            f"budget: {on:.0%} on on-topic hosts, {off:.0%} off topic, {unknown:.0%} unknown"
+        )
+    hint = f"{program()} export {summary.target} --coverage"
+    if summary.suggested_seeds:
+        unseen = sum(summary.uncrawled.values())
+        reasons = sorted(summary.uncrawled.items(), key=lambda kv: (-kv[1], kv[0]))
+        why = ", ".join(f"{n} {UNSEEN_WORDS.get(k, k)}" for k, n in reasons)
+        left = (
+            f" ({unseen:,} host{'s' if unseen != 1 else ''} left unseen: {why})" if unseen else ""
+        )
+        lines.append(
+            f"suggested seeds: {', '.join(summary.suggested_seeds[:TOP_SEEDS])}{left}: {hint}"
+        )
+    if summary.competitor_only:
+        n = summary.competitor_only
+        line = f"{n} host{'s link' if n != 1 else ' links'} a competitor and not {summary.target}"
+        lines.append(line if summary.suggested_seeds else f"{line}: {hint}")
+    return lines
+
+
 def _count(value: int | None) -> str:
     return "-" if value is None else f"{value:,}"
 
 
 def render(summary: TargetSummary) -> Group:
-    """The summary as Rich renderables: a heading, the figures, failed seeds, the top links."""
+    """The summary as Rich renderables: a heading, the figures, failed seeds, the coverage,
+    the top links."""
     heading = Text()
     heading.append(summary.target, style="bold")
     if summary.crawl_id:
@@ -155,6 +218,7 @@ def render(summary: TargetSummary) -> Group:
         failed = Text("seeds not crawled: ", style="bold")
         failed.append("; ".join(f"{seed} ({why})" for seed, why in summary.failed_seeds))
         parts.append(failed)
+    parts.extend(Text(line) for line in coverage_lines(summary))
     if summary.discovered:
         said = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in summary.discovered.items())
         parts.append(Text(f"sites from Common Crawl: {said}"))

@@ -1,7 +1,7 @@
 """Backlinks found within a page budget when the target's niche is a minority of the web (issue 16).
 
     python benchmarks/focus.py [--hosts 90] [--on-topic-pages 20] [--off-topic-pages 35]
-                               [--budgets 10 30 100] [--order breadth] [--workdir DIR]
+                               [--budgets 10 30 100] [--order focused breadth] [--workdir DIR]
 
 Serves a generated synthetic web on loopback in which a third of the hosts write about the
 target's niche (gardening) and the rest about cooking, travel and DIY (the off-topic sites are
@@ -13,14 +13,13 @@ on-topic pages first could find 90% of the backlinks with 30% of the pages: the 
 reachable. Then crawls it with ``depth=2``: once with no budget to speak of (twice the web's
 pages: the reference) and once per budget (a share of the web's pages) and per crawl order, each
 with a fresh data dir. Prints per crawl the pages fetched, the share of them on on-topic hosts,
-when the budget was handed out (it is counted when a URL is admitted), and the backlinks found
-(count, and their total quality from the stored scores) as ratios of the unlimited crawl's; then
-the issue's goal beside today's figure.
+when the budget was spent (the "Page budget of N reached" log line: it is spent on pages fetched),
+and the backlinks found (count, and their total quality from the stored scores) as ratios of the
+unlimited crawl's; then the issue's goal beside the figures.
 
-``--order``: the order in which the frontier fetches pages. Today there is one, ``breadth``
-(breadth-first, fair across hosts: the crawl as it is). The focused order of issue 16 is compared
-here once it exists: add it to ``ORDERS`` with the ``-s`` setting that turns it on (and the one
-that turns it off to ``breadth``), and its rows print beside breadth-first's.
+``--order``: the order in which the frontier fetches pages: ``focused`` (the default order,
+``backlink_spider.focus``) and ``breadth`` (``BACKLINKS_FOCUS=False``: breadth-first, fair across
+hosts), both by default.
 """
 
 from __future__ import annotations
@@ -350,7 +349,7 @@ class Crawl:
     backlinks: int
     quality: float
     declared_found: int
-    budget_gone: float | None  # seconds from the crawl's start to its budget's last admission
+    budget_gone: float | None  # seconds from the crawl's start to its budget's last page sent
 
     @property
     def pages(self) -> int:
@@ -430,7 +429,7 @@ def run_crawl(
 
 
 def _budget_gone(log: str) -> float | None:
-    """When the page budget was handed out, from the log (1 s resolution): seconds from the
+    """When the page budget was spent, from the log (1 s resolution): seconds from the
     spider's "Crawl ..." line to its "Page budget of N reached" line."""
     start = gone = None
     for line in log.splitlines():
@@ -460,7 +459,7 @@ def rows(crawls: Sequence[Crawl], reference: Crawl) -> list[tuple[str, ...]]:
             "pages fetched",
             "on-topic share",
             "skipped for budget",
-            "budget handed out at s",
+            "budget spent at s",
             "crawl s",
             "backlinks",
             "x unlimited",
@@ -504,13 +503,13 @@ def goal_lines(crawls: Sequence[Crawl], reference: Crawl) -> list[str]:
         return lines
     share = breadth.backlinks / max(reference.backlinks, 1)
     lines.append(
-        f"  breadth-first at {label} today: {breadth.backlinks} of {reference.backlinks} "
+        f"  breadth-first at {label}: {breadth.backlinks} of {reference.backlinks} "
         f"backlinks ({share:.0%} of unlimited; quality {ratio(breadth.quality, reference.quality)}"
         f" of unlimited), so the focused crawl needs >= "
         f"{max(GOAL_OF_UNLIMITED * reference.backlinks, GOAL_OVER_BREADTH * breadth.backlinks):.0f}"
     )
     if focused is None:
-        lines.append("  focused: not built yet (no 'focused' in --order's choices): no row")
+        lines.append("  focused: not run (add 'focused' to --order)")
     else:
         lines.append(
             f"  focused at {label}: {focused.backlinks} "
@@ -538,8 +537,8 @@ def main() -> None:
         nargs="+",
         choices=sorted(ORDERS),
         default=sorted(ORDERS),
-        help="crawl orders to compare: 'breadth' (breadth-first, today's only one); issue 16's "
-        "focused order joins the choices when it exists",
+        help="crawl orders to compare: 'focused' (the default order) and 'breadth' "
+        "(BACKLINKS_FOCUS=False)",
     )
     parser.add_argument("--workdir", type=Path, help="logs and data dirs (default: a temp dir)")
     args = parser.parse_args()

@@ -72,8 +72,8 @@ BACKLINKS_MAX_FRONTIER = 100_000
 # expected value for the target (relevance, trust earned so far, links to the target or a
 # competitor), not breadth-first. False: breadth-first and fair across hosts.
 BACKLINKS_FOCUS = True
-# The share of pages fetched in breadth-first's order all the same, so that hosts the estimate
-# ranks low get a look and the estimate can correct itself (0 to 1).
+# The share of pages fetched from the hosts the crawl knows least (fewest pages read), so that
+# hosts the estimate ranks low get a look and the estimate can correct itself (0 to 1).
 BACKLINKS_FOCUS_EXPLORE = 0.1
 BACKLINKS_MAX_PAGES_PER_HOST = 200  # pages of one host name
 BACKLINKS_TARGET_PAGES = 10  # pages of the target's own site: topic profile, reciprocal links

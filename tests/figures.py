@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from backlink_spider.commands.crawls import FIGURE_COLUMNS
+from backlink_spider.commands.crawls import FIGURE_COLUMNS, HEADER
 from backlink_spider.vocabulary import FIGURES
 from tests.conftest import run_scrapy
 
@@ -64,8 +64,7 @@ def crawls_table(env: dict[str, str], target: str) -> list[dict[str, str]]:
 def parse_crawls(stdout: str) -> list[dict[str, str]]:
     """The table ``scrapy crawls`` printed, as rows of column name -> cell."""
     header, *lines = stdout.splitlines()
-    names = ["STARTED (UTC)", "TOOK", "TARGET", "ARGUMENTS", *FIGURE_COLUMNS.values()]
-    names += ["STATUS", "JOB"]
+    names = list(HEADER)
     starts: list[int] = []
     for name in names:  # each column's name after the one before it
         starts.append(header.index(name, starts[-1] + 1 if starts else 0))

@@ -39,6 +39,7 @@ def test_downloader_middlewares_replace_scrapys_at_their_places() -> None:
     ours = [c for c in chain if c.startswith("backlink_spider.")]
     assert ours == [
         "backlink_spider.robots.RobotsTxtMiddleware",
+        "backlink_spider.admission.PageBudgetMiddleware",  # after robots.txt said yes
         "backlink_spider.redirects.HopMetaRefreshMiddleware",
         "backlink_spider.guards.DownloadGuardMiddleware",
         "backlink_spider.redirects.HopRedirectMiddleware",

@@ -175,6 +175,21 @@ def test_one_crawl_record_finished_by_the_last_worker(crawls: Crawls) -> None:
     assert crawl["stats"]["backlinks/score/scored"] == crawls.shared.backlinks.count_documents({})
 
 
+def test_the_focus_orders_both_workers_and_the_coverage_counts_them_all(crawls: Crawls) -> None:
+    """The focused order is on in a shared crawl (the host's estimate is added as requests are
+    pushed), and the last worker's coverage report adds the other's counts to its own: the
+    budget it splits by topic is every page both workers fetched."""
+    (crawl,) = list(crawls.shared.crawls.find())
+    stats = crawl["stats"]
+    assert stats["backlinks/focus/chosen"] > 0
+    (alone,) = list(crawls.reference.crawls.find())
+    assert stats["backlinks/spider/budget_spent"] == alone["stats"]["backlinks/spider/budget_spent"]
+    # (the budget's split leaves the target's own pages out, in both)
+    assert sum(crawl["coverage"]["budget"].values()) == sum(alone["coverage"]["budget"].values())
+    crawled = sum(crawl["coverage"]["hosts"].values())
+    assert crawled == sum(alone["coverage"]["hosts"].values()) > 0
+
+
 def test_the_crawl_leaves_nothing_in_redis(crawls: Crawls) -> None:
     assert crawls.redis.keys("*") == []
 

@@ -5,10 +5,11 @@ arguments, its figures, its status and its Scrapyd job. The figures are the ones
 summary line logged (``vocabulary.crawl_figures``, stored in the record when the crawl closed:
 every attempt of a resumed crawl, every worker of a shared one): pages fetched, backlinks of the
 target seen, their referring domains, links to competitors seen, and the target's live, new,
-lost, unverified and broken links as the crawl left them. A crawl still running shows what it
-has done so far (``vocabulary.crawl_progress``, read from the store); one whose process is gone
-without closing its record (killed) is ``interrupted`` (``vocabulary.crawl_status``), with what
-it had done.
+lost, unverified and broken links as the crawl left them; then the share of its page budget
+spent on on-topic hosts (``ON-TOPIC``, from the record's ``coverage``). A crawl still running
+shows what it has done so far (``vocabulary.crawl_progress``, read from the store); one whose
+process is gone without closing its record (killed) is ``interrupted``
+(``vocabulary.crawl_status``), with what it had done.
 """
 
 from __future__ import annotations
@@ -24,8 +25,11 @@ from scrapy.exceptions import UsageError
 from backlink_spider.cli import StoreCommand
 from backlink_spider.commands.schedule import args_summary, print_table
 from backlink_spider.vocabulary import (
+    COVERAGE,
+    COVERAGE_BUDGET,
     FIGURES,
     INTERRUPTED,
+    ON_TOPIC,
     crawl_progress,
     crawl_status,
     record_figures,
@@ -51,6 +55,7 @@ HEADER = [
     "TARGET",
     "ARGUMENTS",
     *FIGURE_COLUMNS.values(),
+    "ON-TOPIC",
     "STATUS",
     "JOB",
 ]
@@ -70,6 +75,14 @@ def _took(doc: dict[str, Any], status: str) -> str:
     if seconds < 3600:
         return f"{seconds // 60}m{seconds % 60:02d}s"
     return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def on_topic_share(doc: dict[str, Any]) -> str:
+    """The share of the crawl's pages fetched on on-topic hosts ("71%"); "-" when its record
+    has no coverage (a crawl still running, killed, or of a version before coverage)."""
+    budget = (doc.get(COVERAGE) or {}).get(COVERAGE_BUDGET) or {}
+    total = sum(int(n or 0) for n in budget.values())
+    return f"{int(budget.get(ON_TOPIC) or 0) / total:.0%}" if total else "-"
 
 
 def crawl_row(doc: dict[str, Any]) -> list[str]:
@@ -92,6 +105,7 @@ def crawl_row(doc: dict[str, Any]) -> list[str]:
         str(doc.get("target") or "?"),
         args_summary(args),
         *("-" if figures[name] is None else str(figures[name]) for name in FIGURES),
+        on_topic_share(doc),
         status,
         str(doc.get("job") or "-"),
     ]
@@ -160,6 +174,7 @@ _FIELDS = (
     "finished_at",
     "job",
     "figures",
+    f"{COVERAGE}.{COVERAGE_BUDGET}",
     "progress",
     "pid",
     "host",

@@ -18,6 +18,11 @@ standard output gets none. ``--referring-domains`` writes one row per linking si
 answered 4xx/5xx, the ones to reclaim by redirecting the dead URL; ``--upgrades`` keeps live
 links from strong sites that pass little of their trust (``UPGRADES_QUERY``: nofollow, sponsored,
 footer, site-wide), the ones worth asking for an editorial link.
+
+``--coverage`` writes what the latest crawl left unseen instead (the newest crawl record of the
+target that holds a ``coverage`` report): one row per host, ``COVERAGE_FIELDS``, the suggested
+seeds first (best estimated value first), then the hosts linking a competitor and not the
+target, then the seeds that failed (``why``: the failure).
 """
 
 from __future__ import annotations
@@ -39,6 +44,10 @@ from backlink_spider.cli import StoreCommand, check_output, fail, feed_target, p
 from backlink_spider.items import Backlink
 from backlink_spider.vocabulary import (
     BROKEN_QUERY,
+    COVERAGE,
+    COVERAGE_COMPETITOR_ONLY,
+    COVERAGE_SUGGESTED,
+    FAILED_SEEDS,
     FIRST_CRAWL_ID,
     LINK_TRUST,
     LOST_AT,
@@ -210,6 +219,60 @@ def referring_domains(
     )
 
 
+# -- the coverage report -----------------------------------------------------------------------
+
+# --coverage: one row per host, these fields (CSV: these columns), the missing ones empty.
+# list: which list of the report it comes from; why: the reason key it was left unseen
+# (vocabulary.UNSEEN_WORDS; None: crawled as far as it goes), of a failed seed its failure.
+COVERAGE_FIELDS = [
+    "list",
+    "host",
+    "why",
+    "value",
+    "relevance",
+    "trust",
+    "linked_from",
+    "pages",
+    "left",
+    "competitor_links",
+]
+SUGGESTED_SEED, COMPETITOR_ONLY, FAILED_SEED = "suggested_seed", "competitor_only", "failed_seed"
+
+
+def coverage_crawl(db: Any, target_domain: str) -> dict[str, Any] | None:
+    """The newest crawl record of the target with a coverage report: the latest crawl's, unless
+    that one has none (still running, killed, or of a version before coverage)."""
+    doc: dict[str, Any] | None = db.crawls.find_one(
+        {"target": target_domain, COVERAGE: {"$exists": True, "$ne": None}},
+        sort=[("started_at", DESCENDING)],
+    )
+    return doc
+
+
+def coverage_rows(crawl: dict[str, Any]) -> list[dict[str, Any]]:
+    """A crawl record's coverage report as rows (``COVERAGE_FIELDS``): the suggested seeds in
+    their order, the hosts linking only a competitor, the failed seeds."""
+    coverage = crawl.get(COVERAGE) or {}
+    rows = [
+        {**{name: doc.get(name) for name in COVERAGE_FIELDS}, "list": which}
+        for which, key in (
+            (SUGGESTED_SEED, COVERAGE_SUGGESTED),
+            (COMPETITOR_ONLY, COVERAGE_COMPETITOR_ONLY),
+        )
+        for doc in coverage.get(key) or []
+    ]
+    rows += [
+        {
+            **dict.fromkeys(COVERAGE_FIELDS),
+            "list": FAILED_SEED,
+            "host": f.get("seed"),
+            "why": f.get("reason"),
+        }
+        for f in crawl.get(FAILED_SEEDS) or []
+    ]
+    return rows
+
+
 # -- the command --------------------------------------------------------------------------------
 
 
@@ -217,7 +280,7 @@ class Command(StoreCommand):
     def syntax(self) -> str:
         return (
             "TARGET [-O FILE | -o FILE] [--status STATE] [--broken] [--upgrades] "
-            "[--referring-domains]"
+            "[--referring-domains | --coverage]"
         )
 
     def short_desc(self) -> str:
@@ -255,6 +318,13 @@ class Command(StoreCommand):
             help="one row per referring domain: links, followed links, best link, first seen, "
             "site trust",
         )
+        parser.add_argument(
+            "--coverage",
+            action="store_true",
+            help="what the latest crawl left unseen, one row per host: the suggested seeds "
+            "(best estimated value first), the hosts linking a competitor and not the target, "
+            f"the seeds that failed; fields: {', '.join(COVERAGE_FIELDS)}",
+        )
 
     def run(self, args: list[str], opts: argparse.Namespace) -> None:
         if len(args) != 1:
@@ -264,10 +334,29 @@ class Command(StoreCommand):
             )
         if opts.overwrite_output and opts.output:
             raise UsageError("-O and -o cannot be combined", print_help=False)
+        if opts.coverage:
+            links = [
+                name
+                for name, given in (
+                    ("--status", opts.status),
+                    ("--broken", opts.broken),
+                    ("--upgrades", opts.upgrades),
+                    ("--referring-domains", opts.referring_domains),
+                )
+                if given
+            ]
+            if links:
+                fail(
+                    "--coverage writes hosts, not links: it cannot be combined with "
+                    + ", ".join(links)
+                )
         domain = self.target_domain(args[0])
         destination, fmt = feed_target(opts.overwrite_output or opts.output or "-", FORMATS)
         if destination != "-":
             check_output(destination)
+        if opts.coverage:
+            self._run_coverage(domain, opts, destination, fmt)
+            return
         with self.open_store(domain) as store:
             try:
                 total, count = self._export(store.db, domain, opts, destination, fmt)
@@ -284,6 +373,35 @@ class Command(StoreCommand):
         if destination != "-":
             what = "referring domains" if opts.referring_domains else "backlinks"
             print(f"{count} {what} of {domain} written to {destination} ({fmt})", file=sys.stderr)
+
+    def _run_coverage(
+        self, domain: str, opts: argparse.Namespace, destination: str, fmt: str
+    ) -> None:
+        """``--coverage``: the rows of the newest coverage report; none is one line."""
+        with self.open_store(domain) as store:
+            crawl = coverage_crawl(store.db, domain)
+            if crawl is None:
+                crawled = store.db.crawls.count_documents({"target": domain}, limit=1)
+                again = f"{program()} crawl niche -a target={domain} -a seeds=..."
+                fail(
+                    f"no crawl of {domain} has a coverage report (its crawls are of an older "
+                    f"version, or never finished): crawl it again ({again})"
+                    if crawled
+                    else f"no crawl of {domain} stored (crawl it first: {again})",
+                    code=1,
+                )
+            try:
+                count = self._write(coverage_rows(crawl), opts, destination, fmt, COVERAGE_FIELDS)
+            except BrokenPipeError:
+                reader_gone()
+            except OSError as exc:
+                fail(f"cannot write the output: {exc}", code=1)
+        if destination != "-":
+            print(
+                f"{count} hosts of the coverage report of {domain} (crawl {crawl['_id']}) "
+                f"written to {destination} ({fmt})",
+                file=sys.stderr,
+            )
 
     def _records(self, db: Any, domain: str, opts: argparse.Namespace) -> Iterator[dict[str, Any]]:
         """The target's stored links that the options keep, best first, as exported records."""
@@ -313,6 +431,19 @@ class Command(StoreCommand):
             rows = referring_domains(db, domain, rows)
         if fmt == "csv":
             rows = map(domain_row if opts.referring_domains else link_row, rows)
+        columns = list(DOMAIN_COLUMNS.values()) if opts.referring_domains else list(LINK_COLUMNS)
+        return 1, self._write(rows, opts, destination, fmt, columns)
+
+    def _write(
+        self,
+        rows: Iterable[dict[str, Any]],
+        opts: argparse.Namespace,
+        destination: str,
+        fmt: str,
+        columns: list[str],
+    ) -> int:
+        """Write ``rows`` to ``destination`` (``-o``: appended) through Scrapy's exporter of
+        ``fmt``; how many were written."""
         with ExitStack() as stack:
             out: BinaryIO
             if destination == "-":
@@ -321,7 +452,7 @@ class Command(StoreCommand):
                 path = Path(destination).expanduser()
                 header = bom = not (opts.output and path.exists() and path.stat().st_size > 0)
                 out = stack.enter_context(path.open("ab" if opts.output else "wb"))
-            exporter = self._exporter(out, fmt, opts.referring_domains, header=header, bom=bom)
+            exporter = self._exporter(out, fmt, columns, header=header, bom=bom)
             exporter.start_exporting()
             count = 0
             for row in rows:
@@ -329,17 +460,19 @@ class Command(StoreCommand):
                 count += 1
             exporter.finish_exporting()
             out.flush()
-        return 1, count
+        return count
 
-    def _exporter(self, out: BinaryIO, fmt: str, domains: bool, *, header: bool, bom: bool) -> Any:
-        """Scrapy's exporter of ``fmt`` (``FEED_EXPORTERS``); for CSV: the columns, one header
-        row (none when appending to rows already there), a byte order mark starting a file."""
+    def _exporter(
+        self, out: BinaryIO, fmt: str, columns: list[str], *, header: bool, bom: bool
+    ) -> Any:
+        """Scrapy's exporter of ``fmt`` (``FEED_EXPORTERS``); for CSV: the ``columns``, one
+        header row (none when appending to rows already there), a byte order mark starting a
+        file."""
         assert self.settings is not None
         exporter_class = load_object(self.settings.getwithbase("FEED_EXPORTERS")[fmt])
         file = cast(io.BytesIO, out)  # Scrapy's annotation says BytesIO; any binary file does
         if fmt != "csv":
             return exporter_class(file, encoding="utf-8")
-        columns = list(DOMAIN_COLUMNS.values()) if domains else list(LINK_COLUMNS)
         return exporter_class(
             file,
             include_headers_line=header,
