@@ -242,6 +242,11 @@ class Admission:
         budget is spent (the request is not fetched)."""
         raise NotImplementedError
 
+    def release(self) -> None:
+        """An admitted URL left the frontier without spending the budget (robots.txt refused
+        it, the scheduler dropped it): its place in the frontier is free again."""
+        raise NotImplementedError
+
     def first_sight(self, url: str) -> bool:
         """True the first time this process meets a URL as linked (before canonicalizing)."""
         raw = hash(url)
@@ -345,6 +350,9 @@ class LocalAdmission(Admission):
         self.counts[_PENDING] -= 1
         return True
 
+    def release(self) -> None:
+        self.counts[_PENDING] -= 1
+
     def _observe(self, shape: str, member: str | None) -> int:
         if member is not None:
             key = url_key(member)
@@ -412,6 +420,11 @@ redis.call('HINCRBY', KEYS[1], '{_PENDING}', -1)
 return redis.call('HINCRBY', KEYS[1], '{_SPENT}', 1)
 """
 
+# KEYS: counts. An admitted URL left the frontier unfetched.
+_RELEASE = f"""
+return redis.call('HINCRBY', KEYS[1], '{_PENDING}', -1)
+"""
+
 # KEYS: counts, prints. ARGV: the shape, its page's fingerprint member ('' for none). A repeat
 # adds to the shape's repeats, any other page to its others.
 _OBSERVE = f"""
@@ -447,6 +460,7 @@ class SharedAdmission(Admission):
         self._script = server.register_script(_APPLY_PLAN)
         self._observe_script = server.register_script(_OBSERVE)
         self._spend_script = server.register_script(_SPEND)
+        self._release_script = server.register_script(_RELEASE)
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
         args: list[Any] = [
@@ -478,6 +492,9 @@ class SharedAdmission(Admission):
             return False
         self.spent = spent
         return True
+
+    def release(self) -> None:
+        self._release_script(keys=[self.keys[1]])
 
     def _observe(self, shape: str, member: str | None) -> int:
         return int(

@@ -225,11 +225,14 @@ class Focus:
         or without terms."""
         if not self._profile or not terms:
             return None
-        weights = self.idf([t for t, _ in terms])
+        idf = self._idf
+        missing = [t for t, _ in terms if t not in idf]
+        if missing:
+            self.idf(missing)
         dot = norm = 0.0
-        profile = self._profile
-        for (term, count), w in zip(terms, weights, strict=True):
-            v = (1 + math.log(count)) * w
+        profile, log = self._profile, math.log
+        for term, count in terms:  # per page: a few hundred terms, every one a cache hit
+            v = (1 + log(count)) * idf.get(term, 1.0)
             norm += v * v
             p = profile.get(term)
             if p is not None:
@@ -347,7 +350,9 @@ class Focus:
         """The link's part of a priority, 0..LINK_SPAN: the linking page's relevance and what
         its anchor (or else its context) says."""
         page = 0.5 if page_relevance is None else page_relevance
-        words = max(self.text_match(anchor), 0.5 * self.text_match(context))
+        words = self.text_match(anchor)
+        if words < 0.5:  # the context is read only when the anchor says little
+            words = max(words, 0.5 * self.text_match(context))
         return round(LINK_SPAN * (0.7 * page + 0.3 * words))
 
     def topic(self, host: str) -> str:

@@ -1,7 +1,7 @@
 """How a crawl scales: 10,000, 50,000 and 100,000 pages, each figure and how it grows.
 
     python benchmarks/scale.py [--pages 10000 50000 100000] [--recrawl [N]] [--rescore] [--cpu]
-                               [--workdir DIR] [--keep-data] [--default-traps]
+                               [--workdir DIR] [--keep-data] [--default-traps] [-s NAME=VALUE]
 
 For each size N: a generated web of mixed URL styles (``benchmarks.web.URL_STYLES``: slugs,
 numeric ids, dated permalinks, ids in the query, ``.html``) with 200 pages a host (the default
@@ -63,6 +63,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -486,10 +487,12 @@ class SizeRun:
 
 
 def scale_command(
-    web: Any, proxy: str, budget: int, *, default_traps: bool
+    web: Any, proxy: str, budget: int, *, default_traps: bool, settings: Sequence[str] = ()
 ) -> tuple[list[str], dict[str, str]]:
     """The crawl of one size: budget ``budget``, the default per-host cap, millisecond logs."""
     extra = ["-s", f"LOG_FORMAT={LOG_FORMAT}"]
+    for setting in settings:
+        extra += ["-s", setting]
     if not default_traps:
         extra += [
             "-s",
@@ -518,7 +521,7 @@ def run_size(budget: int, workdir: Path, args: argparse.Namespace) -> SizeRun:
     try:
         with WebServer(web) as server:
             argv, env = scale_command(
-                web, server.proxy_url, budget, default_traps=args.default_traps
+                web, server.proxy_url, budget, default_traps=args.default_traps, settings=args.set
             )
             env["BACKLINKS_DATA_DIR"] = str(data_dir)
             first = run_crawl(argv, env, workdir / f"crawl-{budget}.log", f"{budget:,}")
@@ -914,6 +917,14 @@ def main() -> None:
     )
     parser.add_argument(
         "--default-traps", action="store_true", help="keep the trap guard's default caps"
+    )
+    parser.add_argument(
+        "-s",
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a Scrapy setting for every crawl of the sizes, e.g. -s BACKLINKS_FOCUS=False",
     )
     args = parser.parse_args()
     sizes = args.pages or ([] if args.cpu else list(DEFAULT_SIZES))

@@ -114,6 +114,20 @@ def test_a_full_frontier_defers_urls_until_pages_leave_it() -> None:
     assert admission.spend()  # one page leaves for the downloader: room for one more
     assert admission.admit(urls[3], ROLE_SITE) is None  # deferred, not refused for good
     assert admission.admit(urls[4], ROLE_SITE) == "frontier_full"
+    admission.release()  # one left unfetched (robots.txt said no): its place is free
+    assert admission.admit(urls[4], ROLE_SITE) is None
+    assert admission.spent == 1
+
+
+def test_shared_admission_frees_the_frontier_as_local_admission_does(server: Any) -> None:
+    rules = replace(RULES, max_frontier=2)
+    local, shared = LocalAdmission(rules), _shared(server, rules)
+    urls = [f"https://h{i}.test/" for i in range(4)]
+    for admission in (local, shared):
+        answers = [admission.admit(u, ROLE_SITE) for u in urls[:3]]
+        admission.release()
+        answers.append(admission.admit(urls[3], ROLE_SITE))
+        assert answers == [None, None, "frontier_full", None]
 
 
 def _random_urls(rng: random.Random, n: int) -> list[tuple[str, str]]:

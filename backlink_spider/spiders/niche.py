@@ -63,7 +63,7 @@ from backlink_spider.ssrf import ForbiddenAddress
 from backlink_spider.targets import TargetChecks
 from backlink_spider.urls import path_signature, try_canonical_url
 from backlink_spider.vocabulary import FROM_COMMON_CRAWL, failure_words
-from pipelines.scoring.relevance import page_terms, parse_terms
+from pipelines.scoring.relevance import format_terms, top_terms
 
 logger = logging.getLogger(__name__)
 
@@ -276,6 +276,8 @@ class NicheSpider(scrapy.Spider):
         self.crawler.stats.inc_value(f"backlinks/spider/fetch_failed/{reason}")
         logger.debug("Fetch failed: %s (%s)", request.url, failure.getErrorMessage())
         host = host_domain(request.url)[0]
+        if "bl_spent" not in request.meta:
+            self.admission.release()  # refused before it could spend: out of the frontier
         if failure.check(IgnoreRequest):
             # robots.txt said no (or the address is a private one): nothing is known of the page
             self.focus.failed(host, None if failure.check(ForbiddenAddress) else "robots")
@@ -312,6 +314,8 @@ class NicheSpider(scrapy.Spider):
         """A request the scheduler refused (a redirect to a URL already fetched) is answered."""
         if "bl_role" in request.meta:
             self.hops.answered(request)
+            if "bl_spent" not in request.meta:
+                self.admission.release()
 
     def _idle(self, spider: Any = None) -> None:
         """The fetching is over when the spider is last idle: what follows is bookkeeping.
@@ -391,9 +395,9 @@ class NicheSpider(scrapy.Spider):
         if self.admission.observe(admitted, text_fingerprint(page.text)):  # before links ask
             yield from self._released([path_signature(admitted)])
         record.title, record.lang = page.title, page.lang
-        record.terms = page_terms(f"{page.title}\n{page.text}", cfg.page_terms)
+        terms = top_terms(f"{page.title}\n{page.text}", cfg.page_terms)
+        record.terms = format_terms(terms)
         focus = self.focus
-        terms = parse_terms(record.terms)
         relevance = None
         if role == ROLE_TARGET:
             focus.add_target_page(terms)

@@ -30,6 +30,7 @@ __all__ = [
     "Relevance",
     "TermSpace",
     "TopicProfile",
+    "format_terms",
     "page_terms",
     "parse_terms",
     "prior_rates",
@@ -37,6 +38,7 @@ __all__ = [
     "score_texts",
     "tfidf",
     "tokenize",
+    "top_terms",
     "topic_profile",
 ]
 
@@ -176,6 +178,18 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def top_terms(text: str, limit: int) -> list[tuple[str, int]]:
+    """A text's ``limit`` most frequent terms with their counts, most frequent first (ties by
+    term): what ``page_terms`` stores, and what the crawl's focus reads of a page."""
+    counts = Counter(tokenize(text))
+    return sorted(counts.items(), key=lambda tc: (-tc[1], tc[0]))[: max(0, limit)]
+
+
+def format_terms(pairs: Iterable[tuple[str, int]]) -> str:
+    """(term, count) pairs as stored with a page: "compost 12 rose 7 …"."""
+    return " ".join(f"{term} {count}" for term, count in pairs)
+
+
 def page_terms(text: str, limit: int) -> str:
     """A page's ``limit`` most frequent terms with their counts, as stored with the page
     (``pages.terms``): "compost 12 rose 7 …", most frequent first (ties by term).
@@ -183,9 +197,7 @@ def page_terms(text: str, limit: int) -> str:
     What relevance reads of a page, in about 2 KB where its text took up to 40: the few
     hundred commonest terms carry most of a page's weight in a TF-IDF cosine (on real pages,
     the 200 commonest hold about 78% of the term occurrences). Terms never contain spaces."""
-    counts = Counter(tokenize(text))
-    top = sorted(counts.items(), key=lambda tc: (-tc[1], tc[0]))[: max(0, limit)]
-    return " ".join(f"{term} {count}" for term, count in top)
+    return format_terms(top_terms(text, limit))
 
 
 def parse_terms(stored: str) -> list[tuple[str, int]]:
