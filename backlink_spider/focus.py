@@ -188,10 +188,11 @@ class Focus:
     def idf(self, terms: Iterable[str]) -> list[float]:
         """General-English IDF of terms (wordfreq), cached: rare terms say what a page is about."""
         cache = self._idf
+        terms = list(terms)
+        if len(cache) > _IDF_CACHE:
+            cache.clear()
         new = [t for t in dict.fromkeys(terms) if t not in cache]
         if new:
-            if len(cache) > _IDF_CACHE:
-                cache.clear()
             for term, rate in zip(new, prior_rates(new), strict=True):
                 cache[term] = 1.0 if math.isnan(rate) else -math.log(max(rate, 1e-12))
         return [cache.get(t, 1.0) for t in terms]
@@ -216,19 +217,14 @@ class Focus:
         self._anchor_terms = frozenset(ranked[:ANCHOR_TERMS])
         self._cache.clear()  # every host's relevance may read differently now
 
-    @property
-    def has_profile(self) -> bool:
-        return bool(self._profile)
-
     def relevance(self, terms: Sequence[tuple[str, int]]) -> float | None:
         """A page's relevance to the target, 0-1 (a squashed cosine); None without a profile
         or without terms."""
         if not self._profile or not terms:
             return None
         idf = self._idf
-        missing = [t for t, _ in terms if t not in idf]
-        if missing:
-            self.idf(missing)
+        if any(t not in idf for t, _ in terms):
+            self.idf([t for t, _ in terms])  # (which may start the cache afresh: all of them)
         dot = norm = 0.0
         profile, log = self._profile, math.log
         for term, count in terms:  # per page: a few hundred terms, every one a cache hit
