@@ -43,7 +43,7 @@ REDIS_SETTINGS = {
     # Never cleared by the first worker to finish: the last one removes the crawl's keys.
     "SCHEDULER_PERSIST": True,
     # scrapy-redis' priority queue, the focus's estimate added on push (backlink_spider/focus.py)
-    "SCHEDULER_QUEUE_CLASS": "backlink_spider.focus.FocusedRedisQueue",
+    "SCHEDULER_QUEUE_CLASS": "backlink_spider.frontier.FocusedRedisQueue",
 }
 _DM = "scrapy.downloadermiddlewares"
 # Scrapy's component -> ours, at the same priority (None: Scrapy's is not replaced).

@@ -53,6 +53,7 @@ from urllib.parse import urlsplit
 
 from scrapy.exceptions import IgnoreRequest
 from scrapy.linkextractors import IGNORED_EXTENSIONS
+from scrapy.utils.httpobj import urlparse_cached
 
 from backlink_spider.urls import has_repeated_segments, path_signature, query_variant
 
@@ -420,11 +421,6 @@ redis.call('HINCRBY', KEYS[1], '{_PENDING}', -1)
 return redis.call('HINCRBY', KEYS[1], '{_SPENT}', 1)
 """
 
-# KEYS: counts. An admitted URL left the frontier unfetched.
-_RELEASE = f"""
-return redis.call('HINCRBY', KEYS[1], '{_PENDING}', -1)
-"""
-
 # KEYS: counts, prints. ARGV: the shape, its page's fingerprint member ('' for none). A repeat
 # adds to the shape's repeats, any other page to its others.
 _OBSERVE = f"""
@@ -460,7 +456,7 @@ class SharedAdmission(Admission):
         self._script = server.register_script(_APPLY_PLAN)
         self._observe_script = server.register_script(_OBSERVE)
         self._spend_script = server.register_script(_SPEND)
-        self._release_script = server.register_script(_RELEASE)
+        self._server = server
 
     def _apply(self, canonical: str, key: int, plan: Plan) -> str | None:
         args: list[Any] = [
@@ -494,7 +490,7 @@ class SharedAdmission(Admission):
         return True
 
     def release(self) -> None:
-        self._release_script(keys=[self.keys[1]])
+        self._server.hincrby(self.keys[1], _PENDING, -1)
 
     def _observe(self, shape: str, member: str | None) -> int:
         return int(
@@ -542,7 +538,7 @@ class PageBudgetMiddleware:
         admission = self.run.admission
         if admission is None:
             return
-        host = urlsplit(request.url).hostname or ""
+        host = urlparse_cached(request).hostname or ""
         focus = self.run.focus
         if not admission.spend():
             if focus is not None:

@@ -21,8 +21,9 @@ after its links were queued sinks at once. ``FocusedPriorityQueue`` (Scrapy's
 ``SCHEDULER_PRIORITY_QUEUE``) does that per download slot, preferring slots with room; one pop
 in ``1/explore`` goes to the host the crawl knows least instead (the fewest pages read), so
 hosts the estimate ranks low or has not looked at still get a small share and it can correct
-itself. With the shared Redis frontier (one queue of all
-the workers), ``FocusedRedisQueue`` adds the host's part when the request is pushed.
+itself. With the shared Redis frontier (one queue of all the workers), its queue
+(``backlink_spider.frontier.FocusedRedisQueue``) adds the host's part when the request is
+pushed (``shared_priority``).
 
 ``BACKLINKS_FOCUS = False`` keeps breadth-first order; the estimates are still made, for the
 coverage report (``coverage``): the budget spent on on-topic, off-topic and unknown hosts, the
@@ -476,7 +477,9 @@ def _why(view: HostView) -> str | None:
 # -- the queues ----------------------------------------------------------------------------------
 
 
-def _focus_of(crawler: Crawler) -> Focus | None:
+def focus_of(crawler: Crawler) -> Focus | None:
+    """The crawl's focus when the focused order is on (None: breadth-first, or not a niche
+    crawl)."""
     from backlink_spider.run import CrawlRun
 
     run = CrawlRun.get(crawler)
@@ -492,18 +495,21 @@ class FocusedPriorityQueue(DownloaderAwarePriorityQueue):
     empty to the engine, so the crawl ends and a JOBDIR keeps what was left."""
 
     def __init__(self, crawler: Crawler, *args: Any, **kwargs: Any):
+        from backlink_spider.run import CrawlRun
+
         super().__init__(crawler, *args, **kwargs)
         self._per_slot = max(1, crawler.settings.getint("CONCURRENT_REQUESTS_PER_DOMAIN", 8))
         self._pops = 0
+        # The spider (built before the scheduler) made them; none for another spider.
+        run = CrawlRun.get(crawler)
+        self._admission = run.admission if run is not None else None
+        self._focus = focus_of(crawler)
 
     def _spent(self) -> bool:
-        from backlink_spider.run import CrawlRun
-
-        run = CrawlRun.get(self.crawler)
-        return run is not None and run.admission is not None and run.admission.exhausted
+        return self._admission is not None and self._admission.exhausted
 
     def _next_slot(self, stats: list[tuple[int, str]], *, update_state: bool) -> str:
-        focus = _focus_of(self.crawler)
+        focus = self._focus
         if focus is None:
             return super()._next_slot(stats, update_state=update_state)
         if update_state:
@@ -538,40 +544,19 @@ class FocusedPriorityQueue(DownloaderAwarePriorityQueue):
         return 0 if self._spent() else super().__len__()
 
 
-def _redis_queue_base() -> type:
-    from scrapy_redis.queue import PriorityQueue
-
-    return PriorityQueue
-
-
-try:  # the shared frontier needs scrapy-redis (the "redis" extra)
-    _RedisPriorityQueue: type = _redis_queue_base()
-except ImportError:  # pragma: no cover - without the extra there is no shared frontier
-    _RedisPriorityQueue = object
-
-
-class FocusedRedisQueue(_RedisPriorityQueue):
-    """scrapy-redis' priority queue (one sorted set for all the workers), the host's estimate
-    added when a request is pushed: the worker's own estimate (its pages), and in ``1/explore``
-    of the pushes the highest link part instead, so that low-ranked hosts keep a share."""
-
-    def push(self, request: Request) -> None:
-        crawler = getattr(self.spider, "crawler", None)
-        focus = _focus_of(crawler) if crawler is not None else None
-        priority = request.priority
-        if focus is not None and request.priority < TOP_PRIORITY and "bl_role" in request.meta:
-            host = urlparse_cached(request).hostname or ""
-            stats = focus.stats
-            if focus.explore and random.random() < focus.explore:
-                priority = max(priority, LINK_SPAN + HOST_SPAN // 2)
-                if stats is not None:
-                    stats.inc_value("backlinks/focus/explored")
-            else:
-                priority += focus.host_priority(host)
-                if stats is not None:
-                    stats.inc_value("backlinks/focus/chosen")
-        data = self._encode_request(request)
-        self.server.execute_command("ZADD", self.key, -priority, data)
+def shared_priority(focus: Focus | None, request: Request) -> int:
+    """A request's priority in the shared frontier's one queue: the host's estimate added when
+    it is pushed (the pushing worker's own), or in ``1/explore`` of the pushes an explorer's
+    priority instead, so that low-ranked hosts keep a share."""
+    priority = request.priority
+    if focus is None or priority >= TOP_PRIORITY or "bl_role" not in request.meta:
+        return priority
+    explore = bool(focus.explore) and random.random() < focus.explore
+    if focus.stats is not None:
+        focus.stats.inc_value(f"backlinks/focus/{'explored' if explore else 'chosen'}")
+    if explore:
+        return max(priority, LINK_SPAN + HOST_SPAN // 2)
+    return priority + focus.host_priority(urlparse_cached(request).hostname or "")
 
 
 def make_focus(config: CrawlConfig, settings: Any) -> Focus:

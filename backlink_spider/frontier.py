@@ -43,10 +43,12 @@ from scrapy.exceptions import DontCloseSpider
 from scrapy.http import Request
 from scrapy.utils.defer import deferred_from_coro
 from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
 from twisted.internet import task
 
 from backlink_spider.admission import AdmissionRules, SharedAdmission, shared_key
+from backlink_spider.focus import focus_of, shared_priority
 from backlink_spider.run import CrawlRun
 
 logger = logging.getLogger(__name__)
@@ -379,6 +381,17 @@ class SharedCrawl:
 
 def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
+
+
+class FocusedRedisQueue(PriorityQueue):
+    """scrapy-redis' priority queue (one sorted set for all the workers), each request pushed
+    at the focused order's priority (``backlink_spider.focus.shared_priority``)."""
+
+    def push(self, request: Request) -> None:
+        crawler = getattr(self.spider, "crawler", None)
+        focus = focus_of(crawler) if crawler is not None else None
+        data = self._encode_request(request)
+        self.server.execute_command("ZADD", self.key, -shared_priority(focus, request), data)
 
 
 class SharedScheduler(Scheduler):
