@@ -70,8 +70,10 @@ from backlink_spider.vocabulary import (
     FAILED_SEEDS,
     GONE_CRAWLS,
     LOST_AFTER_GONE,
+    PAGE_VISITS,
     UNSEEN_WORDS,
     crawl_figures,
+    crawl_pages,
     encode_edges,
     out_hosts_of,
     record_status,
@@ -147,8 +149,8 @@ def discovered_outcomes(db: Any, crawl_id: str, domains: Iterable[str]) -> dict[
     for group in in_groups(asked):
         seen = {"source_domain": {"$in": list(group)}, "last_crawl_id": crawl_id}
         linked.update(d for d in db.backlinks.distinct("source_domain", seen) if d)
-        answered = {"crawl_id": crawl_id, "domain": {"$in": list(group)}, "status": {"$lt": 400}}
-        fetched.update(d for d in db.pages.distinct("domain", answered) if d)
+        answered = {"domain": {"$in": list(group)}, "status": {"$lt": 400}}
+        fetched.update(p["domain"] for p in crawl_pages(db, crawl_id, answered, ["domain"]))
     sites = {
         "confirmed": [d for d in asked if d in linked],
         "not_found": [d for d in asked if d in fetched and d not in linked],
@@ -600,7 +602,7 @@ class CrawlFinisher:
         """The last worker: what all the workers fetched, from the store and Redis; and the
         other workers' stats."""
         tally = self.tally
-        for page in self.db.pages.find({"crawl_id": self.run.crawl_id}, {"status": 1}):
+        for page in crawl_pages(self.db, self.run.crawl_id, fields=["status"]):
             if 200 <= page["status"] < 300:
                 tally.fetched_ok.add(page["_id"])
             elif page["status"] >= 400:
@@ -716,16 +718,23 @@ class CrawlFinisher:
         edges = self.tally.edges
         # Pages fetched last by an older crawl, found through the crawl_id index (a first crawl
         # reads nothing): not every stored page of these hosts, filtered.
+        # Pages this crawl found unchanged keep an older crawl's id: counted already.
         older_crawls = sorted(c for c in db.pages.distinct("crawl_id") if c != self.run.crawl_id)
         skip_own: dict[str, Any] = {"crawl_id": {"$in": older_crawls}}
+        counted: set[str] = set()
         if self.run.fetched_elsewhere:
             skip_own = {}
-            hosts_before = db.pages.distinct("host", {"crawl_id": self.run.crawl_id})
+            hosts_before = {p["host"] for p in crawl_pages(db, self.run.crawl_id, fields=["host"])}
             edges = {host: {} for host in {*edges, *hosts_before}}
+        elif older_crawls:
+            visits = db[PAGE_VISITS].find({"crawl_id": self.run.crawl_id}, {"_id": 1})
+            counted = {visit["_id"] for visit in visits}
         hosts = sorted(edges)
         for chunk in in_groups(hosts) if skip_own != {"crawl_id": {"$in": []}} else ():
             older = db.pages.find({**skip_own, "host": {"$in": chunk}}, {"host": 1, "out_hosts": 1})
             for page in older:
+                if page["_id"] in counted:
+                    continue
                 host_edges = edges[page["host"]]
                 for dst, links, followed in out_hosts_of(page):
                     counts = host_edges.setdefault(dst, [0, 0, 0])

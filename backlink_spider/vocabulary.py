@@ -52,7 +52,31 @@ OLD_HOST_FIELDS = ("trust", "trust_raw", "distrust", "distrust_raw")
 GONE_STATUSES = (404, 410)
 GONE_CRAWLS = "gone_crawls"  # consecutive crawls in which the page answered a gone status
 LOST_AFTER_GONE = 2
-PAGE_CRAWL_ID = "crawl_id"  # the latest crawl that fetched the page
+PAGE_CRAWL_ID = "crawl_id"  # the latest crawl that stored the page: fetched it new or changed
+PAGE_DIGEST = "digest"  # a hash of what the page document holds, to see a page unchanged
+# page_visits: a page fetched again and found unchanged is not rewritten (a rewrite of every
+# page made a recrawl double the store: WiredTiger keeps the old copies until checkpoints free
+# them); its visit, {_id: url, crawl_id, fetched_at, host, domain, status}, says which crawl
+# fetched it last. The pages of a crawl are its pages' documents and its visits: crawl_pages.
+PAGE_VISITS = "page_visits"
+VISIT_FIELDS = ("host", "domain", "status")
+
+
+def crawl_pages(
+    db: Any, crawl_id: str, query: dict[str, Any] | None = None, fields: Iterable[str] = ()
+) -> Iterator[dict[str, Any]]:
+    """The pages ``crawl_id`` fetched that match ``query`` (on ``VISIT_FIELDS`` only): the
+    ones it stored and the ones it found unchanged, ``fields`` of each (``_id`` always)."""
+    wanted = {"_id": 1, **dict.fromkeys(fields, 1)}
+    for collection in (db.pages, db[PAGE_VISITS]):
+        yield from collection.find({**(query or {}), PAGE_CRAWL_ID: crawl_id}, wanted)
+
+
+def crawl_page_count(db: Any, crawl_id: str) -> int:
+    """How many pages ``crawl_id`` fetched (``crawl_pages``), from two indexed counts."""
+    query = {PAGE_CRAWL_ID: crawl_id}
+    return db.pages.count_documents(query) + db[PAGE_VISITS].count_documents(query)
+
 
 # -- rel values ---------------------------------------------------------------------------------
 
@@ -165,7 +189,7 @@ def crawl_progress(
     three indexed counts. ``pages``: the crawl's pages when the caller knows them (the one
     process that stored them all), so the largest count is not made."""
     return {
-        "pages": db.pages.count_documents({PAGE_CRAWL_ID: crawl_id}) if pages is None else pages,
+        "pages": crawl_page_count(db, crawl_id) if pages is None else pages,
         "backlinks": db.backlinks.count_documents(
             {MATCHED_DOMAIN: target_domain, LAST_CRAWL_ID: crawl_id}
         ),

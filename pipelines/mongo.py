@@ -10,6 +10,7 @@ the embedded server about a third of an upsert and most of a first crawl's write
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import time
@@ -34,11 +35,15 @@ from backlink_spider.vocabulary import (
     EXTERNAL_LINKS,
     GONE_CRAWLS,
     GONE_STATUSES,
+    PAGE_CRAWL_ID,
+    PAGE_DIGEST,
+    PAGE_VISITS,
     SOURCE,
+    VISIT_FIELDS,
     encode_out_hosts,
 )
 from pipelines.normalize import backlink_id
-from pipelines.store import Store, acquire_store, data_dir_of, release_store
+from pipelines.store import Store, acquire_store, data_dir_of, in_groups, release_store
 
 logger = logging.getLogger(__name__)
 
@@ -168,6 +173,9 @@ def page_op(adapter: ItemAdapter, crawl_id: str, fetched: datetime) -> Op:
     out = adapter.get("out_hosts") or ()
     fields["out_hosts"] = encode_out_hosts(out)  # one string: see vocabulary.out_hosts_of
     fields[EXTERNAL_LINKS] = sum(int(h.links) for h in out)
+    fields[PAGE_DIGEST] = hashlib.blake2b(
+        repr(tuple(fields.values())).encode(), digest_size=12
+    ).hexdigest()
     key = {"_id": adapter["url"]}
     gone = adapter["status"] in GONE_STATUSES
     fresh = {
@@ -398,12 +406,69 @@ class MongoPipeline:
                 inserted, present, retry = self._attempt(collection, new, insert=True)
                 stored.extend(present)
                 failed.extend(retry)
+            if collection == "pages" and stored:
+                stored, visits, revisited = self._unchanged_pages(stored)
+                if visits:
+                    _, _, retry = self._attempt(PAGE_VISITS, visits, insert=False)
+                    failed.extend(retry)
+                if revisited:
+                    self._forget_visits(revisited)
             if stored:
                 upserted, _, retry = self._attempt(collection, stored, insert=False)
                 inserted += upserted
                 failed.extend(retry)
             self.stats.inc_value(f"backlinks/mongo/{collection}/upserted", inserted)
         return failed
+
+    def _unchanged_pages(self, ops: list[Op]) -> tuple[list[Op], list[Op], list[str]]:
+        """Of page writes whose page is stored: the ones to write (new content, a gone status,
+        a document an older version stored), and the visits that stand for the rest (this
+        crawl's fetch of a page it finds as it was: ``vocabulary.PAGE_VISITS``). A page this
+        crawl stored already needs neither. When the stored digests cannot be read, every
+        page is written, as before. Third: the pages to write that an older crawl stored,
+        whose visits, if any, the write replaces."""
+        assert self.store is not None
+        digests = {
+            op.filter["_id"]: op.update["$set"][PAGE_DIGEST]
+            for op in ops
+            if isinstance(op.update, dict) and op.update["$set"]["status"] not in GONE_STATUSES
+        }
+        stored: dict[str, dict[str, Any]] = {}
+        try:
+            for urls in in_groups(sorted(digests)):
+                query = {"_id": {"$in": list(urls)}}
+                for found in self.store.db.pages.find(query, {PAGE_DIGEST: 1, PAGE_CRAWL_ID: 1}):
+                    stored[found["_id"]] = found
+        except PyMongoError:
+            return ops, [], []
+        write: list[Op] = []
+        visits: list[Op] = []
+        revisited: list[str] = []
+        for op in ops:
+            url = op.filter["_id"]
+            doc = stored.get(url)
+            if doc is None or doc.get(PAGE_DIGEST) != digests.get(url):
+                write.append(op)
+                if doc is not None and doc.get(PAGE_CRAWL_ID) != self.crawl_id:
+                    revisited.append(url)
+            elif doc.get(PAGE_CRAWL_ID) != self.crawl_id:
+                page = op.update["$set"]
+                visit = {name: page[name] for name in VISIT_FIELDS}
+                visit.update({PAGE_CRAWL_ID: self.crawl_id, "fetched_at": page["fetched_at"]})
+                visits.append(Op(PAGE_VISITS, {"_id": url}, {"$set": visit}))
+        self.stats.inc_value("backlinks/mongo/pages/unchanged", len(ops) - len(write))
+        return write, visits, revisited
+
+    def _forget_visits(self, urls: list[str]) -> None:
+        """The visits of ``urls``, whose documents this crawl rewrites: its document names the
+        crawl now, and a page is counted once."""
+        assert self.store is not None
+        visits = self.store.db[PAGE_VISITS]
+        try:
+            for group in in_groups(urls):
+                visits.delete_many({"_id": {"$in": list(group)}})
+        except PyMongoError as exc:  # counted twice in the figures until the next crawl
+            logger.warning("Could not update this crawl's page visits: %s", exc)
 
     def _attempt(
         self, collection: str, ops: list[Op], *, insert: bool

@@ -33,7 +33,7 @@ from pymongo.errors import PyMongoError
 
 logger = logging.getLogger(__name__)
 
-COLLECTIONS = ("targets", "backlinks", "pages", "hosts", "host_edges", "crawls")
+COLLECTIONS = ("targets", "backlinks", "pages", "page_visits", "hosts", "host_edges", "crawls")
 
 INDEXES: dict[str, list[list[tuple[str, int]]]] = {
     "backlinks": [
@@ -42,6 +42,7 @@ INDEXES: dict[str, list[list[tuple[str, int]]]] = {
         [("first_crawl_id", ASCENDING)],
     ],
     "pages": [[("domain", ASCENDING)], [("host", ASCENDING)], [("crawl_id", ASCENDING)]],
+    "page_visits": [[("crawl_id", ASCENDING)]],
     "host_edges": [[("src", ASCENDING)]],
     "hosts": [[("target", ASCENDING), ("site_trust", DESCENDING)]],
     "crawls": [[("target", ASCENDING), ("started_at", DESCENDING)]],

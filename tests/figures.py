@@ -11,6 +11,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from backlink_spider.commands.crawls import FIGURE_COLUMNS, HEADER
 from backlink_spider.vocabulary import FIGURES
@@ -103,3 +104,11 @@ def shown_everywhere(
         row = pool.submit(crawls_row, env, target, crawl_id)
         cards = pool.submit(report_cards, env, target, report)
         return row.result(), cards.result()
+
+
+def stored_pages(db: Any, crawl_id: str, field: str = "_id") -> list[Any]:
+    """``field`` of every page the store says ``crawl_id`` fetched: the documents it stored
+    (new or changed pages) and its visits of pages it found unchanged."""
+    query = {"crawl_id": crawl_id}
+    docs = [*db.pages.find(query, {field: 1}), *db.page_visits.find(query, {field: 1})]
+    return [doc[field] for doc in docs]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -18,9 +19,9 @@ from urllib.parse import urlsplit
 import pytest
 
 from backlink_spider.demoweb import demo_web
-from backlink_spider.vocabulary import FIGURES
+from backlink_spider.vocabulary import FIGURES, edges_of, out_hosts_of
 from tests.conftest import MongoServer, run_scrapy, scrapy_env
-from tests.figures import Shown, crawls_row, report_cards, summary_line
+from tests.figures import Shown, crawls_row, report_cards, stored_pages, summary_line
 from tests.profile_web import RIVAL, TARGET, Profile
 
 # What the second crawl of the changing web finds and leaves (see tests/profile_web.py).
@@ -112,11 +113,36 @@ def test_export_writes_as_many_lines_as_the_figures_say(shown: dict[str, Any]) -
     assert len(rival) == figures["competitor_links"]
 
 
+def test_a_recrawl_counts_each_stored_page_once_in_the_host_graph(
+    profile: Profile, shown: dict[str, Any]
+) -> None:
+    """The second crawl found most pages as they were: it left their documents alone (a visit
+    says it fetched them), and every host's edges still count each of its pages once."""
+    db, crawl_id = profile.db, shown["summary"].crawl_id
+    unchanged = {visit["_id"] for visit in db.page_visits.find({"crawl_id": crawl_id})}
+    assert unchanged and db.pages.count_documents({"_id": {"$in": sorted(unchanged)}}) == len(
+        unchanged
+    )
+    assert not db.pages.find_one({"_id": {"$in": sorted(unchanged)}, "crawl_id": crawl_id})
+    assert shown["record"]["stats"]["backlinks/mongo/pages/unchanged"] == len(unchanged)
+    expected: Counter[tuple[str, str, str]] = Counter()
+    for page in db.pages.find({}, {"host": 1, "out_hosts": 1}):
+        for dst, links, followed in out_hosts_of(page):
+            expected.update({(page["host"], dst, "links"): links, (page["host"], dst, "pages"): 1})
+            expected[page["host"], dst, "followed"] += followed
+    stored: Counter[tuple[str, str, str]] = Counter()
+    for doc in db.host_edges.find():
+        for src, dst, links, followed, pages in edges_of(doc):
+            stored.update({(src, dst, "links"): links, (src, dst, "followed"): followed})
+            stored[src, dst, "pages"] += pages
+    assert +stored == +expected
+
+
 def test_the_figures_are_what_the_store_holds(profile: Profile, shown: dict[str, Any]) -> None:
     db, crawl_id = profile.db, shown["summary"].crawl_id
     figures = shown["summary"].figures
     assert set(figures) == set(FIGURES)
-    assert figures["pages"] == db.pages.count_documents({"crawl_id": crawl_id}) > 0
+    assert figures["pages"] == len(stored_pages(db, crawl_id)) > 0
     mine = {"matched_domain": TARGET, "last_crawl_id": crawl_id}
     assert figures["backlinks"] == db.backlinks.count_documents(mine)
     theirs = {"matched_domain": RIVAL, "last_crawl_id": crawl_id}

@@ -12,6 +12,7 @@ from scrapy.utils.test import get_crawler
 from backlink_spider.items import Backlink, OutHost, PageRecord
 from pipelines.mongo import MongoPipeline, backlink_op, page_op, replay_spills
 from pipelines.normalize import backlink_id
+from tests.figures import stored_pages
 
 
 def pipeline(uri: str, database: str, data_dir: Path, crawl_id: str = "c1") -> MongoPipeline:
@@ -103,6 +104,55 @@ def test_writing_a_stored_document_again_updates_it(mongo_server, mongo_db, tmp_
     assert db.backlinks.count_documents({"seen_count": 2, "last_crawl_id": "c2"}) == 10
     assert db.backlinks.count_documents({"first_crawl_id": "c1"}) == 25
     assert not stats.get_value("backlinks/mongo/spilled")
+
+
+def test_a_page_fetched_again_as_it_was_is_not_rewritten(
+    mongo_server, mongo_db, tmp_path: Path
+) -> None:
+    """A recrawl writes a visit for a page it finds unchanged, and rewrites the others: a
+    changed page, a gone one. Each page counts once among the crawl's pages."""
+    name, db = mongo_db
+
+    def pages(crawl_id: str, changed: str = "", gone: str = "") -> list:
+        now = datetime.now(UTC)
+        records = [
+            PageRecord(
+                url=f"https://blog.test/{n}",
+                status=404 if n == gone else 200,
+                terms=f"garden 3 {'pruning' if n == changed else 'soil'} 1",
+                host="blog.test",
+                domain="blog.test",
+            )
+            for n in ("a", "b", "c", "d")
+        ]
+        return [page_op(ItemAdapter(r), crawl_id, now) for r in records]
+
+    first = pipeline(mongo_server.uri, name, tmp_path, "c1")
+    first._write(pages("c1"))
+    first.release()
+    before = {doc["_id"]: doc for doc in db.pages.find()}
+    second = pipeline(mongo_server.uri, name, tmp_path / "2", "c2")
+    second._write(pages("c2", changed="b", gone="c"))
+    second._write(pages("c2", changed="b", gone="c"))  # again in the same crawl: a retry
+    second.release()
+    after = {doc["_id"]: doc for doc in db.pages.find()}
+    a, b, c, d = (f"https://blog.test/{n}" for n in "abcd")
+    assert after[a] == before[a] and after[d] == before[d]
+    assert after[b]["crawl_id"] == "c2" and "pruning" in after[b]["terms"]
+    assert after[c]["crawl_id"] == "c2" and after[c]["gone_crawls"] == 1
+    visits = {doc["_id"]: doc for doc in db.page_visits.find()}
+    assert set(visits) == {a, d} and {v["crawl_id"] for v in visits.values()} == {"c2"}
+    assert visits[a]["status"] == 200 and visits[a]["host"] == "blog.test"
+    assert sorted(stored_pages(db, "c2")) == [a, b, c, d]
+    # a and d twice, then b: stored by this crawl already
+    assert second.crawler.stats.get_value("backlinks/mongo/pages/unchanged") == 5
+    third = pipeline(mongo_server.uri, name, tmp_path / "3", "c3")
+    third._write(pages("c3", changed="a"))  # a, b and c change: their documents say c3
+    third.release()
+    assert [db.pages.find_one({"_id": url})["crawl_id"] for url in (a, b, c)] == ["c3"] * 3
+    assert db.page_visits.find_one({"_id": a}) is None  # the visit went with the rewrite
+    assert sorted(stored_pages(db, "c3")) == [a, b, c, d]
+    assert [v["_id"] for v in db.page_visits.find()] == [d]
 
 
 def test_transient_failures_are_retried(mongo_server, mongo_db, tmp_path: Path) -> None:
@@ -243,7 +293,7 @@ def test_killing_the_database_mid_crawl_loses_nothing(tmp_path: Path) -> None:
         first, second = db.crawls.find().sort("started_at", 1)
         assert second["stats"]["backlinks/mongo/replayed"] > 0
         # Every page the first crawl fetched is stored, though the server died half-way.
-        stored = {d["_id"] for d in db.pages.find({"crawl_id": first["_id"]}, {"_id": 1})}
+        stored = set(stored_pages(db, first["_id"]))
         fetched_pages = {u for u in fetched_first if not u.endswith("/robots.txt")}
         # The target's home page was fetched again by the second crawl, which now owns it.
         assert fetched_pages - stored <= {f"https://{web.target}/"}

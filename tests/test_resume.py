@@ -31,7 +31,7 @@ from backlink_spider.vocabulary import INTERRUPTED, crawl_status, edges_of
 from benchmarks.web import generated_web
 from pipelines.mongo import BACKLINK_FIELDS, PAGE_FIELDS
 from tests.conftest import FAST, ROOT, MongoServer, Run, run_scrapy, scrapy_env
-from tests.figures import crawls_row, shown_everywhere, summary_line
+from tests.figures import crawls_row, shown_everywhere, stored_pages, summary_line
 
 # Small batches written often: a signal finds pages already stored, as in a long crawl.
 QUICK_WRITES = ["-s", "BACKLINKS_MONGO_BATCH_SIZE=20", "-s", "BACKLINKS_MONGO_FLUSH_INTERVAL=0.2"]
@@ -178,7 +178,7 @@ def assert_whole_crawl_reported(
     [crawl] = list(db.crawls.find())
     figures = crawl["figures"]
     assert figures == site.reference.crawls.find_one()["figures"]
-    assert figures["pages"] == db.pages.count_documents({"crawl_id": crawl["_id"]})
+    assert figures["pages"] == len(stored_pages(db, crawl["_id"]))
     target = {"matched_domain": site.web.target, "last_crawl_id": crawl["_id"]}
     assert figures["backlinks"] == db.backlinks.count_documents(target) > 0
     assert figures["pages"] > last_gets > 0  # the earlier attempt's pages are in
@@ -252,7 +252,7 @@ def test_a_killed_crawl_starts_again_from_its_seeds_as_the_same_crawl(
     assert first.returncode == -signal.SIGKILL
     [crawl] = list(database.crawls.find())
     assert crawl["status"] == "running"  # nobody could say otherwise
-    stored = database.pages.count_documents({"crawl_id": crawl["_id"]})
+    stored = len(stored_pages(database, crawl["_id"]))
     assert stored > 0
     assert crawl["progress"]["pages"] <= stored and crawl["heartbeat_seconds"] == 0.2
     # Readers see it interrupted (its pid is gone, its heartbeat stopped), with what it had done.

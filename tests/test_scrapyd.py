@@ -40,7 +40,7 @@ from backlink_spider.demoweb.sites import demo_web
 from backlink_spider.scrapyd import Scrapyd, ScrapydConfig, ScrapydError
 from backlink_spider.urls import parse_seed, try_canonical_url, url_host
 from tests.conftest import FAST, ROOT, MongoServer, free_port, run_scrapy, scrapy_env, stop_process
-from tests.figures import parse_crawls
+from tests.figures import parse_crawls, stored_pages
 
 USER, PASSWORD = "crawler", "s3cret-pw"
 PACKAGES = ("backlink_spider", "pipelines", "settings")
@@ -394,7 +394,7 @@ def test_schedule_json_runs_the_same_crawl_as_scrapy_crawl(
     figures = crawl["figures"]
     [cells] = [r for r in parse_crawls(shown.stdout) if r["JOB"] == job]
     assert {name: int(cells[column]) for name, column in FIGURE_COLUMNS.items()} == figures
-    assert figures["pages"] == scrapyd.db.pages.count_documents({"crawl_id": crawl["_id"]}) > 0
+    assert figures["pages"] == len(stored_pages(scrapyd.db, crawl["_id"])) > 0
     assert web.target in row and "finished" in row and "4 seeds" in row
 
 

@@ -24,6 +24,7 @@ from backlink_spider.urls import get_resolver
 from backlink_spider.vocabulary import edges_of
 from pipelines.target_profile import add_to_profile, edit_profile, load_profile, scoring_profile
 from tests.conftest import FAST, MongoServer, Run, run_scrapy, scrapy_env
+from tests.figures import stored_pages
 from tests.test_cli import assert_one_line_error
 
 
@@ -108,7 +109,7 @@ def test_a_one_seed_three_page_crawl_moves_no_trust_it_did_not_see(store: Store)
     store.crawl("-a", f"seeds={page}", "-a", "depth=0", "-a", "max_pages=3")
     crawl = store.latest_crawl()
     assert crawl["seeds"] == [page]
-    fetched = {p["_id"] for p in store.db.pages.find({"crawl_id": crawl["_id"]}, {"_id": 1})}
+    fetched = set(stored_pages(store.db, crawl["_id"]))
     assert 0 < len(fetched) <= 3 + 10  # its pages, and a few of the target's own
     after = store.trust()
     unfetched = [
@@ -164,7 +165,7 @@ def test_removing_a_seed_changes_the_scores_it_should_and_no_others(store: Store
     store.crawl("-a", "max_pages=40")
     crawl = store.latest_crawl()
     assert crawl["seeds"] == list(profile.seeds)
-    crawled_hosts = set(db.pages.distinct("host", {"crawl_id": crawl["_id"]}))
+    crawled_hosts = set(stored_pages(db, crawl["_id"], "host"))
     assert set(profile.seed_hosts) & crawled_hosts
     assert load_profile(db, web.target) == profile  # a crawl given nothing adds nothing
 
