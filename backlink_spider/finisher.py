@@ -41,7 +41,7 @@ import os
 import socket
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -216,15 +216,25 @@ class ScoreOnClose:
     def from_crawler(cls, crawler: Crawler) -> ScoreOnClose:
         return cls(crawler)
 
-    def __call__(self, store: Store, target_domain: str) -> dict[str, Any] | None:
+    def __call__(
+        self,
+        store: Store,
+        target_domain: str,
+        target_checks: Mapping[str, tuple[int, str]] | None = None,
+    ) -> dict[str, Any] | None:
         """In a worker thread, once the crawl's writes and host edges are in. Never raises:
-        the summary, or None when scoring failed (logged)."""
+        the summary, or None when scoring failed (logged). ``target_checks``: written with
+        the scores (``score_target``)."""
         from pipelines.scoring import ScoringError, score_target
 
         try:
             with Steps(f"Scoring the backlinks of {target_domain}", live=False) as steps:
                 summary = score_target(
-                    store.db, target_domain, settings=self.settings, on_step=steps
+                    store.db,
+                    target_domain,
+                    settings=self.settings,
+                    on_step=steps,
+                    target_checks=target_checks,
                 )
         except ScoringError as exc:
             logger.error("Scoring %s skipped: %s", target_domain, exc)
@@ -551,8 +561,9 @@ class CrawlFinisher:
                 gone = self._gone_pages()
                 failed = self.tally.fetch_failed - self.tally.fetched_ok - gone
                 self._mark_links(now, gone, failed)
-            with step("target_checks"):
-                self._store_target_checks(now)
+            if self.score is None:  # else written with the scores, one update a link
+                with step("target_checks"):
+                    self._store_target_checks(now, config.watched_domains)
         with step("new"):
             new = self.db.backlinks.count_documents({"first_crawl_id": self.run.crawl_id})
             self.stats.set_value("backlinks/mongo/new", new)
@@ -566,8 +577,14 @@ class CrawlFinisher:
                 mark_reciprocal(self.db, sorted(config.watched_domains))
         if self.score is not None:
             assert self.store is not None
+            checks = self.tally.target_checks if self.mark_links else None
             with step("scoring"):
-                self.score(self.store, config.target_domain)
+                summary = self.score(self.store, config.target_domain, checks)
+            if checks is not None:  # what scoring did not write: every link if it failed
+                scored = set(summary["domains"]) if summary else set()
+                with step("target_checks"):
+                    broken = summary["broken"] if summary else 0
+                    self._store_target_checks(now, config.watched_domains - scored, broken)
         logger.info(
             "End of crawl %s: %s",
             self.run.crawl_id,
@@ -675,8 +692,9 @@ class CrawlFinisher:
         self.stats.set_value("backlinks/mongo/lost", counts["lost"])
         self.stats.set_value("backlinks/mongo/unverified", counts["unverified"])
 
-    def _store_target_checks(self, now: datetime) -> None:
-        """Each checked target URL's status onto every backlink pointing at it.
+    def _store_target_checks(self, now: datetime, domains: Iterable[str], broken: int = 0) -> None:
+        """Each checked target URL's status onto every backlink of ``domains`` pointing at it;
+        ``broken``: the links scoring found answering 400+ already.
 
         The watched domains' links are read once (``target_url`` has no index), then updated by
         ``_id`` in small groups per answer (``store.in_groups``): a query of a thousand URLs
@@ -685,13 +703,14 @@ class CrawlFinisher:
         """
         checks = self.tally.target_checks
         by_answer: dict[tuple[int, str], list[Any]] = defaultdict(list)
-        if checks:
-            watched = {"matched_domain": {"$in": sorted(self.run.config.watched_domains)}}
-            for doc in self.db.backlinks.find(watched, {"target_url": 1}):
+        watched = sorted(domains)
+        if checks and watched:
+            for doc in self.db.backlinks.find(
+                {"matched_domain": {"$in": watched}}, {"target_url": 1}
+            ):
                 answer = checks.get(str(doc.get("target_url") or ""))
                 if answer is not None:
                     by_answer[answer].append(doc["_id"])
-        broken = 0
         for (status, final_url), all_ids in by_answer.items():
             update = {
                 "$set": {

@@ -18,8 +18,9 @@ exponent ``k`` of ``figure ~ pages^k``: 1 is linear):
 - crawl phase: ``backlinks/spider/crawl_seconds`` (first request to the spider's last idle);
 - after the last page: from Scrapy's "Closing spider" to "Spider closed" in the crawl's log
   (millisecond timestamps), split into the item writer's final flush, the finisher's steps
-  before scoring (lost/unverified links, target checks, host edges), scoring (its own log line,
-  "Scored ... in X s") and the crawl record (figures, summary);
+  before scoring (lost/unverified links, host edges), scoring (its own log line, "Scored ... in
+  X s"; it writes the target checks with the scores, one write a link) and the crawl record
+  (figures, summary);
 - peak RSS: ``/proc/<pid>/status`` VmHWM (the kernel's high-water mark) of the crawl process and,
   apart, of the embedded database server (a child of the crawl), polled every 0.5 s; and the
   crawl's RSS when its last page was parsed;
