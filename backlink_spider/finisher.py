@@ -735,9 +735,9 @@ class CrawlFinisher:
         """
         db = self.db
         edges = self.tally.edges
-        # Pages fetched last by an older crawl, found through the crawl_id index (a first crawl
-        # reads nothing): not every stored page of these hosts, filtered.
-        # Pages this crawl found unchanged keep an older crawl's id: counted already.
+        # Pages an older crawl stored, found through the crawl_id index (a first crawl reads
+        # nothing): not every stored page of these hosts, filtered. The ones this crawl found
+        # unchanged (its visits) keep the older crawl's id, and were counted as they passed.
         older_crawls = sorted(c for c in db.pages.distinct("crawl_id") if c != self.run.crawl_id)
         skip_own: dict[str, Any] = {"crawl_id": {"$in": older_crawls}}
         counted: set[str] = set()

@@ -421,12 +421,11 @@ class MongoPipeline:
         return failed
 
     def _unchanged_pages(self, ops: list[Op]) -> tuple[list[Op], list[Op], list[str]]:
-        """Of page writes whose page is stored: the ones to write (new content, a gone status,
-        a document an older version stored), and the visits that stand for the rest (this
-        crawl's fetch of a page it finds as it was: ``vocabulary.PAGE_VISITS``). A page this
-        crawl stored already needs neither. When the stored digests cannot be read, every
-        page is written, as before. Third: the pages to write that an older crawl stored,
-        whose visits, if any, the write replaces."""
+        """Split writes of pages already stored: (the pages to write: new content, a gone
+        status, a document of an older version; the visits that stand for the pages found as
+        they were, ``vocabulary.PAGE_VISITS``; the pages to write that an older crawl stored,
+        whose visits the write replaces). A page this crawl stored already needs nothing.
+        When the stored digests cannot be read, every page is written."""
         assert self.store is not None
         digests = {
             op.filter["_id"]: op.update["$set"][PAGE_DIGEST]
