@@ -70,7 +70,6 @@ from backlink_spider.vocabulary import (
     FAILED_SEEDS,
     GONE_CRAWLS,
     LOST_AFTER_GONE,
-    PAGE_VISITS,
     UNSEEN_WORDS,
     crawl_figures,
     crawl_pages,
@@ -172,6 +171,8 @@ class Tally:
     target_checks: dict[str, tuple[int, str]] = field(default_factory=dict)  # status, final URL
     # Host edges of the pages fetched in this crawl: src -> dst -> [links, followed, pages].
     edges: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+    counted: set[str] = field(default_factory=set)  # the pages in ``edges``
+    pages_of_host: Counter[str] = field(default_factory=Counter)
     # What this process stored (the heartbeat's progress; a crawl's pages when it is all of it).
     pages: int = 0
     backlinks: Counter[bool] = field(default_factory=Counter)  # by is_competitor_link
@@ -181,7 +182,10 @@ class Tally:
             self.backlinks[bool(item.is_competitor_link)] += 1
         elif isinstance(item, PageRecord):
             self.pages += 1
-            self._count_edges(item.host, item.out_hosts)
+            if item.url not in self.counted:
+                self.counted.add(item.url)
+                self.pages_of_host[item.host] += 1
+                self._count_edges(item.host, item.out_hosts)
             if 200 <= item.status < 300:
                 self.fetched_ok.add(item.url)
             elif item.status >= 400:
@@ -728,31 +732,33 @@ class CrawlFinisher:
     def _rebuild_host_edges(self, now: datetime) -> None:
         """Edges of each host fetched in this crawl, from all its stored pages.
 
-        This process's pages were counted as they passed; only the host's pages that this crawl
-        did not fetch again are read back, in one query. When other processes fetched part of
-        this crawl (an earlier attempt of a resumed JOBDIR crawl, the other workers of a shared
+        This process's pages were counted as they passed; a host's stored pages are read back
+        only when it has some this crawl did not fetch (two indexed counts tell), and those are
+        added. In a first crawl nothing is read. When other processes fetched part of this
+        crawl (an earlier attempt of a resumed JOBDIR crawl, the other workers of a shared
         one), every stored page of the hosts this crawl fetched is read back.
         """
         db = self.db
-        edges = self.tally.edges
-        # Pages an older crawl stored, found through the crawl_id index (a first crawl reads
-        # nothing): not every stored page of these hosts, filtered. The ones this crawl found
-        # unchanged (its visits) keep the older crawl's id, and were counted as they passed.
-        older_crawls = sorted(c for c in db.pages.distinct("crawl_id") if c != self.run.crawl_id)
-        skip_own: dict[str, Any] = {"crawl_id": {"$in": older_crawls}}
-        counted: set[str] = set()
-        if self.run.fetched_elsewhere:
-            skip_own = {}
+        tally = self.tally
+        edges = tally.edges
+        elsewhere = self.run.fetched_elsewhere
+        if elsewhere:
             hosts_before = {p["host"] for p in crawl_pages(db, self.run.crawl_id, fields=["host"])}
             edges = {host: {} for host in {*edges, *hosts_before}}
-        elif older_crawls:
-            visits = db[PAGE_VISITS].find({"crawl_id": self.run.crawl_id}, {"_id": 1})
-            counted = {visit["_id"] for visit in visits}
         hosts = sorted(edges)
-        for chunk in in_groups(hosts) if skip_own != {"crawl_id": {"$in": []}} else ():
-            older = db.pages.find({**skip_own, "host": {"$in": chunk}}, {"host": 1, "out_hosts": 1})
-            for page in older:
-                if page["_id"] in counted:
+        read = hosts
+        if not elsewhere and not [
+            c for c in db.pages.distinct("crawl_id") if c != self.run.crawl_id
+        ]:
+            read = []  # every stored page is this crawl's
+        for host in read:
+            if (
+                not elsewhere
+                and db.pages.count_documents({"host": host}) <= tally.pages_of_host[host]
+            ):
+                continue
+            for page in db.pages.find({"host": host}, {"host": 1, "out_hosts": 1}):
+                if not elsewhere and page["_id"] in tally.counted:
                     continue
                 host_edges = edges[page["host"]]
                 for dst, links, followed in out_hosts_of(page):
