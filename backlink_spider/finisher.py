@@ -71,6 +71,7 @@ from backlink_spider.vocabulary import (
     GONE_CRAWLS,
     LOST_AFTER_GONE,
     UNSEEN_WORDS,
+    crawl_distinct,
     crawl_figures,
     crawl_pages,
     encode_edges,
@@ -149,7 +150,7 @@ def discovered_outcomes(db: Any, crawl_id: str, domains: Iterable[str]) -> dict[
         seen = {"source_domain": {"$in": list(group)}, "last_crawl_id": crawl_id}
         linked.update(d for d in db.backlinks.distinct("source_domain", seen) if d)
         answered = {"domain": {"$in": list(group)}, "status": {"$lt": 400}}
-        fetched.update(p["domain"] for p in crawl_pages(db, crawl_id, answered, ["domain"]))
+        fetched.update(crawl_distinct(db, crawl_id, "domain", answered))
     sites = {
         "confirmed": [d for d in asked if d in linked],
         "not_found": [d for d in asked if d in fetched and d not in linked],
@@ -743,7 +744,7 @@ class CrawlFinisher:
         edges = tally.edges
         elsewhere = self.run.fetched_elsewhere
         if elsewhere:
-            hosts_before = {p["host"] for p in crawl_pages(db, self.run.crawl_id, fields=["host"])}
+            hosts_before = crawl_distinct(db, self.run.crawl_id, "host")
             edges = {host: {} for host in {*edges, *hosts_before}}
         hosts = sorted(edges)
         read = hosts

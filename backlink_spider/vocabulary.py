@@ -72,6 +72,15 @@ def crawl_pages(
         yield from collection.find({**(query or {}), PAGE_CRAWL_ID: crawl_id}, wanted)
 
 
+def crawl_distinct(
+    db: Any, crawl_id: str, field: str, query: dict[str, Any] | None = None
+) -> set[Any]:
+    """The values of ``field`` (one of ``VISIT_FIELDS``) among ``crawl_pages``: the server's
+    distinct over each collection, not every page read back."""
+    where = {**(query or {}), PAGE_CRAWL_ID: crawl_id}
+    return {v for c in (db.pages, db[PAGE_VISITS]) for v in c.distinct(field, where) if v}
+
+
 def crawl_page_count(db: Any, crawl_id: str) -> int:
     """How many pages ``crawl_id`` fetched (``crawl_pages``), from two indexed counts."""
     query = {PAGE_CRAWL_ID: crawl_id}
