@@ -1,9 +1,9 @@
 """Link extraction: HTML and page URL in, links with position and context out.
 
 Pure functions, no Scrapy and no I/O, so the spider, the tests and the benchmark all run the same
-code. A page is parsed once by lexbor (selectolax) and walked once top-down; the walk renders the
-page's text once, and anchor text, context and page text are slices of it (see _walk and _El),
-because that is what a crawler pays for on every page.
+code. A page is parsed once by lxml and walked once top-down; anchor text, context and page text
+are then read from that same tree with lxml's C serialiser rather than Python loops, because that
+is what a crawler pays for on every page.
 
 Where a link sits ("position") comes from the walk: HTML5 landmarks, ARIA roles and class/id
 names (see DEFAULT_POSITION_PATTERNS, _walk and _enter_region). A link outside every recognised
@@ -18,14 +18,14 @@ least half link text is "related" (see _links for the rule and its exceptions).
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from itertools import accumulate
-from typing import Any, NamedTuple, TypeAlias
+from typing import NamedTuple, TypeAlias
 from urllib.parse import urljoin, urlsplit
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from lxml import etree
 from w3lib.encoding import html_body_declared_encoding, read_bom, resolve_encoding, to_unicode
 
 __all__ = [
@@ -391,8 +391,6 @@ class PositionRules:
     _regexes: tuple[tuple[re.Pattern[str], str], ...] = field(init=False, repr=False, compare=False)
     _names: dict[str, tuple[str, int] | None] = field(init=False, repr=False, compare=False)
     _cache: dict[str, tuple[str, int] | None] = field(init=False, repr=False, compare=False)
-    # (tag, class, id, role) -> the region the element opens (see _classify_element)
-    _elements: dict[tuple, tuple[str, int] | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         word_patterns: dict[str, tuple[tuple[str, int], ...]] = {}
@@ -429,7 +427,6 @@ class PositionRules:
         object.__setattr__(self, "_regexes", tuple(regexes))
         object.__setattr__(self, "_names", {})
         object.__setattr__(self, "_cache", {})
-        object.__setattr__(self, "_elements", {})
 
     @classmethod
     def from_mapping(cls, mapping: Mapping[str, Iterable[str]] | None) -> PositionRules:
@@ -576,11 +573,30 @@ def robots_directives(value: str | None, *, user_agent: str = _USER_AGENT) -> se
     return result
 
 
+_local = threading.local()
+
+
+def _parser() -> etree.HTMLParser:
+    """A UTF-8 HTML parser per thread (lxml parsers must not be shared between threads)."""
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        # lxml.html's default options (the tree is the one a plain lxml.html parse builds),
+        # minus the id table nobody reads, and the input encoding fixed: we pick it ourselves,
+        # where libxml2 would read undeclared UTF-8 as Latin-1. huge_tree: without it libxml2
+        # stops the whole parse at the 256th nested element (300 unclosed <font> tags do it) or
+        # a 10 MB text or attribute, and drops the rest of the page; browsers keep it. With it,
+        # nesting stops at 2048. The input is bounded by the page size cap, and HTML has no
+        # entity expansion to blow it up.
+        parser = etree.HTMLParser(encoding="utf-8", collect_ids=False, huge_tree=True)
+        _local.parser = parser
+    return parser
+
+
 def _to_utf8(html: str | bytes) -> bytes:
     """UTF-8 bytes for the parser: BOM, else <meta charset> (first 4 KB), else UTF-8 when it
     decodes, else a later <meta charset>, else windows-1252, the web's legacy default."""
     if isinstance(html, str):
-        # Lone surrogates become invalid UTF-8, which lexbor reads as U+FFFD.
+        # Lone surrogates become invalid UTF-8, which libxml2 replaces instead of stopping at.
         return html.encode("utf-8", "surrogatepass")
     data = bytes(html)
     bom_encoding, bom = read_bom(data)
@@ -606,104 +622,29 @@ def _to_utf8(html: str | bytes) -> bytes:
         return data
 
 
-def _parse(html: str | bytes) -> LexborNode | None:
-    """The document's <html> element, or None for an empty or hopeless document."""
+def _parse(html: str | bytes) -> etree._Element | None:
+    """The document's root element, or None for an empty or hopeless document."""
     if not isinstance(html, str | bytes | bytearray | memoryview):
         return None
     try:
         data = _to_utf8(html)
         if not data or data.isspace():  # (no stripped copy of the whole page)
             return None
-        # Parsed as a browser with scripting disabled does: <noscript> content is markup.
-        root = LexborHTMLParser(data).root
-    except (ValueError, TypeError, MemoryError):
+        root = etree.fromstring(data, _parser())
+    except (etree.LxmlError, ValueError, TypeError, MemoryError):
+        return None
+    if root is None or not isinstance(root.tag, str):
         return None
     return root
 
 
-# --- the tree: lexbor tag ids, the walk and the page's rendered text --------------------------
-
-
-def _tag_ids(names: Iterable[str]) -> dict[str, int]:
-    """Lexbor's (static) tag id of each known HTML tag name."""
-    parser = LexborHTMLParser("")
-    return {name: parser.create_node(name).tag_id for name in names}
-
-
-_TEXT_ID = 2
-_COMMENT_ID = 4
-_NAMES = _tag_ids(
-    _REGION_TAGS
-    | _BLOCK_TAGS
-    | _LOOSE_BLOCK_TAGS
-    | _INLINE_TAGS
-    | _LINK_TAGS
-    | _SEPARATED_TAGS
-    | _SET_ASIDE_TAGS
-    | _word_set("img title head body html")
-)
-_ID_NAMES = {tag_id: name for name, tag_id in _NAMES.items()}
-_HEAD_ID = _NAMES["head"]
-_TEMPLATE_ID = _NAMES["template"]
-_INLINE_IDS = frozenset(_NAMES[tag] for tag in _INLINE_TAGS)
-_INVISIBLE_IDS = frozenset(_NAMES[tag] for tag in _INVISIBLE_TAGS)
-
-# What the walk does with an element, by tag id (anything else: descend, nothing more).
-_K_LINK = 1  # a, area
-_K_SEP = 2  # rendered apart: a space before and after its text
-_K_SKIP = 4  # not descended into: script, style (raw text), meta, base (void)
-_K_HIDE = 8  # noscript, template: walked, but its text is not the page's
-_K_SET_ASIDE = 16  # meta, base: kept for after the walk
-_K_REGION = 32  # may open a region
-_K_STRICT = 64  # a strict context block
-_K_LOOSE = 128  # a loose context block
-_K_IMG = 256
-_K_TITLE = 512
-_K_BODY = 1024
-_K_RECORD = _K_STRICT | _K_LOOSE | _K_TITLE | _K_BODY  # always gets an _El
-
-
-def _kinds() -> dict[int, int]:
-    kinds: dict[int, int] = {}
-
-    def add(tags: Iterable[str], flag: int) -> None:
-        for tag in tags:
-            tag_id = _NAMES[tag]
-            kinds[tag_id] = kinds.get(tag_id, 0) | flag
-
-    add(_LINK_TAGS, _K_LINK)
-    add(_SEPARATED_TAGS, _K_SEP)
-    add(("script", "style", "meta", "base"), _K_SKIP)
-    add(("noscript", "template"), _K_HIDE)
-    add(("meta", "base"), _K_SET_ASIDE)
-    add(_REGION_TAGS, _K_REGION)
-    add(_BLOCK_TAGS, _K_STRICT)
-    add(_LOOSE_BLOCK_TAGS, _K_LOOSE)
-    add(("img",), _K_IMG)
-    add(("title",), _K_TITLE)
-    add(("body",), _K_BODY)
-    kinds[_COMMENT_ID] = _K_SKIP
-    return kinds
-
-
-_KINDS = _kinds()
-_MISSING: Any = object()
-
-
-# An element whose text or links are read after the walk, as a list (a list display costs a
-# fraction of a class instance's __init__, and the walk makes hundreds per page):
-# [tag, node, level, start, end, lo, hi, img, attrs]: where its text lies in the rendered text
-# of its level (parts [start, end) of it, see _walk), and which of the page's <a>/<area> it
-# holds (``all_anchors[lo:hi]``); the node only where _has_own_text may need it; for a link the
-# first <img> inside and its attributes. Level 0 is the page's visible text; inside a
-# <noscript> or <template> text goes to level 1, inside two of them level 2...: what lxml's
-# tree held after the invisible subtrees were removed from it, each from its own parent.
-# Dictionaries key them by id().
-_El: TypeAlias = list
-
-
 def _collapse(text: str) -> str:
     return " ".join(text.split())
+
+
+def _node_text(el: etree._Element) -> str:
+    """Whitespace-collapsed text of an element, tail excluded (C serialiser, no Python walk)."""
+    return " ".join(etree.tostring(el, method="text", encoding=str, with_tail=False).split())
 
 
 def _cut(text: str, limit: int) -> str:
@@ -833,47 +774,29 @@ def _meta_refresh(content: str, base: str) -> str | None:
     return _resolve(base, match.group("url"))
 
 
-def _has_own_text(node: LexborNode) -> bool:
-    """Text directly in ``node`` or at the start of an inline child (<span>, <font>...), not in
-    child blocks (what lxml's el.text, the children's tails and an inline child's .text held
-    once the invisible subtrees were removed, their tails kept)."""
-    child = node.first_child
-    while child is not None:
-        tag_id = child.tag_id
-        if tag_id == _TEXT_ID:
-            text = child.text_content
-            if text and not text.isspace():
-                return True
-        elif tag_id in _INLINE_IDS:
-            inner = child.first_child
-            while inner is not None:
-                inner_id = inner.tag_id
-                if inner_id == _TEXT_ID:
-                    text = inner.text_content
-                    if text and not text.isspace():
-                        return True
-                elif inner_id not in _INVISIBLE_IDS:
-                    break
-                inner = inner.next
-        child = child.next
+def _has_own_text(el: etree._Element) -> bool:
+    """Text directly in ``el`` or in an inline child (<span>, <font>...), not in child blocks."""
+    text = el.text
+    if text and not text.isspace():
+        return True
+    for child in el:
+        tail = child.tail
+        if tail and not tail.isspace():
+            return True
+        if child.tag in _INLINE_TAGS and (text := child.text) and not text.isspace():
+            return True
     return False
 
 
-def _classify_element(
-    attrs: dict[str, str | None], tag: str, rules: PositionRules
-) -> tuple[str, int] | None:
-    """Region an element opens, with the strength of the evidence, or None; ``attrs`` is its
-    node.attributes (one pass, where each absent name asked of node.attrs costs an exception
-    inside selectolax)."""
+def _classify_element(el: etree._Element, tag: str, rules: PositionRules) -> tuple[str, int] | None:
+    """Region an element opens, with the strength of the evidence, or None."""
     if tag == "main":
         return "main", _ROLE
     best = None
     position = _TAG_POSITIONS.get(tag)
     if position is not None:
         best = (position, _TAG)
-    if not attrs:
-        return best
-    role = attrs.get("role")
+    role = el.get("role")
     if role:
         for token in role.lower().split():
             position = _ROLE_POSITIONS.get(token)
@@ -882,7 +805,7 @@ def _classify_element(
             elif position is not None:
                 return position, _ROLE
     for attr in ("class", "id"):
-        value = attrs.get(attr)
+        value = el.get(attr)
         if value:
             found = rules.classify(value)
             if found is not None and (
@@ -894,252 +817,88 @@ def _classify_element(
     return best
 
 
-# The region an element without attributes opens, by tag.
-_BARE_REGIONS = {tag: _classify_element({}, tag, DEFAULT_RULES) for tag in _REGION_TAGS}
-
-
 # A link's candidate context blocks, innermost first: a linked list of (element, is_strict_block,
 # parent chain) sharing its tail with the chains of the element's ancestors.
-_Chain: TypeAlias = "tuple[_El, bool, _Chain] | None"
-# Each level's text and the offsets of its parts (see _walk).
-_Texts: TypeAlias = tuple[list[str], list[list[int]]]
+_Chain: TypeAlias = "tuple[etree._Element, bool, _Chain] | None"
 # An <article> that opened content outside any region, with the position around it: a possible
 # teaser card of a listing (see _links).
-_Card: TypeAlias = tuple[_El, str]
+_Card: TypeAlias = tuple[etree._Element, str]
 # A raw link: element, href, position (or the card it sits in) and its block chain.
-_RawLink: TypeAlias = tuple[_El, str, "str | _Card", _Chain]
+_RawLink: TypeAlias = tuple[etree._Element, str, "str | _Card", _Chain]
 
 
 class _Walked(NamedTuple):
     """What _walk finds."""
 
     links: list[_RawLink]  # every a/area with href
-    anchors: list[_El]  # every a/area, with href or not (link text in a block)
-    mains: list[_El]  # the <main> elements
-    contents: list[_El]  # the outermost content regions
-    set_aside: list[LexborNode]  # <meta> and <base>, in document order
-    texts: list[str]  # the rendered text of each level (see _El)
-    offsets: list[list[int]]  # where each part of a level's text starts in it (see _walk)
-    titles: list[_El]  # the first <title> directly in <head>, the first <title>
-    body: list[_El]  # the <body>
+    mains: list[etree._Element]  # the <main> elements
+    contents: list[etree._Element]  # the outermost content regions
+    set_aside: list[etree._Element]  # <meta>, <base> and invisible elements, in document order
 
 
-def _walk(root: LexborNode, rules: PositionRules) -> _Walked:  # noqa: C901 (one hot loop)
+def _walk(root: etree._Element, rules: PositionRules) -> _Walked:
     """One top-down pass: every a/area with href, with its region and candidate context blocks;
-    the <main> elements and the content regions, for the page text; <meta> and <base>; and the
-    page's rendered text, once, with each interesting element's place in it (see _El).
-
-    The text reads as rendered: a space wherever a separated element starts or ends (a browser
-    renders it on a line of its own), none around inline elements, so "<b>W</b>ord" reads
-    "Word" and "<li>Home</li><li>About</li>" "Home About"; script and style are skipped, and the
-    text inside <noscript> and <template> (which are walked: lxml sees their links) goes to a
-    level of its own, out of the text of the elements around them.
+    the <main> elements and the content regions, for the page text; and the elements the rest
+    of extract_page needs (<meta>, <base>, what _prepare_text removes), so that no other pass
+    over the tree is needed. On the way it puts a space before the text and the tail of each
+    separated element, as a browser renders it on a line of its own: the page text then reads
+    as rendered (lxml refuses text with control characters its parser let through: such an
+    element keeps its text as it is; a space too many is collapsed later).
 
     The region is a running state: an element that opens a region replaces it for its subtree
     (the innermost wins), with the exceptions listed at _enter_region.
     """
-    links: list[_RawLink] = []
-    all_anchors: list[_El] = []
-    mains: list[_El] = []
-    contents: list[_El] = []
-    set_aside: list[LexborNode] = []
-    titles: list[_El] = []
-    body: list[_El] = []
-    walked = _Walked(links, all_anchors, mains, contents, set_aside, [], [], titles, body)
-    kinds = _KINDS
-    names = _ID_NAMES
-    chain_kinds = _CHAIN_KINDS
-    text_id = _TEXT_ID
-    k_skip, k_link, k_sep, k_hide = _K_SKIP, _K_LINK, _K_SEP, _K_HIDE
-    k_record, k_region, k_chain = _K_RECORD, _K_REGION, _K_STRICT | _K_LOOSE
-    missing = _MISSING
-    element_cache = rules._elements
-    bare_regions = _BARE_REGIONS
+    walked = _Walked([], [], [], [])
+    links = walked.links
     position = "unknown"
     card: _Card | None = None
     chain: _Chain = None
-    # The text of each level as a list of parts; an element's place in it is counted in parts
-    # (turned into characters once, after the walk).
-    bufs: list[list[str]] = [[]]
-    parts = bufs[0]
-    add = parts.append
-    level = 0
-    open_links: list[_El] = []
-    # (node, None) or (node, (element record, state to restore, separated?, level change?,
-    # link?)), for each open element.
-    stack: list[tuple[LexborNode, tuple | None]] = []
-    push = stack.append
-    pop = stack.pop
-    node: LexborNode = root
-    while True:
-        tag_id = node.tag_id
-        if tag_id == text_id:
-            add(node.text_content or "")
-            nxt = node.next
-            if nxt is not None:
-                node = nxt
-                continue
-        else:
-            kind = kinds.get(tag_id, 0)
-            if not kind:
-                child = node.first_child
-                if child is not None:
-                    push((node, None))
-                    node = child
-                    continue
-                nxt = node.next
-                if nxt is not None:
-                    node = nxt
-                    continue
-            elif kind & k_skip:
-                if kind & _K_SET_ASIDE:
-                    set_aside.append(node)
-                nxt = node.next
-                if nxt is not None:
-                    node = nxt
-                    continue
-            else:
-                tag = names[tag_id]
-                rec: _El | None = None
-                if kind & k_link:
-                    n_anchors = len(all_anchors)
-                    rec = [tag, None, level, len(parts), 0, n_anchors, n_anchors, None, None]
-                    all_anchors.append(rec)
-                    attrs = rec[8] = node.attributes
-                    href = attrs.get("href", missing)
-                    if href is not missing:
-                        links.append((rec, href or "", card or position, chain))
-                    open_links.append(rec)
-                    push((node, (rec, None, 0, 0, 1)))
-                    child = node.first_child
-                else:
-                    sep = kind & k_sep
-                    if sep:
-                        add(" ")
-                    hide = kind & k_hide
-                    if hide:
-                        level += 1
-                        if len(bufs) <= level:
-                            bufs.append([])
-                        parts = bufs[level]
-                        add = parts.append
-                    if kind & _K_IMG:
-                        for link in open_links:
-                            if link[7] is None and link[2] == level:
-                                link[7] = node
-                    if kind & k_record:
-                        # (the node only where _has_own_text may need it: fewer objects
-                        # kept alive, fewer garbage collections)
-                        n_anchors = len(all_anchors)
-                        rec = [
-                            tag,
-                            node if kind & _K_LOOSE else None,
-                            level,
-                            len(parts),
-                            0,
-                            n_anchors,
-                            n_anchors,
-                            None,
-                            None,
-                        ]
-                        if kind & _K_TITLE:
-                            if not titles:
-                                titles.append(rec)
-                            if len(titles) < 2 and stack and stack[-1][0].tag_id == _HEAD_ID:
-                                titles.append(rec)
-                        elif kind & _K_BODY and not body:
-                            body.append(rec)
-                    new_position = position
-                    new_card = card
-                    if kind & k_region:
-                        attrs = node.attributes
-                        if attrs:
-                            key = (tag, attrs.get("class"), attrs.get("id"), attrs.get("role"))
-                            found = element_cache.get(key, missing)
-                            if found is missing:
-                                if len(element_cache) >= _CACHE_LIMIT:
-                                    element_cache.clear()
-                                found = element_cache[key] = _classify_element(attrs, tag, rules)
-                        else:
-                            found = bare_regions.get(tag)
-                        if found is not None:
-                            if rec is None:
-                                n_anchors = len(all_anchors)
-                                rec = [tag, None, level, len(parts), 0, n_anchors, n_anchors]
-                            new_position, new_card = _enter_region(
-                                rec, node, found, position, card, walked
-                            )
-                    new_chain = chain
-                    if kind & k_chain:
-                        new_chain = (rec, chain_kinds[tag], chain)  # type: ignore[assignment]  # (rec: a block always has one)
-                    saved = None
-                    if (
-                        new_position is not position
-                        or new_card is not card
-                        or new_chain is not chain
-                    ):
-                        saved = (position, card, chain)
-                        position = new_position
-                        card = new_card
-                        chain = new_chain
-                    if rec is None and saved is None and not sep and not hide:
-                        push((node, None))
-                    else:
-                        push((node, (rec, saved, sep, hide, 0)))
-                    if tag_id == _TEMPLATE_ID:
-                        fragments = node.template_fragments()
-                        child = fragments[0].first_child if fragments else None
-                    else:
-                        child = node.first_child
-                if child is not None:
-                    node = child
-                    continue
-                # An empty element: closed right below, as its frame is on top.
-        # Climb to the next node: close the open elements (the empty one just met, or the
-        # parents of a last child) until one has a next sibling.
-        while stack:
-            node, info = pop()
-            if info is not None:
-                rec, saved, sep, hide, is_link = info
-                if rec is not None:
-                    rec[4] = len(parts)
-                    rec[6] = len(all_anchors)
-                    if is_link:
-                        open_links.remove(rec)
-                if saved is not None:
-                    position, card, chain = saved
-                if hide:
-                    level -= 1
-                    parts = bufs[level]
-                    add = parts.append
-                if sep:
-                    add(" ")
-            nxt = node.next
-            if nxt is not None:
-                break
-        else:
-            break
-        node = nxt
-    for buf in bufs:
-        walked.texts.append("".join(buf))
-        walked.offsets.append([0, *accumulate(map(len, buf))])
+    # (element, state to restore at its end); the bottom entry is never popped.
+    stack: list[tuple[etree._Element | None, str, _Card | None, _Chain]] = [
+        (None, position, card, chain)
+    ]
+    for event, el in etree.iterwalk(root, events=("start", "end"), tag=_WALK_TAGS):
+        if event == "end":
+            if stack[-1][0] is el:
+                _, position, card, chain = stack.pop()
+            continue
+        tag = el.tag
+        if tag in _LINK_TAGS:
+            href = el.get("href")
+            if href is not None:
+                links.append((el, href, card or position, chain))
+            continue
+        if tag in _SEPARATED_TAGS:  # inline: this runs for most elements
+            text = el.text
+            tail = el.tail
+            try:
+                if not text or not text[0].isspace():
+                    el.text = " " + text if text else " "
+                if not tail or not tail[0].isspace():
+                    el.tail = " " + tail if tail else " "
+            except ValueError:
+                pass
+        elif tag in _SET_ASIDE_TAGS:
+            walked.set_aside.append(el)
+            continue
+        new_position = position
+        new_card = card
+        if tag in _REGION_TAGS:
+            found = _classify_element(el, tag, rules)
+            if found is not None:
+                new_position, new_card = _enter_region(el, found, position, card, walked)
+        strict = _CHAIN_KINDS.get(tag)
+        new_chain: _Chain = chain if strict is None else (el, strict, chain)
+        if new_position is not position or new_card is not card or new_chain is not chain:
+            stack.append((el, position, card, chain))
+            position = new_position
+            card = new_card
+            chain = new_chain
     return walked
 
 
-def _text(el: _El, texts: _Texts) -> str:
-    """The collapsed rendered text of an element."""
-    level = el[2]
-    offsets = texts[1][level]
-    return " ".join(texts[0][level][offsets[el[3]] : offsets[el[4]]].split())
-
-
 def _enter_region(
-    el: _El,
-    node: LexborNode,
-    found: tuple[str, int],
-    position: str,
-    card: _Card | None,
-    walked: _Walked,
+    el: etree._Element, found: tuple[str, int], position: str, card: _Card | None, walked: _Walked
 ) -> tuple[str, _Card | None]:
     """The (position, card) inside ``el``, which ``_classify_element`` found to open region
     ``found`` inside ``position``; records ``el`` in ``walked.mains`` or, if it is an outermost
@@ -1174,12 +933,10 @@ def _enter_region(
         walked.mains.append(el)
         return "main", None
     if label == "content":
-        # (1)'s size is read when the element is met, before the walk has rendered its text:
-        # all its text nodes (lexbor's own concatenation, as lxml's serialiser gave it there).
         if position not in ("unknown", "main", "content") and not (
             (position == "sidebar" or position == "related")
             and strength >= _STRONG
-            and len(_collapse(node.text())) >= _SIDEBAR_ARTICLE_CHARS
+            and len(_node_text(el)) >= _SIDEBAR_ARTICLE_CHARS
         ):
             return position, card  # (1)
         if position != "content":  # one nested in another has less text: never the longest
@@ -1196,6 +953,31 @@ def _enter_region(
     return label, None
 
 
+def _prepare_text(set_aside: list[etree._Element]) -> None:
+    """Make the tree's text read like the rendered page, in place, before any text is taken:
+    remove the script/style/noscript/template subtrees among ``set_aside`` (keeping their tails).
+
+    _walk has put a space around the block elements, so "<li>Home</li><li>About</li>" reads
+    "Home About", not "HomeAbout". lxml refuses to store text with control characters that its
+    parser let through; such a text node is left as it is.
+    """
+    for el in set_aside:
+        if el.tag not in _INVISIBLE_TAGS:
+            continue
+        parent = el.getparent()
+        if parent is None:
+            continue
+        tail = el.tail
+        if tail:
+            previous = el.getprevious()
+            with suppress(ValueError):
+                if previous is not None:
+                    previous.tail = (previous.tail or "") + tail
+                else:
+                    parent.text = (parent.text or "") + tail
+        parent.remove(el)
+
+
 class _BlockFinder:
     """A link's context block from its chain of candidate blocks: the nearest strict block, or
     loose block (div...) with text of its own. Memoised per chain link, as a page's links share
@@ -1205,9 +987,9 @@ class _BlockFinder:
 
     def __init__(self) -> None:
         # id() of a chain tuple -> its block; the tuples live as long as the raw links do.
-        self.found: dict[int, _El | None] = {}
+        self.found: dict[int, etree._Element | None] = {}
 
-    def __call__(self, chain: _Chain) -> _El | None:
+    def __call__(self, chain: _Chain) -> etree._Element | None:
         found = self.found
         visited: list[int] = []
         block = None
@@ -1218,7 +1000,7 @@ class _BlockFinder:
                 break
             visited.append(key)
             candidate, strict, parent = chain
-            if strict or _has_own_text(candidate[1]):
+            if strict or _has_own_text(candidate):
                 block = candidate
                 break
             chain = parent
@@ -1228,7 +1010,7 @@ class _BlockFinder:
 
 
 # (link type, anchor, from its own text) of each <a> met so far, by _links and _Block alike.
-_Anchors: TypeAlias = dict[int, tuple[str, str, bool]]
+_Anchors: TypeAlias = dict[etree._Element, tuple[str, str, bool]]
 
 
 class _Block:
@@ -1243,16 +1025,12 @@ class _Block:
         self.link_chars = -1  # text of the <a> elements inside, once counted
         self.alt_chars = 0  # alt text of the image links among them
 
-    def _count_links(self, block: _El, page: _PageText) -> None:
+    def _count_links(self, block: etree._Element, anchors: _Anchors) -> None:
         link_chars = alt_chars = 0
-        anchors = page.anchors
-        level = block[2]
-        for a in page.all_anchors[block[5] : block[6]]:
-            if a[2] != level:  # inside a <noscript> or <template>: not the block's
-                continue
-            found = anchors.get(id(a))
+        for a in block.iter("a", "area"):
+            found = anchors.get(a)
             if found is None:
-                found = anchors[id(a)] = _anchor(a, page.texts)
+                found = anchors[a] = _anchor(a)
             link_type, anchor, from_text = found
             if from_text:
                 link_chars += len(anchor)
@@ -1261,17 +1039,17 @@ class _Block:
         self.link_chars = link_chars
         self.alt_chars = alt_chars
 
-    def own_chars(self, block: _El, page: _PageText) -> int:
+    def own_chars(self, block: etree._Element, anchors: _Anchors) -> int:
         """Characters of text outside links."""
         if self.link_chars < 0:
-            self._count_links(block, page)
+            self._count_links(block, anchors)
         return len(self.text) - self.link_chars
 
-    def is_link_list(self, block: _El, page: _PageText) -> bool:
+    def is_link_list(self, block: etree._Element, anchors: _Anchors) -> bool:
         """At least half link text, an image link counting with its alt text (a reader sees the
         picture as part of the link); true of a block with no text at all."""
         if self.link_chars < 0:
-            self._count_links(block, page)
+            self._count_links(block, anchors)
         alt_chars = self.alt_chars
         return (self.link_chars + alt_chars) * 2 >= len(self.text) + alt_chars
 
@@ -1293,43 +1071,33 @@ class _Block:
             start = end = self.cursor
         return _context(text, start, end, limit)
 
-    def is_prose(self, block: _El, anchor: str, page: _PageText) -> bool:
+    def is_prose(self, block: etree._Element, anchor: str, anchors: _Anchors) -> bool:
         """Running text: not a heading, text well beyond the anchor, mostly not link text."""
         text = self.text
-        if block[0] in _NOT_PROSE_TAGS or len(text) < 2 * len(anchor) + _PROSE_EXTRA_CHARS:
+        if block.tag in _NOT_PROSE_TAGS or len(text) < 2 * len(anchor) + _PROSE_EXTRA_CHARS:
             return False
         if self.link_chars < 0:
-            self._count_links(block, page)
+            self._count_links(block, anchors)
         return self.link_chars * 2 < len(text)
 
 
-class _PageText(NamedTuple):
-    """What the text of blocks and anchors is read from."""
-
-    texts: _Texts
-    all_anchors: list[_El]
-    anchors: _Anchors
-
-
 def _page_directives(
-    set_aside: list[LexborNode], robots_header: str | None
+    set_aside: list[etree._Element], robots_header: str | None
 ) -> tuple[set[str], str]:
     """Robots directives (meta and header) and the content of the first meta refresh."""
     directives = robots_directives(robots_header)
     refresh = ""
-    meta_id = _NAMES["meta"]
     for meta in set_aside:
-        if meta.tag_id != meta_id:
+        if meta.tag != "meta":
             continue
-        attrs = meta.attributes
-        name = attrs.get("name")
+        name = meta.get("name")
         if name:
             if name.strip().lower() in ("robots", _USER_AGENT):
-                directives |= robots_directives(attrs.get("content"))
+                directives |= robots_directives(meta.get("content"))
         elif not refresh:
-            equiv = attrs.get("http-equiv")
+            equiv = meta.get("http-equiv")
             if equiv and equiv.strip().lower() == "refresh":
-                refresh = attrs.get("content") or ""
+                refresh = meta.get("content") or ""
     return directives, refresh
 
 
@@ -1361,16 +1129,16 @@ def extract_page(
     base = _base_url(walked.set_aside, url)
     directives, refresh = _page_directives(walked.set_aside, robots_header)
     page_nofollow = "nofollow" in directives
-    page = _PageText((walked.texts, walked.offsets), walked.anchors, {})
-    main_content = _main_content(walked.mains, walked.contents, page.texts)
-    links = _links(walked.links, base, page_nofollow, max(0, context_chars), main_content, page)
-    titles = walked.titles
-    attrs = root.attributes
+    # Only now: the walk must see links inside <noscript> and <template> too.
+    _prepare_text(walked.set_aside)
+    main_content = _main_content(walked.mains, walked.contents)
+    links = _links(walked.links, base, page_nofollow, max(0, context_chars), main_content)
+
     return Page(
         url=base,
-        title=_text(titles[-1], page.texts) if titles else "",
-        lang=_collapse(attrs.get("lang") or attrs.get("xml:lang") or "").lower(),
-        text=_cut(_page_text(walked.body, main_content, page.texts), max(0, text_chars)),
+        title=_title(root),
+        lang=_collapse(root.get("lang") or root.get("xml:lang") or "").lower(),
+        text=_cut(_page_text(root, main_content), max(0, text_chars)),
         links=links,
         nofollow=page_nofollow,
         noindex="noindex" in directives,
@@ -1378,27 +1146,25 @@ def extract_page(
     )
 
 
-def _base_url(set_aside: list[LexborNode], url: str) -> str:
+def _base_url(set_aside: list[etree._Element], url: str) -> str:
     """The URL links resolve against: the first <base href> (as in browsers), else ``url``."""
-    base_id = _NAMES["base"]
     for el in set_aside:
-        if el.tag_id != base_id:
+        if el.tag != "base":
             continue
-        href = el.attributes.get("href", _MISSING)
-        if href is not _MISSING:
+        href = el.get("href")
+        if href is not None:
             with suppress(ValueError):
-                return urljoin(url, _clean_href(href or ""))
+                return urljoin(url, _clean_href(href))
             break
     return url
 
 
-def _links(  # noqa: C901
+def _links(
     raw_links: list[_RawLink],
     base: str,
     page_nofollow: bool,
     context_chars: int,
-    main_content: tuple[_El | None, str],
-    page: _PageText,
+    main_content: tuple[etree._Element | None, str],
 ) -> list[Link]:
     """The Links of the walk's raw links that resolve to http(s) URLs, in document order, with
     anchor, rel, context and final position. Runs per link: helpers only on the rare paths.
@@ -1415,14 +1181,11 @@ def _links(  # noqa: C901
       picture of a story card that links where its title does.
     """
     resolve = _Resolver(base)
-    texts = page.texts
-    card_size: dict[int, int] = {}
-    blocks: dict[int, _Block] = {}
+    card_size: dict[etree._Element, int] = {}
+    blocks: dict[etree._Element, _Block] = {}
     find_block = _BlockFinder()
-    found_blocks = find_block.found
-    missing = _MISSING
-    anchors = page.anchors
-    is_related = _Related(base, main_content, blocks, page)
+    anchors: _Anchors = {}
+    is_related = _Related(base, main_content, blocks, anchors)
     previous: Link | None = None
     links: list[Link] = []
     for el, href, where, chain in raw_links:
@@ -1433,38 +1196,34 @@ def _links(  # noqa: C901
             # An <article> that opened content outside any other region: content if it is a
             # real article, else a teaser card of a listing, placed like its surroundings.
             article, outer = where
-            size = card_size.get(id(article))
+            size = card_size.get(article)
             if size is None:
-                size = card_size[id(article)] = len(_text(article, texts))
+                size = card_size[article] = len(_node_text(article))
             position = "content" if size >= _CARD_CHARS else outer
         else:
             position = where
-        found = anchors.get(id(el)) if anchors else None
+        tag = el.tag
+        found = anchors.get(el) if anchors else None
         if found is None:
-            found = _anchor(el, texts)
+            found = _anchor(el)
             if position == "content" or position == "main":  # _Block may count it
-                anchors[id(el)] = found
+                anchors[el] = found
         link_type, anchor, from_text = found
-        rel_value = el[8].get("rel")
+        rel_value = el.get("rel")
         rel = tuple(dict.fromkeys(rel_value.lower().split())) if rel_value else ()
 
         context = ""
-        if chain is None:
-            block = None
-        else:
-            block = found_blocks.get(id(chain), missing)
-            if block is missing:
-                block = find_block(chain)
+        block = find_block(chain)
         if block is not None:
-            info = blocks.get(id(block))
+            info = blocks.get(block)
             if info is None:
-                info = blocks[id(block)] = _Block(_text(block, texts))
+                info = blocks[block] = _Block(_block_text(block, el, anchor, from_text))
             context = info.context(anchor if from_text else "", context_chars)
-            if position == "unknown" and context and info.is_prose(block, anchor, page):
+            if position == "unknown" and context and info.is_prose(block, anchor, anchors):
                 position = "content"
         if position == "main":
             position = "content"
-        if position == "content" and chain is not None and is_related(chain[0], found, target):
+        if position == "content" and chain is not None and is_related(chain[0], el, found, target):
             position = "related"
         link = Link(
             target,
@@ -1474,7 +1233,7 @@ def _links(  # noqa: C901
             link_type,
             position,
             context,
-            el[0],
+            tag,
         )
         if previous is not None and previous.url == target:
             if position == "related" and previous.position == "content":
@@ -1489,50 +1248,65 @@ def _links(  # noqa: C901
 class _Related:
     """Whether a content link is "related", by the rule and exceptions given at _links."""
 
-    __slots__ = ("base", "blocks", "links_page", "main_content", "page", "page_host")
+    __slots__ = ("anchors", "base", "blocks", "links_page", "main_content", "page_host")
 
     def __init__(
         self,
         base: str,
-        main_content: tuple[_El | None, str],
-        blocks: dict[int, _Block],
-        page: _PageText,
+        main_content: tuple[etree._Element | None, str],
+        blocks: dict[etree._Element, _Block],
+        anchors: _Anchors,
     ) -> None:
         self.base = base
         self.main_content = main_content
         self.blocks = blocks
-        self.page = page
+        self.anchors = anchors
         self.links_page: bool | None = None  # judged when first needed, as is page_host
         self.page_host = ""
 
-    def __call__(self, near: _El, found: tuple[str, str, bool], target: str) -> bool:
-        """For a link to ``target``, whose nearest block is ``near`` and whose anchor is
+    def __call__(
+        self, near: etree._Element, el: etree._Element, found: tuple[str, str, bool], target: str
+    ) -> bool:
+        """For link ``el`` to ``target``, whose nearest block is ``near`` and whose anchor is
         ``found`` (as _anchor gives it)."""
-        link_type = found[0]
-        info = self.blocks.get(id(near))
+        link_type, anchor, from_text = found
+        info = self.blocks.get(near)
         if info is None:
-            info = self.blocks[id(near)] = _Block(_text(near, self.page.texts))
-        if not info.is_link_list(near, self.page):
+            info = self.blocks[near] = _Block(_block_text(near, el, anchor, from_text))
+        if not info.is_link_list(near, self.anchors):
             return False
         if self.links_page is None:
-            self.links_page = _is_links_page(self.main_content, self.blocks, self.page)
+            self.links_page = _is_links_page(self.main_content, self.blocks, self.anchors)
             self.page_host = _host(self.base)
         if self.links_page:
             return False
-        return not (near[0] == "p" and link_type == "text" and _host(target) != self.page_host)
+        return not (near.tag == "p" and link_type == "text" and _host(target) != self.page_host)
+
+
+def _block_text(block: etree._Element, el: etree._Element, anchor: str, from_text: bool) -> str:
+    """The collapsed text of ``block``, which holds link ``el``: the anchor, without serialising
+    the block, when the link is all there is in it (as in most menu items)."""
+    if from_text and len(block) == 1 and block[0] is el:
+        text = block.text
+        tail = el.tail
+        if (not text or text.isspace()) and (not tail or tail.isspace()):
+            return anchor
+    return _node_text(block)
 
 
 def _is_links_page(
-    main_content: tuple[_El | None, str], blocks: dict[int, _Block], page: _PageText
+    main_content: tuple[etree._Element | None, str],
+    blocks: dict[etree._Element, _Block],
+    anchors: _Anchors,
 ) -> bool:
     """Whether the page's main content has under _LINKS_PAGE_CHARS of text outside links."""
     element, text = main_content
     if element is None:
         return True
-    info = blocks.get(id(element))
+    info = blocks.get(element)
     if info is None:
-        info = blocks[id(element)] = _Block(text)
-    return info.own_chars(element, page) < _LINKS_PAGE_CHARS
+        info = blocks[element] = _Block(text)
+    return info.own_chars(element, anchors) < _LINKS_PAGE_CHARS
 
 
 def _host(url: str) -> str:
@@ -1544,46 +1318,55 @@ def _host(url: str) -> str:
     return host[4:] if host.startswith("www.") else host
 
 
-def _anchor(el: _El, texts: _Texts) -> tuple[str, str, bool]:
+def _anchor(el: etree._Element) -> tuple[str, str, bool]:
     """(link type, anchor, whether the anchor is the link's own text) of an <a> or <area>."""
-    if el[0] == "area":
-        attrs = el[8]
-        return "image", _collapse(attrs.get("alt") or attrs.get("title") or ""), False
-    anchor = _text(el, texts)
+    if el.tag == "area":
+        return "image", _collapse(el.get("alt") or el.get("title") or ""), False
+    text = el.text
+    anchor = _collapse(text) if text and len(el) == 0 else _node_text(el)
     if anchor:
         return "text", anchor, True
     return (*_textless_anchor(el), False)
 
 
-def _textless_anchor(el: _El) -> tuple[str, str]:
+def _textless_anchor(el: etree._Element) -> tuple[str, str]:
     """(link type, anchor) of an <a> without text: an image link's alt (or title), else what a
     screen reader would announce for an icon link."""
-    img = el[7]
+    img = next(el.iter("img"), None)
     if img is not None:
-        attrs = img.attributes
-        return "image", _collapse(attrs.get("alt") or attrs.get("title") or "")
-    attrs = el[8]
-    return "text", _collapse(attrs.get("aria-label") or attrs.get("title") or "")
+        return "image", _collapse(img.get("alt") or img.get("title") or "")
+    return "text", _collapse(el.get("aria-label") or el.get("title") or "")
 
 
-def _main_content(mains: list[_El], contents: list[_El], texts: _Texts) -> tuple[_El | None, str]:
+def _title(root: etree._Element) -> str:
+    """The text of <head><title>, else of the first <title> anywhere; "" without one."""
+    title_el = root.find("head/title")
+    if title_el is None:
+        title_el = next(root.iter("title"), None)
+    return _node_text(title_el) if title_el is not None else ""
+
+
+def _main_content(
+    mains: list[etree._Element], contents: list[etree._Element]
+) -> tuple[etree._Element | None, str]:
     """The page's main content and its text: the first <main> with enough text, else the
     longest article or content region; (None, "") on a page without either."""
     for candidate in mains:
-        text = _text(candidate, texts)
+        text = _node_text(candidate)
         if len(text) >= _MIN_MAIN_CHARS:
             return candidate, text
-    best: tuple[_El | None, str] = (None, "")
+    best: tuple[etree._Element | None, str] = (None, "")
     for candidate in contents[:_MAX_TEXT_CANDIDATES]:
-        text = _text(candidate, texts)
+        text = _node_text(candidate)
         if len(text) > len(best[1]):
             best = candidate, text
     return best
 
 
-def _page_text(body: list[_El], main_content: tuple[_El | None, str], texts: _Texts) -> str:
+def _page_text(root: etree._Element, main_content: tuple[etree._Element | None, str]) -> str:
     """The page's visible text: its main content when that has enough text, else the body."""
     text = main_content[1]
     if len(text) < _MIN_MAIN_CHARS:
-        text = _text(body[0], texts) if body else _collapse(texts[0][0])
+        body = root.find("body")
+        text = _node_text(body if body is not None else root)
     return text

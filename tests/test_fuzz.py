@@ -697,55 +697,6 @@ def test_extract_page_finds_the_links_a_plain_lxml_parse_finds(markup: str, url:
     assert {link.url for link in extract_page(markup, url).links} == expected
 
 
-def plain_lexbor_links(markup: str, url: str) -> set[str]:
-    """Absolute http(s) URLs of <a href>/<area href> by a plain lexbor parse (CSS selectors,
-    template contents included, as lxml's iterlinks() sees them) + urljoin, with the first
-    <base href> resolved against the page URL: the reference for the lexbor prototype."""
-    from urllib.parse import urljoin, urlsplit
-
-    from selectolax.lexbor import LexborHTMLParser
-
-    from tests.test_extract import _whatwg_strip
-
-    parser = LexborHTMLParser(markup)
-    scopes = [parser.root] if parser.root is not None else []
-    pending = list(parser.template_fragments())
-    while pending:
-        fragment = pending.pop(0)
-        scopes.append(fragment)
-        pending.extend(fragment.template_fragments())
-    hrefs: list[str] = []
-    base = url
-    bases = [el for scope in scopes for el in scope.css("base[href]")]
-    if bases:
-        base = urljoin(url, _whatwg_strip(bases[0].attrs.get("href") or ""))
-    for scope in scopes:
-        hrefs += [el.attrs.get("href") or "" for el in scope.css("a[href], area[href]")]
-    found = set()
-    for href in hrefs:
-        try:
-            absolute = urljoin(base, _whatwg_strip(href))
-            parts = urlsplit(absolute)
-        except ValueError:
-            continue
-        if parts.scheme in ("http", "https") and parts.netloc:
-            found.add(absolute)
-    return found
-
-
-@FAST
-@given(pages(), st.sampled_from([PAGE, "http://Example.com", "https://h.example/a/b/?q#f"]))
-def test_extract_page_finds_the_links_a_plain_lexbor_parse_finds(markup: str, url: str) -> None:
-    """The lexbor prototype's variant of the differential test above: the reference is a plain
-    parse by the same parser (lexbor), so HTML5-vs-libxml2 tree differences do not count."""
-    try:
-        markup.encode("utf-8")
-    except ValueError:
-        assume(False)
-        return
-    assert {link.url for link in extract_page(markup, url).links} == plain_lexbor_links(markup, url)
-
-
 def _stress_cases() -> dict[str, Any]:
     """Sizes no generator reaches in a fast run, each met in real crawls."""
     return {
